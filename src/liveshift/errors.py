@@ -1,0 +1,114 @@
+"""The one error tree of liveshift: every failure a user can meet is a LiveshiftError."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Exit codes of the command line (PRODUCT.md).
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+EXIT_DATABASE = 3
+
+
+@dataclass
+class LiveshiftError(Exception):
+    """Base of every liveshift error: what went wrong, where, and what to do about it."""
+
+    message: str
+    hint: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    object: str | None = None
+    sqlstate: str | None = None
+    details: list[str] = field(default_factory=list)
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.paragraph()
+
+    def location(self) -> str | None:
+        if self.file is None:
+            return None
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+    def paragraph(self) -> str:
+        """The single paragraph the CLI prints: where, what, details, what to do."""
+        head = self.message
+        where = self.location()
+        if where:
+            head = f"{where}: {head}"
+        parts = [head]
+        parts.extend(f"  {d}" for d in self.details)
+        if self.hint:
+            parts.append(self.hint)
+        return "\n".join(parts)
+
+
+class MigrationFileError(LiveshiftError):
+    """The migration file cannot be read, parsed or does not match the format."""
+
+
+class ValidationError(LiveshiftError):
+    """The migration does not fit the target database (unknown table, bad type, ...)."""
+
+
+class StateError(LiveshiftError):
+    """The migration state forbids this command (nothing active, another one active, ...)."""
+
+
+class ConfigError(LiveshiftError):
+    """A bad command-line option or URL."""
+
+
+class DatabaseError(LiveshiftError):
+    """The database refused a statement or the connection was lost."""
+
+    exit_code = EXIT_DATABASE
+
+
+class ConnectionLost(DatabaseError):
+    """The connection to the database broke in the middle of work."""
+
+
+class LockTimeoutExceeded(DatabaseError):
+    """A step could not get its lock before the retry deadline."""
+
+
+class MigrationBusy(DatabaseError):
+    """Another liveshift runner holds the migration lock for this schema."""
+
+
+class VerificationFailed(LiveshiftError):
+    """The post-backfill verification found rows that do not match."""
+
+    exit_code = EXIT_FINDINGS
+
+
+class Interrupted(LiveshiftError):
+    """The user stopped the run (Ctrl-C / SIGTERM) at a safe point."""
+
+    exit_code = EXIT_DATABASE
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a misspelt name, or None when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    close = suggest(name, candidates)
+    return f"Did you mean {close!r}?" if close else None
