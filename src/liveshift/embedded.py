@@ -30,7 +30,7 @@ def embedded_url(data_dir: Path | str | None = None, *, announce: bool = True) -
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            server = pgserver.get_server(directory, cleanup_mode=None)
+            server = pgserver.get_server(directory, cleanup_mode=None)  # type: ignore[attr-defined]
     except Exception as exc:
         raise DatabaseError(
             f"The embedded PostgreSQL in {directory} did not start: {exc}",

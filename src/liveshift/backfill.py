@@ -1,0 +1,345 @@
+"""The backfill: fills a column in short keyset batches, each committing its own checkpoint."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from liveshift.errors import Interrupted
+from liveshift.plan import Backfill
+from liveshift.progress import BackfillProgress, Reporter
+from liveshift.schema import quote_ident
+from liveshift.settings import Settings
+from liveshift.state import STATE_SCHEMA
+from liveshift.throttle import Throttle
+from liveshift.triggers import BACKFILL_SETTING
+
+
+@dataclass
+class Cursor:
+    """Where the backfill stands: the last key done (None before the first batch) and the last
+    key that existed when it began (rows past it were written under the sync trigger)."""
+
+    key_columns: list[str]
+    key_types: list[str]
+    checkpoint: list[str] | None
+    upper_bound: list[str] | None
+    rows_done: int
+    rows_total: int
+    batches: int
+
+
+class Backfiller:
+    """Runs one Backfill to the end, resuming from its checkpoint if it ran before."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        settings: Settings,
+        reporter: Reporter,
+        *,
+        throttle: Throttle | None = None,
+        migration_id: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.reporter = reporter
+        self.throttle = throttle
+        self.migration_id = migration_id
+        self.stop = stop or threading.Event()
+        self.rows_updated = 0
+
+    @property
+    def _expression(self) -> str:
+        # The statements below carry %s parameters: a literal % in user SQL must be doubled.
+        return self.spec.expression.replace("%", "%%")
+
+    @property
+    def _where(self) -> str:
+        return self.spec.where.replace("%", "%%")
+
+    @property
+    def _table(self) -> str:
+        return f"{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
+
+    def run(self, spec: Backfill) -> int:
+        self.spec = spec
+        cursor = self._load_or_begin()
+        if cursor.rows_done and cursor.checkpoint is not None:
+            self.reporter.message(
+                f"resuming the backfill of {spec.table}.{spec.column} after "
+                f"{cursor.rows_done:,} of ~{cursor.rows_total:,} rows"
+            )
+        if cursor.upper_bound is None:  # the table was empty when the backfill began
+            self._finish(cursor)
+            return 0
+        batch_size = self.settings.batch_size or self.settings.batch_start
+        started = time.monotonic()
+        rows_at_start = cursor.rows_done
+        throttle_reason: str | None = None
+        while True:
+            if self.stop.is_set():
+                raise Interrupted(
+                    f"stopped after {cursor.rows_done:,} rows of the backfill of "
+                    f"{spec.table}.{spec.column}; every finished batch is saved",
+                    hint="Run the same `liveshift start FILE` to resume from here, or "
+                    "`liveshift rollback` to undo the migration.",
+                )
+            throttle_reason = self._wait_while_throttled(cursor, batch_size, started, rows_at_start)
+            t0 = time.monotonic()
+            try:
+                scanned, last_key = self._batch(cursor, batch_size)
+            except pg_errors.LockNotAvailable:
+                # An application transaction holds some of these rows: back off with less.
+                batch_size = max(self.settings.batch_min, batch_size // 2)
+                self.reporter.message("a batch waited too long for row locks; retrying smaller")
+                time.sleep(0.05)
+                continue
+            elapsed = max(time.monotonic() - t0, 1e-4)
+            if scanned == 0 or last_key is None:
+                break
+            cursor.checkpoint = last_key
+            cursor.rows_done += scanned
+            cursor.batches += 1
+            rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
+            self.reporter.backfill(
+                self._progress(cursor, rate, batch_size, throttle_reason, started)
+            )
+            batch_size = self._next_size(batch_size, scanned, elapsed)
+        self._finish(cursor)
+        rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
+        cursor.rows_total = max(cursor.rows_total, cursor.rows_done)
+        self.reporter.backfill(self._progress(cursor, rate, batch_size, None, started), final=True)
+        return self.rows_updated
+
+    def _progress(
+        self, cursor: Cursor, rate: float, batch_size: int, throttle: str | None, started: float
+    ) -> BackfillProgress:
+        return BackfillProgress(
+            table=self.spec.table,
+            column=self.spec.column,
+            rows_done=cursor.rows_done,
+            rows_total=max(cursor.rows_total, cursor.rows_done),
+            rows_per_second=rate,
+            batch_size=batch_size,
+            batches=cursor.batches,
+            throttle=throttle,
+            elapsed_s=time.monotonic() - started,
+        )
+
+    def _next_size(self, size: int, scanned: int, elapsed: float) -> int:
+        if self.settings.batch_size:
+            return self.settings.batch_size
+        target = self.settings.batch_target_ms / 1000
+        wanted = int(size * target / elapsed)
+        # Change by at most 2x per batch, so one odd batch does not swing the size.
+        wanted = max(size // 2, min(size * 2, wanted))
+        return max(self.settings.batch_min, min(self.settings.batch_max, wanted))
+
+    def _wait_while_throttled(
+        self, cursor: Cursor, batch_size: int, started: float, rows_at_start: int
+    ) -> str | None:
+        if self.throttle is None:
+            return None
+        reason = self.throttle.reason()
+        first = reason
+        while reason is not None and not self.stop.is_set():
+            rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
+            self.reporter.backfill(self._progress(cursor, rate, batch_size, reason, started))
+            self._record_throttle(reason)
+            self.stop.wait(self.settings.throttle_poll_s)
+            reason = self.throttle.reason(force=True)
+        if first is not None:
+            self._record_throttle(None)
+        return first
+
+    def _record_throttle(self, reason: str | None) -> None:
+        if self.migration_id is None:
+            return
+        self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set throttle = %s, updated_at = now() "
+            "where migration_id = %s and table_name = %s and column_name = %s",
+            (reason, self.migration_id, self.spec.table, self.spec.column),
+        )
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _key(self) -> tuple[list[str], list[str]]:
+        """Key columns and their types; the ctid fallback when the table has no usable key."""
+        if not self.spec.key:
+            return ["ctid"], ["tid"]
+        rows = self.conn.execute(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+            "where a.attrelid = %s::regclass and a.attname = any(%s)",
+            (self._table, list(self.spec.key)),
+        ).fetchall()
+        types = {name: type_ for name, type_ in rows}
+        return list(self.spec.key), [types[k] for k in self.spec.key]
+
+    def _load_or_begin(self) -> Cursor:
+        key_columns, key_types = self._key()
+        if self.migration_id is not None:
+            row = self.conn.execute(
+                f"select checkpoint, upper_bound, rows_done, rows_total, batches "
+                f"from {STATE_SCHEMA}.backfills "
+                "where migration_id = %s and table_name = %s and column_name = %s",
+                (self.migration_id, self.spec.table, self.spec.column),
+            ).fetchone()
+            if row is not None:
+                return Cursor(key_columns, key_types, row[0], row[1], row[2], row[3] or 0, row[4])
+        upper = self._upper_bound(key_columns)
+        total = self._estimate_rows()
+        cursor = Cursor(key_columns, key_types, None, upper, 0, total, 0)
+        if self.migration_id is not None:
+            self.conn.execute(
+                f"insert into {STATE_SCHEMA}.backfills (migration_id, table_name, column_name, "
+                "key_columns, checkpoint, upper_bound, rows_total) values (%s, %s, %s, %s, %s, %s, %s)"
+                " on conflict do nothing",
+                (
+                    self.migration_id,
+                    self.spec.table,
+                    self.spec.column,
+                    key_columns,
+                    None,
+                    upper,
+                    total,
+                ),
+            )
+        return cursor
+
+    def _estimate_rows(self) -> int:
+        row = self.conn.execute(
+            "select reltuples::bigint from pg_class where oid = %s::regclass", (self._table,)
+        ).fetchone()
+        estimate = int(row[0]) if row else -1
+        if estimate > 0:
+            return estimate
+        counted = self.conn.execute(f"select count(*) from only {self._table}").fetchone()
+        return int(counted[0]) if counted else 0
+
+    def _upper_bound(self, key_columns: list[str]) -> list[str] | None:
+        if key_columns == ["ctid"]:
+            row = self.conn.execute(
+                "select (pg_relation_size(%s::regclass) / current_setting('block_size')::int)::text",
+                (self._table,),
+            ).fetchone()
+            pages = int(row[0]) if row else 0
+            return [str(pages)] if pages > 0 else None
+        desc = ", ".join(f"{quote_ident(k)} desc" for k in key_columns)
+        texts = ", ".join(f"{quote_ident(k)}::text" for k in key_columns)
+        row = self.conn.execute(
+            f"select array[{texts}] from only {self._table} order by {desc} limit 1"
+        ).fetchone()
+        return list(row[0]) if row else None
+
+    def _finish(self, cursor: Cursor) -> None:
+        if self.migration_id is None:
+            return
+        self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set finished_at = now(), updated_at = now(), "
+            "throttle = null, rows_total = greatest(rows_total, rows_done) "
+            "where migration_id = %s and table_name = %s and column_name = %s",
+            (self.migration_id, self.spec.table, self.spec.column),
+        )
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def _batch(self, cursor: Cursor, size: int) -> tuple[int, list[str] | None]:
+        """Run one batch in its own transaction, with its checkpoint. Returns (rows scanned,
+        last key); (0, None) when the backfill is through."""
+        with self.conn.transaction():
+            self.conn.execute(f"set local {BACKFILL_SETTING} = 'on'")
+            self.conn.execute(
+                f"set local lock_timeout = {int(self.settings.batch_row_lock_timeout_ms)}"
+            )
+            if self.settings.statement_timeout_ms:
+                self.conn.execute(
+                    f"set local statement_timeout = {int(self.settings.statement_timeout_ms)}"
+                )
+            if cursor.key_columns == ["ctid"]:
+                scanned, updated, last = self._ctid_batch(cursor, size)
+            else:
+                scanned, updated, last = self._keyset_batch(cursor, size)
+            if scanned and self.migration_id is not None:
+                self.conn.execute(
+                    f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
+                    "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
+                    "updated_at = now() "
+                    "where migration_id = %s and table_name = %s and column_name = %s",
+                    (last, scanned, size, self.migration_id, self.spec.table, self.spec.column),
+                )
+        self.rows_updated += updated
+        return scanned, last
+
+    def _keyset_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
+        keys = [quote_ident(k) for k in cursor.key_columns]
+        aliases = [f"_ls_k{i}" for i in range(len(keys))]
+
+        def row_of(values_count: int) -> str:
+            casts = [f"%s::{t}" for t in cursor.key_types[:values_count]]
+            return "(" + ", ".join(casts) + ")"
+
+        key_row = "(" + ", ".join(keys) + ")"
+        conditions = [f"{key_row} <= {row_of(len(keys))}"]
+        params: list[Any] = []
+        if cursor.checkpoint is not None:
+            conditions.insert(0, f"{key_row} > {row_of(len(keys))}")
+            params.extend(cursor.checkpoint)
+        assert cursor.upper_bound is not None
+        params.extend(cursor.upper_bound)
+        params.append(size)
+        selected = ", ".join(f"{k} as {a}" for k, a in zip(keys, aliases, strict=True))
+        order = ", ".join(keys)
+        match = " and ".join(
+            f"_ls_t.{k} = _ls_batch.{a}" for k, a in zip(keys, aliases, strict=True)
+        )
+        last_desc = ", ".join(f"{a} desc" for a in aliases)
+        last_text = ", ".join(f"{a}::text" for a in aliases)
+        query = (
+            f"with _ls_batch as materialized (\n"
+            f"  select {selected} from only {self._table}\n"
+            f"  where {' and '.join(conditions)}\n"
+            f"  order by {order} limit %s\n"
+            f"), _ls_updated as (\n"
+            f"  update only {self._table} as _ls_t set {quote_ident(self.spec.column)} = "
+            f"({self._expression})\n"
+            f"  from _ls_batch where {match} and ({self._where})\n"
+            f"  returning 1\n"
+            f")\n"
+            f"select (select count(*) from _ls_batch), (select count(*) from _ls_updated),\n"
+            f"  (select array[{last_text}] from _ls_batch order by {last_desc} limit 1)"
+        )
+        row = self.conn.execute(query.encode(), params).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1]), (list(row[2]) if row[2] else None)
+
+    def _ctid_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
+        """No usable key: walk the heap in page ranges (a TID range scan)."""
+        assert cursor.upper_bound is not None
+        last_page = int(cursor.upper_bound[0])
+        first = int(cursor.checkpoint[0]) + 1 if cursor.checkpoint else 0
+        if first > last_page:
+            return 0, 0, None
+        row = self.conn.execute(
+            "select greatest(reltuples, 0) / greatest(relpages, 1) from pg_class "
+            "where oid = %s::regclass",
+            (self._table,),
+        ).fetchone()
+        rows_per_page = max(float(row[0]) if row else 1.0, 1.0)
+        pages = max(1, int(size / rows_per_page))
+        end = min(first + pages - 1, last_page)
+        result = self.conn.execute(
+            f"with _ls_updated as (update only {self._table} set {quote_ident(self.spec.column)} = "
+            f"({self._expression}) where ctid >= %s::tid and ctid < %s::tid and "
+            f"({self._where}) returning 1) select count(*) from _ls_updated",
+            (f"({first},0)", f"({end + 1},0)"),
+        ).fetchone()
+        updated = int(result[0]) if result else 0
+        scanned = max(updated, int((end - first + 1) * rows_per_page))
+        return scanned, updated, [str(end)]

@@ -1,0 +1,289 @@
+"""The `liveshift` command: parses options, runs one command, prints one clear paragraph on error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from liveshift.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_OK, LiveshiftError
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from liveshift.settings import Settings, parse_batch_size, parse_duration_ms
+
+    settings = Settings()
+    settings.lock_timeout_ms = parse_duration_ms(args.lock_timeout, "--lock-timeout")
+    settings.lock_retry_deadline_s = (
+        parse_duration_ms(args.lock_retry_deadline, "--lock-retry-deadline", "s") / 1000
+    )
+    if args.statement_timeout:
+        settings.statement_timeout_ms = parse_duration_ms(
+            args.statement_timeout, "--statement-timeout"
+        )
+    settings.batch_size = parse_batch_size(args.batch_size)
+    settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
+    settings.max_replication_lag_s = (
+        parse_duration_ms(args.max_replication_lag, "--max-replication-lag", "s") / 1000
+    )
+    settings.replica_urls = list(args.replica_url or [])
+    settings.throttle_query = args.throttle_query
+    settings.verify = bool(getattr(args, "verify", False))
+    return settings
+
+
+def _migrator(args: argparse.Namespace) -> Any:
+    from liveshift.migrator import Migrator
+    from liveshift.progress import make_reporter
+
+    return Migrator(
+        args.database_url,
+        schema=args.schema,
+        settings=_settings(args),
+        reporter=make_reporter(args.progress),
+    )
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    created = _migrator(args).init()
+    print("liveshift state schema created" if created else "liveshift state schema already present")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from liveshift.migration import Migration
+    from liveshift.report import print_plan
+
+    migration = Migration.load(args.file)
+    plan = _migrator(args).plan(migration)
+    if args.json:
+        _print_json({phase: [s.as_dict() for s in steps] for phase, steps in plan.phases().items()})
+    else:
+        print_plan(plan)
+    return EXIT_OK
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from liveshift.migration import Migration
+
+    migration = Migration.load(args.file)
+    _migrator(args).start(migration, complete=args.complete)
+    return EXIT_OK
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    _migrator(args).complete()
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    _migrator(args).rollback()
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    applied = _migrator(args).migrate(args.directory)
+    print(f"{len(applied)} migration(s) applied" if applied else "nothing to apply")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from liveshift.report import print_status
+
+    status = _migrator(args).status()
+    if args.json:
+        _print_json(status)
+    else:
+        print_status(status)
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from liveshift.report import print_history
+
+    rows = _migrator(args).history()
+    if args.json:
+        _print_json(rows)
+    else:
+        print_history(rows)
+    return EXIT_OK
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    _migrator(args).pause(args.reason)
+    print(f"backfills on schema {args.schema} will pause before their next batch")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    _migrator(args).resume()
+    print(f"backfills on schema {args.schema} may continue")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from liveshift.demo import run_demo
+
+    return run_demo(args, _settings(args))
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from liveshift.migration.jsonschema import schema_text
+
+    sys.stdout.write(schema_text())
+    return EXIT_OK
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("database")
+    group.add_argument(
+        "--database-url",
+        help="postgresql://... (default: $LIVESHIFT_DATABASE_URL, $DATABASE_URL, else the "
+        "embedded PostgreSQL in ./.liveshift/)",
+    )
+    group.add_argument("--schema", default="public", help="schema the migration changes")
+
+
+def _tuning_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("tuning")
+    group.add_argument("--lock-timeout", default="500ms", help="longest wait for a lock per try")
+    group.add_argument(
+        "--lock-retry-deadline", default="10min", help="give up retrying a lock after this long"
+    )
+    group.add_argument("--statement-timeout", default=None, help="bound on each statement")
+    group.add_argument("--batch-size", default="auto", help="rows per backfill batch, or auto")
+    group.add_argument("--batch-target", default="200ms", help="target duration of an auto batch")
+    group.add_argument(
+        "--max-replication-lag", default="1s", help="pause the backfill above this lag (0: off)"
+    )
+    group.add_argument(
+        "--replica-url", action="append", help="also watch this replica's lag (repeatable)"
+    )
+    group.add_argument("--throttle-query", help="SQL returning true while the backfill should wait")
+    group.add_argument(
+        "--progress",
+        choices=["auto", "plain", "json", "quiet"],
+        default="auto",
+        help="progress display (auto: a live bar on a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liveshift",
+        description="Zero-downtime schema changes: expand, backfill, constrain, contract or roll back.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str, *, tuning: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _database_options(p)
+        _tuning_options(p) if tuning else _tuning_defaults(p)
+        return p
+
+    p = command("init", "create the liveshift state schema in the target database")
+    p.set_defaults(func=cmd_init)
+    p = command("plan", "show every step a migration would run; changes nothing")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+    p = command("start", "expand and backfill: the new version's schema goes live", tuning=True)
+    p.add_argument("file")
+    p.add_argument("--complete", action="store_true", help="complete straight after start")
+    p.add_argument("--verify", action="store_true", help="recompute every backfilled value")
+    p.set_defaults(func=cmd_start)
+    p = command("complete", "contract the active migration", tuning=True)
+    p.set_defaults(func=cmd_complete)
+    p = command("rollback", "undo the active migration", tuning=True)
+    p.set_defaults(func=cmd_rollback)
+    p = command("migrate", "start and complete every pending file in a directory", tuning=True)
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_migrate)
+    p = command("status", "the active migration, its phase and backfill progress")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+    p = command("history", "every migration recorded in the database")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+    p = command("pause", "pause running backfills (from any terminal or host)")
+    p.add_argument("--reason", default=None)
+    p.set_defaults(func=cmd_pause)
+    p = command("resume", "let paused backfills continue")
+    p.set_defaults(func=cmd_resume)
+    p = command("demo", "add a NOT NULL column to a busy 1M-row table and report", tuning=True)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--writers", type=int, default=2)
+    p.add_argument("--readers", type=int, default=2)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("json-schema", help="print the JSON Schema of migration files")
+    p.set_defaults(func=cmd_schema)
+    try:
+        from liveshift.linter.command import add_parser as add_lint_parser
+
+        add_lint_parser(sub)
+    except ImportError:  # pragma: no cover - the linter ships with the package
+        pass
+    return parser
+
+
+def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(
+        lock_timeout="500ms",
+        lock_retry_deadline="10min",
+        statement_timeout=None,
+        batch_size="auto",
+        batch_target="200ms",
+        max_replication_lag="1s",
+        replica_url=None,
+        throttle_query=None,
+        progress="auto",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or bool(os.environ.get("LIVESHIFT_DEBUG"))
+    try:
+        code: int = args.func(args)
+        return code
+    except LiveshiftError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"liveshift: {exc.paragraph()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(
+            "liveshift: interrupted. Every finished step and batch is saved; run the same command "
+            "again to resume, or `liveshift rollback`.",
+            file=sys.stderr,
+        )
+        return EXIT_DATABASE
+    except Exception as exc:  # a bug: say so plainly, with the traceback under --debug
+        if debug:
+            traceback.print_exc()
+        print(
+            f"liveshift: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in liveshift; run again with --debug for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_DATABASE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

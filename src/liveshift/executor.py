@@ -1,0 +1,272 @@
+"""Runs planned steps: each in its own transaction under lock_timeout, retried, journaled."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from liveshift.errors import ConnectionLost, DatabaseError, Interrupted, LockTimeoutExceeded
+from liveshift.plan import ConcurrentIndex, LockMode, Step
+from liveshift.progress import Blocker, Reporter
+from liveshift.schema import quote_ident
+from liveshift.settings import Settings
+from liveshift.state import journal_step
+
+_BLOCKERS = """
+select l.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
+       extract(epoch from now() - a.xact_start)::float8, coalesce(a.query, ''), l.mode,
+       l.relation::regclass::text
+from pg_locks l join pg_stat_activity a on a.pid = l.pid
+where l.locktype = 'relation' and l.relation = any(%(relations)s::regclass[])
+  and l.pid <> pg_backend_pid() and l.mode = any(%(modes)s)
+order by a.xact_start nulls last
+"""
+
+
+def find_blockers(
+    conn: psycopg.Connection[Any], tables: Sequence[str], lock: LockMode
+) -> list[Blocker]:
+    """Sessions holding (or queued for) a lock on `tables` that conflicts with `lock`."""
+    modes = [m.pg_name for m in LockMode if lock.conflicts_with(m)]
+    if not tables:
+        return []
+    try:
+        rows = conn.execute(_BLOCKERS, {"relations": list(tables), "modes": modes}).fetchall()
+    except psycopg.Error:
+        return []
+    return [Blocker(*row) for row in rows]
+
+
+def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
+    """Exponential backoff with full jitter: a herd of retries spreads out."""
+    ceiling: float = min(cap_s, base_s * (2 ** min(attempt, 16)))
+    return random.uniform(base_s, max(base_s, ceiling))
+
+
+def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseError:
+    """A psycopg error as one of ours, chosen by SQLSTATE (never by message text)."""
+    where = f" while running `{step.description}`" if step else ""
+    if isinstance(exc, psycopg.OperationalError) and (
+        exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in ("57P01", "57P02")
+    ):
+        return ConnectionLost(
+            f"the connection to the database was lost{where}: {str(exc).strip()}",
+            sqlstate=exc.sqlstate,
+            hint="Nothing is lost: every step commits with its journal entry. Run the same command "
+            "again to resume, or `liveshift rollback` to undo.",
+        )
+    if isinstance(exc, pg_errors.QueryCanceled):
+        return DatabaseError(
+            f"a statement hit the statement timeout{where}",
+            sqlstate=exc.sqlstate,
+            hint="Raise --statement-timeout, or run when the table is quieter; run the command "
+            "again to resume.",
+        )
+    diag = getattr(exc, "diag", None)
+    message = (diag.message_primary if diag else None) or str(exc).strip()
+    return DatabaseError(
+        f"the database refused a step{where}: {message}",
+        sqlstate=exc.sqlstate,
+        hint=(diag.message_hint if diag and diag.message_hint else None)
+        or "Nothing after this step ran. Fix the cause and run the command again to resume, or "
+        "`liveshift rollback`.",
+    )
+
+
+class Executor:
+    """Runs the steps of one phase in order, skipping those the journal says are done."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        settings: Settings,
+        reporter: Reporter,
+        *,
+        migration_id: int | None = None,
+        phase: str = "",
+        run_backfill: Callable[[Step, int], int | None] | None = None,
+        done: set[int] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.reporter = reporter
+        self.migration_id = migration_id
+        self.phase = phase
+        self.run_backfill = run_backfill
+        self.done = done or set()
+        self.lock_retries = 0
+        self.stop = stop or threading.Event()
+
+    def run(self, steps: Sequence[Step]) -> None:
+        for position, step in enumerate(steps):
+            self.reporter.step_started(position + 1, len(steps), step.description)
+            if position in self.done:
+                self.reporter.step_finished(step.description, 0.0, skipped=True)
+                continue
+            if self.stop.is_set():
+                raise Interrupted(
+                    f"stopped before step {position + 1} of {len(steps)} ({step.description}); "
+                    "every step before it is done and recorded",
+                    hint="Run the same command again to resume from here, or `liveshift rollback`.",
+                )
+            started = time.monotonic()
+            try:
+                self.run_step(position, step)
+            except psycopg.Error as exc:
+                raise database_error(exc, step) from exc
+            self.reporter.step_finished(step.description, time.monotonic() - started)
+
+    def run_step(self, position: int, step: Step) -> None:
+        if step.backfill is not None:
+            assert self.run_backfill is not None, "a backfill step needs a backfill runner"
+            started_at = datetime.now(UTC)
+            started = time.monotonic()
+            rows = self.run_backfill(step, position)
+            self._journal_after(position, step, started_at, started, 0, rows)
+        elif step.concurrent_index is not None:
+            self._run_concurrent_index(position, step, step.concurrent_index)
+        elif step.transactional:
+            self._run_transactional(position, step)
+        else:
+            started_at = datetime.now(UTC)
+            started = time.monotonic()
+            retries = self._with_lock_retries(step, lambda _: self._autocommit(step.sql, step))
+            self._journal_after(position, step, started_at, started, retries, None)
+
+    def _set_timeouts(self, step: Step, local: bool) -> None:
+        scope = "local" if local else "session"
+        lock_timeout = self.settings.lock_timeout_ms if step.guarded else 0
+        self.conn.execute(f"set {scope} lock_timeout = {int(lock_timeout)}")
+        statement_timeout = self.settings.statement_timeout_ms or 0
+        self.conn.execute(f"set {scope} statement_timeout = {int(statement_timeout)}")
+
+    def _run_transactional(self, position: int, step: Step) -> None:
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+
+        def attempt(retries: int) -> None:
+            with self.conn.transaction():
+                self._set_timeouts(step, local=True)
+                self.conn.execute(step.sql)
+                # The journal row commits with the DDL: a crash never loses track of a done step.
+                if self.migration_id is not None:
+                    self._journal(position, step, started_at, started, retries, None)
+
+        self._with_lock_retries(step, attempt)
+
+    def _with_lock_retries(self, step: Step, action: Callable[[int], None]) -> int:
+        """Run `action`; on lock_not_available (55P03) name the blockers, back off and retry until
+        the deadline. Returns how many retries it took."""
+        deadline = time.monotonic() + self.settings.lock_retry_deadline_s
+        attempt = 0
+        while True:
+            try:
+                action(attempt)
+                return attempt
+            except pg_errors.LockNotAvailable:
+                attempt += 1
+                self.lock_retries += 1
+                blockers = find_blockers(
+                    self.conn, step.tables, step.lock or LockMode.ACCESS_EXCLUSIVE
+                )
+                wait = backoff_s(attempt, 0.05, self.settings.lock_retry_max_backoff_s)
+                if time.monotonic() + wait > deadline:
+                    who = [b.describe() for b in blockers]
+                    raise LockTimeoutExceeded(
+                        f"`{step.description}` could not get its {step.lock.value if step.lock else ''}"
+                        f" lock within {self.settings.lock_retry_deadline_s:.0f}s "
+                        f"({attempt} attempts of {self.settings.lock_timeout_ms} ms each)",
+                        details=[f"blocked by {w}" for w in who] or ["the blocker has since gone"],
+                        sqlstate="55P03",
+                        hint="End or wait for the blocking sessions (pg_terminate_backend(pid) if "
+                        "they are stuck) and run the same command again: it resumes here. Raise "
+                        "--lock-retry-deadline to wait longer.",
+                    ) from None
+                self.reporter.lock_wait(step.description, attempt, blockers, wait)
+                time.sleep(wait)
+
+    def _autocommit(self, sql: str, step: Step) -> None:
+        self._set_timeouts(step, local=False)
+        try:
+            self.conn.execute(sql)
+        finally:
+            if not self.conn.broken:
+                self.conn.execute("reset lock_timeout")
+                self.conn.execute("reset statement_timeout")
+
+    def _run_concurrent_index(self, position: int, step: Step, index: ConcurrentIndex) -> None:
+        """Build an index concurrently; a leftover invalid index of the same name (a build that
+        died) is dropped first, a valid one means the step is already done."""
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        row = self.conn.execute(
+            "select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid "
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s",
+            (index.schema, index.name),
+        ).fetchone()
+        if row is not None and not row[0]:
+            self.reporter.message(f"dropping the invalid leftover index {index.name} to rebuild it")
+            self._autocommit(
+                f"drop index concurrently if exists {quote_ident(index.schema)}."
+                f"{quote_ident(index.name)}",
+                step,
+            )
+        if row is None or not row[0]:
+            try:
+                self._autocommit(index.create_sql, step)
+            except psycopg.Error:
+                # Leave no invalid index behind: it would slow every write until dropped.
+                if not self.conn.broken:
+                    self.conn.execute(
+                        f"drop index concurrently if exists {quote_ident(index.schema)}."
+                        f"{quote_ident(index.name)}"
+                    )
+                raise
+        self._journal_after(position, step, started_at, started, 0, None)
+
+    def _journal(
+        self,
+        position: int,
+        step: Step,
+        started_at: datetime,
+        started: float,
+        retries: int,
+        rows: int | None,
+    ) -> None:
+        assert self.migration_id is not None
+        journal_step(
+            self.conn,
+            migration_id=self.migration_id,
+            phase=self.phase,
+            position=position,
+            operation=step.operation,
+            description=step.description,
+            sql=step.display_sql(),
+            lock_mode=step.lock.value if step.lock else None,
+            status="done",
+            started_at=started_at,
+            duration_ms=(time.monotonic() - started) * 1000,
+            lock_retries=retries,
+            rows=rows,
+        )
+
+    def _journal_after(
+        self,
+        position: int,
+        step: Step,
+        started_at: datetime,
+        started: float,
+        retries: int,
+        rows: int | None,
+    ) -> None:
+        if self.migration_id is not None:
+            with self.conn.transaction():
+                self._journal(position, step, started_at, started, retries, rows)

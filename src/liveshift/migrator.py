@@ -1,0 +1,388 @@
+"""The Python API: start, complete, roll back and inspect migrations on one database."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psycopg
+
+from liveshift import __version__
+from liveshift.adapters.postgres import introspect
+from liveshift.backfill import Backfiller
+from liveshift.connect import connect, resolve_url
+from liveshift.errors import Interrupted, LiveshiftError, StateError, VerificationFailed
+from liveshift.executor import Executor, database_error
+from liveshift.migration import Migration
+from liveshift.plan import Step, step_from_json, step_to_json
+from liveshift.planner import MigrationPlan, plan_migration
+from liveshift.probe import Probe
+from liveshift.progress import Reporter
+from liveshift.settings import Settings
+from liveshift.state import MigrationRecord, StateStore, migration_lock
+from liveshift.throttle import Throttle
+from liveshift.verify import verify_backfill
+
+
+class Migrator:
+    """Runs migrations against one database. `url` None means the usual resolution (environment,
+    then the embedded PostgreSQL)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        schema: str = "public",
+        settings: Settings | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.url = resolve_url(url)
+        self.schema = schema
+        self.settings = settings or Settings()
+        self.reporter = reporter or Reporter()
+        self.stop = threading.Event()
+
+    # -- connections and guards --------------------------------------------------------------
+
+    @contextmanager
+    def _session(
+        self, *, lock: bool = True, init: bool = True
+    ) -> Iterator[psycopg.Connection[Any]]:
+        conn = connect(self.url, self.settings.application_name)
+        try:
+            state = StateStore(conn)
+            if init:
+                state.init()
+            if lock:
+                with migration_lock(conn, self.schema):
+                    yield conn
+            else:
+                yield conn
+        except psycopg.Error as exc:
+            raise database_error(exc) from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _stoppable(self) -> Iterator[None]:
+        """First Ctrl-C / SIGTERM: finish the current batch or step, then stop cleanly.
+        A second one: stop at once (the open transaction rolls back; nothing is half-written)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous: dict[signal.Signals, Any] = {}
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self.stop.is_set():
+                for sig, old in previous.items():
+                    signal.signal(sig, old)
+                raise KeyboardInterrupt
+            self.stop.set()
+            self.reporter.message(
+                "stopping after the current batch (press Ctrl-C again to stop at once)"
+            )
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def _plan(
+        self, conn: psycopg.Connection[Any], migration: Migration, state: StateStore
+    ) -> MigrationPlan:
+        schema_name = migration.schema or self.schema
+        schema = introspect(conn, schema_name)
+        previous = state.last_complete(schema_name) if state.exists() else None
+        probe = Probe(conn, self.settings.lock_timeout_ms)
+        return plan_migration(
+            migration, schema, probe, previous.version_schema if previous else None
+        )
+
+    def plan(self, migration: Migration) -> MigrationPlan:
+        """Every step of every phase, validated against the live database; changes nothing."""
+        with self._session(lock=False, init=False) as conn:
+            return self._plan(conn, migration, StateStore(conn))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, migration: Migration, complete: bool = False) -> MigrationRecord:
+        """Expand and backfill; resumes the same migration if an earlier start was interrupted."""
+        if migration.schema and migration.schema != self.schema:
+            self.schema = migration.schema
+        with self._session() as conn, self._stoppable():
+            state = StateStore(conn)
+            record = self._begin_or_resume(conn, state, migration)
+            if record.phase == "starting":
+                self.reporter.phase("start", record.name)
+                self._run_phase(conn, state, record, "start")
+                state.set_phase(record.id, "started")
+                record = state.get(record.id)
+                self.reporter.message(
+                    f"{record.name} started: new clients use search_path {record.version_schema}; "
+                    "old clients keep working on the base tables"
+                )
+            if complete:
+                record = self._complete(conn, state, record)
+            return record
+
+    def _begin_or_resume(
+        self, conn: psycopg.Connection[Any], state: StateStore, migration: Migration
+    ) -> MigrationRecord:
+        active = state.active(self.schema)
+        if active is not None:
+            if active.name != migration.name:
+                raise StateError(
+                    f"migration {active.name!r} is active on schema {self.schema!r} "
+                    f"(phase {active.phase}); only one migration can be active at a time",
+                    hint="Finish it first: `liveshift complete` or `liveshift rollback`.",
+                )
+            if active.checksum != migration.checksum:
+                raise StateError(
+                    f"migration {migration.name!r} was started from a different version of its "
+                    "file; resuming it with this file could mix two plans",
+                    hint="Restore the file as it was, or `liveshift rollback` and start again.",
+                )
+            if active.phase == "rolling_back":
+                raise StateError(
+                    f"migration {active.name!r} is being rolled back",
+                    hint="Run `liveshift rollback` to finish the rollback.",
+                )
+            if active.phase == "starting":
+                self.reporter.message(f"resuming the start of {active.name}")
+            return active
+        done = state.find(self.schema, migration.name)
+        if done is not None:
+            raise StateError(
+                f"migration {migration.name!r} is already complete on schema {self.schema!r}",
+                hint="Give a new migration a new name (file name), see `liveshift history`.",
+            )
+        plan = self._plan(conn, migration, state)
+        migration_id = state.create(
+            schema=self.schema,
+            name=migration.name,
+            checksum=migration.checksum,
+            operations=migration.to_json(),
+            plan={
+                phase: [step_to_json(s) for s in steps] for phase, steps in plan.phases().items()
+            },
+            version_schema=plan.version_schema,
+            previous_version_schema=plan.previous_version_schema,
+            source=migration.source,
+            liveshift_version=__version__,
+        )
+        return state.get(migration_id)
+
+    def _steps(self, record: MigrationRecord, phase: str) -> list[Step]:
+        return [step_from_json(s) for s in record.plan[phase]]
+
+    def _run_phase(
+        self, conn: psycopg.Connection[Any], state: StateStore, record: MigrationRecord, phase: str
+    ) -> None:
+        throttle = Throttle(conn, self.settings, state, self.schema)
+        backfiller = Backfiller(
+            conn,
+            self.settings,
+            self.reporter,
+            throttle=throttle,
+            migration_id=record.id,
+            stop=self.stop,
+        )
+
+        def run_backfill(step: Step, position: int) -> int | None:
+            assert step.backfill is not None
+            rows = backfiller.run(step.backfill)
+            problems = verify_backfill(conn, step.backfill, recompute=self.settings.verify)
+            if problems:
+                raise VerificationFailed(
+                    f"the backfill of {step.backfill.table}.{step.backfill.column} left rows that "
+                    "do not match",
+                    details=problems,
+                    hint="Inspect those rows; `liveshift rollback` undoes the migration.",
+                )
+            return rows
+
+        executor = Executor(
+            conn,
+            self.settings,
+            self.reporter,
+            migration_id=record.id,
+            phase=phase,
+            run_backfill=run_backfill,
+            done=state.done_steps(record.id, phase),
+            stop=self.stop,
+        )
+        try:
+            executor.run(self._steps(record, phase))
+        finally:
+            throttle.close()
+
+    def _complete(
+        self, conn: psycopg.Connection[Any], state: StateStore, record: MigrationRecord
+    ) -> MigrationRecord:
+        if record.phase not in ("started", "completing"):
+            raise StateError(
+                f"migration {record.name!r} is in phase {record.phase}, not started",
+                hint="Run `liveshift start FILE` to finish starting it first.",
+            )
+        state.set_phase(record.id, "completing")
+        self.reporter.phase("complete", record.name)
+        self._run_phase(conn, state, record, "complete")
+        state.set_phase(record.id, "complete")
+        self.reporter.message(f"{record.name} complete")
+        return state.get(record.id)
+
+    def complete(self) -> MigrationRecord:
+        """Contract the active migration: only the new shape remains."""
+        with self._session() as conn, self._stoppable():
+            state = StateStore(conn)
+            return self._complete(conn, state, self._require_active(state))
+
+    def rollback(self) -> MigrationRecord:
+        """Undo the active migration from wherever its start got to."""
+        with self._session() as conn, self._stoppable():
+            state = StateStore(conn)
+            record = self._require_active(state)
+            if record.phase == "completing":
+                raise StateError(
+                    f"migration {record.name!r} is part-way through complete and cannot be rolled "
+                    "back",
+                    hint="Run `liveshift complete` to finish it.",
+                )
+            state.set_phase(record.id, "rolling_back")
+            self.reporter.phase("rollback", record.name)
+            self._run_phase(conn, state, record, "rollback")
+            state.set_phase(record.id, "rolled_back")
+            self.reporter.message(f"{record.name} rolled back")
+            return state.get(record.id)
+
+    def _require_active(self, state: StateStore) -> MigrationRecord:
+        record = state.active(self.schema)
+        if record is None:
+            raise StateError(
+                f"no migration is active on schema {self.schema!r}",
+                hint="`liveshift history` lists what ran; `liveshift start FILE` starts one.",
+            )
+        return record
+
+    def migrate(self, directory: str | Path) -> list[MigrationRecord]:
+        """Start and complete every migration file in `directory` not yet applied, in order."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise StateError(f"{path} is not a directory", hint="Give the migrations directory.")
+        files = sorted(
+            p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file()
+        )
+        migrations = [Migration.load(f) for f in files]  # every file checked before any runs
+        applied: list[MigrationRecord] = []
+        for migration in migrations:
+            with self._session(lock=False) as conn:
+                state = StateStore(conn)
+                done = state.find(migration.schema or self.schema, migration.name)
+            if done is not None and done.phase == "complete":
+                if done.checksum != migration.checksum:
+                    self.reporter.message(
+                        f"warning: {migration.name} changed since it was applied; not re-applied"
+                    )
+                continue
+            applied.append(self.start(migration, complete=True))
+        return applied
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The active migration, its phase, step and backfill progress, throttling state."""
+        with self._session(lock=False, init=False) as conn:
+            state = StateStore(conn)
+            if not state.exists():
+                return {"schema": self.schema, "initialized": False, "active": None}
+            record = state.active(self.schema)
+            last = state.last_complete(self.schema)
+            result: dict[str, Any] = {
+                "schema": self.schema,
+                "initialized": True,
+                "paused": state.paused(self.schema),
+                "last_complete": last.name if last else None,
+                "version_schema": (record.version_schema if record else None)
+                or (last.version_schema if last else None),
+                "active": None,
+            }
+            if record is not None:
+                steps = state.steps(record.id)
+                phase_key = {
+                    "starting": "start",
+                    "completing": "complete",
+                    "rolling_back": "rollback",
+                }
+                current = phase_key.get(record.phase)
+                done = [s for s in steps if s["phase"] == current and s["status"] == "done"]
+                result["active"] = {
+                    "name": record.name,
+                    "phase": record.phase,
+                    "started_at": record.started_at,
+                    "steps_done": len(done) if current else None,
+                    "steps_total": len(record.plan[current]) if current else None,
+                    "backfills": [
+                        {
+                            "table": b["table_name"],
+                            "column": b["column_name"],
+                            "rows_done": b["rows_done"],
+                            "rows_total": b["rows_total"],
+                            "batches": b["batches"],
+                            "batch_size": b["batch_size"],
+                            "throttle": b["throttle"],
+                            "updated_at": b["updated_at"],
+                            "finished": b["finished_at"] is not None,
+                        }
+                        for b in state.backfills(record.id)
+                    ],
+                }
+            return result
+
+    def history(self) -> list[dict[str, Any]]:
+        with self._session(lock=False, init=False) as conn:
+            state = StateStore(conn)
+            if not state.exists():
+                return []
+            rows = []
+            for record in state.history():
+                steps = state.steps(record.id)
+                rows.append(
+                    {
+                        "id": record.id,
+                        "schema": record.schema_name,
+                        "name": record.name,
+                        "phase": record.phase,
+                        "started_at": record.started_at,
+                        "completed_at": record.completed_at,
+                        "rolled_back_at": record.rolled_back_at,
+                        "steps": len(steps),
+                        "duration_ms": sum(s["duration_ms"] for s in steps),
+                        "lock_retries": sum(s["lock_retries"] for s in steps),
+                    }
+                )
+            return rows
+
+    def init(self) -> bool:
+        with self._session(lock=False, init=False) as conn:
+            return StateStore(conn).init()
+
+    def pause(self, reason: str | None = None) -> None:
+        with self._session(lock=False) as conn:
+            StateStore(conn).set_paused(self.schema, True, reason)
+
+    def resume(self) -> None:
+        with self._session(lock=False) as conn:
+            StateStore(conn).set_paused(self.schema, False)
+
+
+__all__ = ["Interrupted", "LiveshiftError", "Migrator"]

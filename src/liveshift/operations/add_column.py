@@ -1,0 +1,335 @@
+"""add_column: add a column to a live table without a blocking rewrite, filled and constrained."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import AddColumn
+from liveshift.operations.base import Operation
+from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
+from liveshift.schema import Column, Schema, Table, quote_ident
+from liveshift.sqlexpr import check_expression, rewrite_columns
+from liveshift.triggers import old_version_sync_trigger
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+class AddColumnOperation(Operation[AddColumn]):
+    """Expand: the column is added under a temporary name (nullable, instant), NOT NULL and CHECKs
+    as NOT VALID constraints, a trigger fills it for rows old clients write, a batched backfill fills
+    existing rows, a unique index is built concurrently. Contract: constraints are validated, NOT
+    NULL set through the validated check, the column gets its final name."""
+
+    name = "add_column"
+
+    # Facts found in validate() that planning needs.
+    instant_default: bool = False
+    fill: str | None = None
+
+    def _table(self, schema: Schema) -> Table:
+        return schema.table(self.spec.table)
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        spec, column = self.spec, self.spec.column
+        table = self._table(schema)
+        if column.name in table.columns:
+            raise ValidationError(
+                f"column {column.name!r} already exists in table {table.schema}.{table.name}",
+                object=f"{table.schema}.{table.name}.{column.name}",
+                hint="Choose another name, or use alter_column to change the existing column.",
+            )
+        if column.primary_key:
+            raise ValidationError(
+                f"add_column cannot add a primary key column ({column.name!r}) to an existing table",
+                hint="Add the column, then add a unique constraint and promote it by hand.",
+            )
+        type_name = probe.type_exists(column.type)
+        if column.default is not None:
+            check_expression(column.default, "default")
+            self.instant_default = probe.default_is_instant(type_name, column.default)
+        if spec.up is not None:
+            check_expression(spec.up, "up")
+            probe.expression_fits(table, spec.up, type_name, f"the `up` expression `{spec.up}`")
+        # Existing rows (and rows old clients write) get `up`; without it, a default the server
+        # cannot store in the catalog (e.g. volatile) is evaluated per row, as ALTER TABLE would.
+        self.fill = spec.up
+        if self.fill is None and column.default is not None and not self.instant_default:
+            self.fill = column.default
+        if (
+            not column.nullable
+            and self.fill is None
+            and column.default is None
+            and probe.has_rows(table)
+        ):
+            raise ValidationError(
+                f"column {column.name!r} is NOT NULL with no default and no `up`, and table "
+                f"{table.schema}.{table.name} has rows: they would have no value",
+                object=f"{table.schema}.{table.name}.{column.name}",
+                hint="Give `up:` (an SQL expression computing the value from the row) or a "
+                "`default:`, or make the column nullable.",
+            )
+        if column.check is not None:
+            probe.condition_fits(
+                table,
+                column.check.constraint,
+                {column.name: type_name},
+                f"the check `{column.check.constraint}`",
+            )
+        if column.references is not None:
+            target = schema.table(column.references.table)
+            target.column(column.references.column)
+        table.columns[column.name] = Column(
+            name=column.name,
+            type=type_name,
+            nullable=column.nullable,
+            default=column.default,
+            physical=self.names.temp_column(column.name),
+        )
+
+    # Names of what start creates.
+    def _temp(self) -> str:
+        return self.names.temp_column(self.spec.column.name)
+
+    def _constraint(self, kind: str) -> str:
+        return self.names.object(kind, self.spec.table, self.spec.column.name)
+
+    def _check_name(self) -> str:
+        check = self.spec.column.check
+        return check.name if check and check.name else self._constraint("chk")
+
+    def _fk_name(self) -> str:
+        ref = self.spec.column.references
+        return ref.name if ref and ref.name else self._constraint("fk")
+
+    def _unique_index(self) -> str:
+        return self._constraint("uq")
+
+    def _trigger(self) -> str:
+        return self.names.object("trg", self.spec.table, self.spec.column.name)
+
+    def _function(self) -> str:
+        return self.names.function(self.spec.table, self.spec.column.name)
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        spec, column = self.spec, self.spec.column
+        table = self._table(before)
+        new_type = after.table(spec.table).columns[column.name].type
+        temp = quote_ident(self._temp())
+        qualified = table.qualified
+        steps: list[Step] = []
+
+        # A default the catalog can hold fills existing rows at once, unless `up` is to fill
+        # them; otherwise the default is set for new rows only (metadata, no rewrite).
+        default_fills_rows = column.default is not None and self.instant_default and not spec.up
+        clauses = [f"add column {temp} {new_type}"]
+        if default_fills_rows:
+            clauses[0] += f" default {column.default}"
+        elif column.default is not None:
+            clauses.append(f"alter column {temp} set default {column.default}")
+        if not column.nullable:
+            clauses.append(
+                f"add constraint {quote_ident(self._constraint('nn'))} "
+                f"check ({temp} is not null) not valid"
+            )
+        if column.check is not None:
+            condition = rewrite_columns(column.check.constraint, {column.name: self._temp()})
+            clauses.append(
+                f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
+            )
+        steps.append(
+            Step(
+                f"add column {column.name} to {table.name} (as {self._temp()} until complete)",
+                sql=f"alter table only {qualified}\n  " + ",\n  ".join(clauses),
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(qualified,),
+                operation=self.name,
+                notes=("metadata only: no rewrite, no scan",),
+            )
+        )
+        if column.references is not None:
+            ref = column.references
+            target = before.table(ref.table)
+            target_column = target.column(ref.column).physical
+            steps.append(
+                Step(
+                    f"add foreign key {self._fk_name()} (not valid)",
+                    sql=(
+                        f"alter table only {qualified} add constraint {quote_ident(self._fk_name())} "
+                        f"foreign key ({temp}) references {target.qualified} "
+                        f"({quote_ident(target_column)}) on delete {ref.on_delete} "
+                        f"on update {ref.on_update} not valid"
+                    ),
+                    lock=LockMode.SHARE_ROW_EXCLUSIVE,
+                    tables=(qualified, target.qualified),
+                    operation=self.name,
+                )
+            )
+        if self.fill is not None:
+            steps.append(
+                Step(
+                    f"install the trigger that fills {column.name} for old-version writes",
+                    sql=old_version_sync_trigger(
+                        table=table,
+                        function=self._function(),
+                        trigger=self._trigger(),
+                        version_schema=self.names.version_schema,
+                        target=self._temp(),
+                        expression=self.fill,
+                        fill_nulls_from_new_version=True,
+                    ),
+                    lock=LockMode.SHARE_ROW_EXCLUSIVE,
+                    tables=(qualified,),
+                    operation=self.name,
+                )
+            )
+            key = table.primary_key() or table.unique_not_null_key()
+            steps.append(
+                Step(
+                    f"backfill {column.name} for existing rows of {table.name}",
+                    lock=LockMode.ROW_EXCLUSIVE,
+                    tables=(qualified,),
+                    estimated_rows=table.estimated_rows,
+                    transactional=False,
+                    backfill=Backfill(
+                        schema=table.schema,
+                        table=table.physical,
+                        column=self._temp(),
+                        expression=self.fill,
+                        where=f"{temp} is null",
+                        key=tuple(table.columns[k].physical for k in key) if key else None,
+                    ),
+                    operation=self.name,
+                )
+            )
+        if column.unique:
+            steps.append(
+                Step(
+                    f"build the unique index for {column.name} concurrently",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified,),
+                    scans=True,
+                    transactional=False,
+                    estimated_rows=table.estimated_rows,
+                    concurrent_index=ConcurrentIndex(
+                        schema=table.schema,
+                        name=self._unique_index(),
+                        create_sql=(
+                            f"create unique index concurrently {quote_ident(self._unique_index())} "
+                            f"on {qualified} ({temp})"
+                        ),
+                    ),
+                    operation=self.name,
+                )
+            )
+        return steps
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        spec, column = self.spec, self.spec.column
+        table = self._table(before)
+        qualified = table.qualified
+        temp = quote_ident(self._temp())
+        steps: list[Step] = []
+        to_validate = []
+        if not column.nullable:
+            to_validate.append(self._constraint("nn"))
+        if column.check is not None:
+            to_validate.append(self._check_name())
+        for constraint in to_validate:
+            steps.append(
+                Step(
+                    f"validate {constraint}",
+                    sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified,),
+                    scans=True,
+                    estimated_rows=table.estimated_rows,
+                    operation=self.name,
+                )
+            )
+        if column.references is not None:
+            target = before.table(column.references.table)
+            steps.append(
+                Step(
+                    f"validate foreign key {self._fk_name()}",
+                    sql=f"alter table only {qualified} validate constraint "
+                    f"{quote_ident(self._fk_name())}",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified, target.qualified),
+                    scans=True,
+                    estimated_rows=table.estimated_rows,
+                    operation=self.name,
+                )
+            )
+        final: list[str] = []
+        if self.fill is not None:
+            final.append(f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}")
+        if not column.nullable:
+            # SET NOT NULL finds the validated check and skips its scan; drop the check after.
+            final.append(f"alter table only {qualified} alter column {temp} set not null")
+            final.append(
+                f"alter table only {qualified} drop constraint {quote_ident(self._constraint('nn'))}"
+            )
+        if column.unique:
+            final.append(
+                f"alter table only {qualified} add constraint {quote_ident(self._unique_index())} "
+                f"unique using index {quote_ident(self._unique_index())}"
+            )
+        final.append(
+            f"alter table only {qualified} rename column {temp} to {quote_ident(column.name)}"
+        )
+        if self.fill is not None:
+            final.append(f"drop function if exists {self._function()}()")
+        steps.append(
+            Step(
+                f"make {column.name} final on {table.name}",
+                sql=";\n".join(final),
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(qualified,),
+                operation=self.name,
+                notes=("metadata only: the validated check spares SET NOT NULL its scan",),
+            )
+        )
+        return steps
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        table = self._table(before)
+        qualified = table.qualified
+        steps: list[Step] = []
+        if self.spec.column.unique:
+            steps.append(
+                Step(
+                    f"drop the unique index for {self.spec.column.name} concurrently",
+                    sql=f"drop index concurrently if exists "
+                    f"{quote_ident(table.schema)}.{quote_ident(self._unique_index())}",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified,),
+                    transactional=False,
+                    operation=self.name,
+                )
+            )
+        statements = []
+        if self.fill is not None:
+            statements.append(
+                f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}"
+            )
+        statements.append(
+            f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
+        )
+        if self.fill is not None:
+            statements.append(f"drop function if exists {self._function()}()")
+        tables = [qualified]
+        if self.spec.column.references is not None:
+            tables.append(before.table(self.spec.column.references.table).qualified)
+        steps.append(
+            Step(
+                f"remove column {self._temp()} and what start made for it",
+                sql=";\n".join(statements),
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=tuple(tables),
+                operation=self.name,
+                notes=("metadata only: the dropped column's space is reclaimed by later writes",),
+            )
+        )
+        return steps

@@ -1,0 +1,81 @@
+"""The lifecycle every operation answers: validate, start (expand), complete (contract), rollback."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from liveshift.migration.models import Strict
+from liveshift.schema import Schema, quote_ident
+
+if TYPE_CHECKING:
+    from liveshift.plan import Step
+    from liveshift.probe import Probe
+
+SpecT = TypeVar("SpecT", bound=Strict)
+
+MAX_IDENTIFIER = 63
+
+
+def short_name(*parts: str) -> str:
+    """A PostgreSQL identifier from parts, kept under 63 bytes with a stable hash when too long."""
+    name = "_".join(parts)
+    if len(name.encode()) <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return name.encode()[: MAX_IDENTIFIER - 9].decode(errors="ignore") + "_" + digest
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names of the objects a migration creates, derived from the migration's name."""
+
+    migration: str
+    schema: str
+
+    @property
+    def version_schema(self) -> str:
+        return short_name(self.schema, self.migration)
+
+    def temp_column(self, column: str) -> str:
+        return short_name("_ls_new", column)
+
+    def object(self, kind: str, *parts: str) -> str:
+        return short_name("_ls", kind, *parts)
+
+    def function(self, *parts: str) -> str:
+        """Schema-qualified, quoted name of a trigger function."""
+        return f"{quote_ident(self.schema)}.{quote_ident(self.object('fn', *parts))}"
+
+
+class Operation(ABC, Generic[SpecT]):
+    """One declared change. validate() checks it against the schema model (and the live database
+    through `probe`) and updates the model to the new version's shape; start/complete/rollback
+    return the steps of each phase, as data, with no I/O."""
+
+    name: ClassVar[str]
+
+    def __init__(self, spec: SpecT, names: Names) -> None:
+        self.spec = spec
+        self.names = names
+
+    @abstractmethod
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        """Raise ValidationError when the operation cannot apply; else update `schema`."""
+
+    @abstractmethod
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        """Steps of the expand phase: afterwards old and new versions both work."""
+
+    @abstractmethod
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        """Steps of the contract phase: only the new version's shape remains."""
+
+    @abstractmethod
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        """Steps that undo start from any point of it (every step idempotent)."""
+
+    def describe(self) -> str:
+        return self.name

@@ -1,0 +1,203 @@
+"""Plans are data: ordered steps with their SQL, the lock they take and what they cost."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class LockMode(enum.Enum):
+    """PostgreSQL table lock modes, weakest first."""
+
+    ACCESS_SHARE = "ACCESS SHARE"
+    ROW_SHARE = "ROW SHARE"
+    ROW_EXCLUSIVE = "ROW EXCLUSIVE"
+    SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
+    SHARE = "SHARE"
+    SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
+    EXCLUSIVE = "EXCLUSIVE"
+    ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+
+    @property
+    def pg_name(self) -> str:
+        """The mode as pg_locks.mode spells it (AccessExclusiveLock, ...)."""
+        return "".join(word.capitalize() for word in self.value.split()) + "Lock"
+
+    def conflicts_with(self, other: LockMode) -> bool:
+        return other in _CONFLICTS[self]
+
+    @property
+    def blocks_reads(self) -> bool:
+        return self.conflicts_with(LockMode.ACCESS_SHARE)
+
+    @property
+    def blocks_writes(self) -> bool:
+        return self.conflicts_with(LockMode.ROW_EXCLUSIVE)
+
+    @property
+    def impact(self) -> str:
+        if self.blocks_reads:
+            return "blocks reads and writes"
+        if self.blocks_writes:
+            return "blocks writes"
+        return "blocks no reads or writes"
+
+
+_M = LockMode
+# The conflict table of the PostgreSQL manual ("Table-Level Lock Modes").
+_CONFLICTS: dict[LockMode, frozenset[LockMode]] = {
+    _M.ACCESS_SHARE: frozenset({_M.ACCESS_EXCLUSIVE}),
+    _M.ROW_SHARE: frozenset({_M.EXCLUSIVE, _M.ACCESS_EXCLUSIVE}),
+    _M.ROW_EXCLUSIVE: frozenset(
+        {_M.SHARE, _M.SHARE_ROW_EXCLUSIVE, _M.EXCLUSIVE, _M.ACCESS_EXCLUSIVE}
+    ),
+    _M.SHARE_UPDATE_EXCLUSIVE: frozenset(
+        {
+            _M.SHARE_UPDATE_EXCLUSIVE,
+            _M.SHARE,
+            _M.SHARE_ROW_EXCLUSIVE,
+            _M.EXCLUSIVE,
+            _M.ACCESS_EXCLUSIVE,
+        }
+    ),
+    _M.SHARE: frozenset(
+        {
+            _M.ROW_EXCLUSIVE,
+            _M.SHARE_UPDATE_EXCLUSIVE,
+            _M.SHARE_ROW_EXCLUSIVE,
+            _M.EXCLUSIVE,
+            _M.ACCESS_EXCLUSIVE,
+        }
+    ),
+    _M.SHARE_ROW_EXCLUSIVE: frozenset(
+        {
+            _M.ROW_EXCLUSIVE,
+            _M.SHARE_UPDATE_EXCLUSIVE,
+            _M.SHARE,
+            _M.SHARE_ROW_EXCLUSIVE,
+            _M.EXCLUSIVE,
+            _M.ACCESS_EXCLUSIVE,
+        }
+    ),
+    _M.EXCLUSIVE: frozenset(
+        {
+            _M.ROW_SHARE,
+            _M.ROW_EXCLUSIVE,
+            _M.SHARE_UPDATE_EXCLUSIVE,
+            _M.SHARE,
+            _M.SHARE_ROW_EXCLUSIVE,
+            _M.EXCLUSIVE,
+            _M.ACCESS_EXCLUSIVE,
+        }
+    ),
+    _M.ACCESS_EXCLUSIVE: frozenset(LockMode),
+}
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """Fill `column` of `table` from `expression` for rows that existed before the sync trigger.
+
+    `where` limits the rows that still need it (e.g. `col IS NULL`), which keeps batches idempotent
+    and never overwrites a value a client wrote after the trigger was installed.
+    """
+
+    schema: str
+    table: str
+    column: str
+    expression: str
+    where: str
+    key: tuple[str, ...] | None  # keyset columns; None: the table has no usable key
+
+
+@dataclass(frozen=True)
+class ConcurrentIndex:
+    """CREATE INDEX CONCURRENTLY, which must run outside a transaction and may leave an invalid
+    index behind when it fails; the executor drops such a leftover and builds it again."""
+
+    schema: str
+    name: str
+    create_sql: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work: one statement (or a backfill), one lock, one transaction."""
+
+    description: str
+    sql: str = ""
+    lock: LockMode | None = None
+    tables: tuple[str, ...] = ()  # schema-qualified tables the lock is taken on
+    rewrites: bool = False
+    scans: bool = False
+    transactional: bool = True
+    estimated_rows: int | None = None
+    backfill: Backfill | None = None
+    concurrent_index: ConcurrentIndex | None = None
+    operation: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def kind(self) -> str:
+        if self.backfill is not None:
+            return "backfill"
+        if self.concurrent_index is not None:
+            return "concurrent index"
+        return "ddl" if self.transactional else "non-transactional"
+
+    @property
+    def guarded(self) -> bool:
+        """Whether waiting for this step's lock would queue application traffic behind it, so the
+        wait must be bounded by lock_timeout and retried."""
+        return self.lock is not None and self.lock.blocks_writes
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "operation": self.operation,
+            "description": self.description,
+            "kind": self.kind,
+            "sql": self.display_sql(),
+            "lock": self.lock.value if self.lock else None,
+            "lock_impact": self.lock.impact if self.lock else None,
+            "tables": list(self.tables),
+            "rewrites": self.rewrites,
+            "scans": self.scans,
+            "transactional": self.transactional,
+            "estimated_rows": self.estimated_rows,
+            "notes": list(self.notes),
+        }
+
+    def display_sql(self) -> str:
+        if self.backfill is not None:
+            b = self.backfill
+            key = ", ".join(b.key) if b.key else "ctid (no usable key)"
+            return (
+                f"-- in batches ordered by ({key}):\n"
+                f"UPDATE ONLY {b.schema}.{b.table} SET {b.column} = {b.expression} WHERE {b.where}"
+            )
+        if self.concurrent_index is not None:
+            return self.concurrent_index.create_sql
+        return self.sql
+
+
+def step_to_json(step: Step) -> dict[str, Any]:
+    """A step as plain data (stored with the migration so complete/rollback replay it exactly)."""
+    data = dataclasses.asdict(step)
+    data["lock"] = step.lock.value if step.lock else None
+    return data
+
+
+def step_from_json(data: dict[str, Any]) -> Step:
+    data = dict(data)
+    data["lock"] = LockMode(data["lock"]) if data.get("lock") else None
+    data["tables"] = tuple(data.get("tables", ()))
+    data["notes"] = tuple(data.get("notes", ()))
+    if data.get("backfill"):
+        backfill = dict(data["backfill"])
+        backfill["key"] = tuple(backfill["key"]) if backfill.get("key") else None
+        data["backfill"] = Backfill(**backfill)
+    if data.get("concurrent_index"):
+        data["concurrent_index"] = ConcurrentIndex(**data["concurrent_index"])
+    return Step(**data)

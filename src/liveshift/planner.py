@@ -1,0 +1,102 @@
+"""Turns a migration into its plan: every step of start, complete and rollback, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from liveshift import operations
+from liveshift.errors import ValidationError
+from liveshift.migration import Migration
+from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
+from liveshift.plan import LockMode, Step
+from liveshift.probe import Probe
+from liveshift.schema import Schema, quote_ident
+
+
+@dataclass
+class MigrationPlan:
+    """The steps of every phase of one migration, planned against one schema snapshot."""
+
+    migration: Migration
+    schema: str
+    version_schema: str
+    before: Schema
+    after: Schema
+    start: list[Step] = field(default_factory=list)
+    complete: list[Step] = field(default_factory=list)
+    rollback: list[Step] = field(default_factory=list)
+    operations: list[Operation[Any]] = field(default_factory=list)
+    previous_version_schema: str | None = None
+
+    def phases(self) -> dict[str, list[Step]]:
+        return {"start": self.start, "complete": self.complete, "rollback": self.rollback}
+
+
+def version_views(schema: Schema, version_schema: str, server_version: int) -> Step:
+    """One view per table showing the new version's shape: the search_path of new clients."""
+    statements = [f"create schema if not exists {quote_ident(version_schema)}"]
+    options = " with (security_invoker = true)" if server_version >= 150000 else ""
+    for table in schema.tables.values():
+        columns = ",\n    ".join(
+            f"{quote_ident(c.physical)} as {quote_ident(c.name)}" for c in table.columns.values()
+        )
+        statements.append(
+            f"create or replace view {quote_ident(version_schema)}.{quote_ident(table.name)}"
+            f"{options} as\n  select\n    {columns}\n  from {table.qualified}"
+        )
+    return Step(
+        f"publish the new version's schema {version_schema}",
+        sql=";\n".join(statements),
+        lock=LockMode.ACCESS_SHARE,
+        tables=tuple(t.qualified for t in schema.tables.values()),
+        operation="version schema",
+    )
+
+
+def plan_migration(
+    migration: Migration, schema: Schema, probe: Probe, previous_version_schema: str | None
+) -> MigrationPlan:
+    """Validate every operation in order against the schema model and collect its steps."""
+    names = Names(migration=migration.name, schema=schema.name)
+    version_schema = names.version_schema
+    if len(f"{schema.name}_{migration.name}".encode()) > MAX_IDENTIFIER:
+        raise ValidationError(
+            f"the version schema name {schema.name}_{migration.name} is longer than PostgreSQL's "
+            f"{MAX_IDENTIFIER}-byte limit",
+            hint="Give the migration a shorter `name:`.",
+        )
+    current = schema.clone()
+    plan = MigrationPlan(migration, schema.name, version_schema, before=schema, after=current)
+    for index, (name, spec) in enumerate(migration.operations):
+        operation = operations.build(name, spec, names)
+        before = current.clone()
+        try:
+            operation.validate(current, probe)
+        except ValidationError as exc:
+            exc.message = f"operation {index + 1} ({name}): {exc.message}"
+            if migration.source and exc.file is None:
+                exc.file = migration.source
+            raise
+        plan.operations.append(operation)
+        plan.start.extend(operation.start(before, current))
+        plan.complete.extend(operation.complete(before, current))
+        plan.rollback[:0] = operation.rollback(before, current)
+    plan.start.append(version_views(current, version_schema, schema.server_version))
+    drop_version = Step(
+        f"drop the version schema {version_schema}",
+        sql=f"drop schema if exists {quote_ident(version_schema)} cascade",
+        operation="version schema",
+    )
+    plan.rollback.insert(0, drop_version)
+    if previous_version_schema and previous_version_schema != version_schema:
+        plan.previous_version_schema = previous_version_schema
+        plan.complete.insert(
+            0,
+            Step(
+                f"drop the previous version schema {previous_version_schema}",
+                sql=f"drop schema if exists {quote_ident(previous_version_schema)} cascade",
+                operation="version schema",
+            ),
+        )
+    return plan

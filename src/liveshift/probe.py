@@ -1,0 +1,119 @@
+"""Read-only questions to the live database, asked in transactions that are always rolled back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from liveshift.errors import DatabaseError, ValidationError
+from liveshift.schema import Table, quote_ident
+
+
+class Probe:
+    """Asks the server itself whether a type exists, an expression type-checks, a default is
+    instant. Every question runs in a transaction that is rolled back, with a short lock_timeout,
+    so probing a live table never changes or blocks it."""
+
+    def __init__(self, conn: psycopg.Connection[Any], lock_timeout_ms: int = 500) -> None:
+        self.conn = conn
+        self.lock_timeout_ms = lock_timeout_ms
+
+    def _ask(self, statements: list[str], what: str) -> list[tuple[Any, ...]]:
+        conn = self.conn
+        rows: list[tuple[Any, ...]] = []
+        try:
+            with conn.transaction(force_rollback=True):
+                conn.execute(f"set local lock_timeout = '{self.lock_timeout_ms}ms'")
+                for statement in statements:
+                    cursor = conn.execute(statement)
+                    if cursor.description is not None:
+                        rows = cursor.fetchall()
+        except pg_errors.LockNotAvailable as exc:
+            raise DatabaseError(
+                f"could not check {what}: a lock on the table is held by another session",
+                hint="Retry in a moment; `liveshift plan` shows what would run.",
+                sqlstate=exc.sqlstate,
+            ) from None
+        except psycopg.errors.DatabaseError as exc:
+            diag = exc.diag.message_primary or str(exc)
+            raise ValidationError(
+                f"{what} is refused by the database: {diag}",
+                sqlstate=exc.sqlstate,
+                hint=getattr(exc.diag, "message_hint", None) or None,
+            ) from None
+        return rows
+
+    def type_exists(self, type_name: str) -> str:
+        """The canonical spelling of a type, or ValidationError with a suggestion."""
+        try:
+            rows = self._ask([f"select format_type({_literal(type_name)}::regtype, null)"], "type")
+        except ValidationError as exc:
+            raise ValidationError(
+                f"type {type_name!r} does not exist in the target database",
+                hint=self._type_suggestion(type_name),
+                sqlstate=exc.sqlstate,
+            ) from None
+        return str(rows[0][0])
+
+    def _type_suggestion(self, type_name: str) -> str:
+        from liveshift.errors import suggest
+
+        with self.conn.transaction(force_rollback=True):
+            names = [
+                str(r[0])
+                for r in self.conn.execute(
+                    "select typname from pg_type where typtype in ('b','d','e','r','m') "
+                    "and typname not like '\\_%'"
+                )
+            ]
+        aliases = ["integer", "bigint", "smallint", "boolean", "text", "timestamptz", "timestamp"]
+        close = suggest(type_name.lower(), aliases + names)
+        return f"Did you mean {close!r}?" if close else "Create the type first, or fix its name."
+
+    def expression_fits(self, table: Table, expression: str, type_name: str, what: str) -> None:
+        """The expression parses, names only existing columns and assigns to the type."""
+        self._ask(
+            [
+                f"create temp table _ls_probe (value {type_name}) on commit drop",
+                f"explain insert into _ls_probe (value) select {expression} from only {table.qualified}",
+            ],
+            what,
+        )
+
+    def condition_fits(
+        self, table: Table, condition: str, extra: dict[str, str], what: str
+    ) -> None:
+        """A boolean condition over the table (with extra typed columns added) type-checks."""
+        extras = "".join(f", null::{t} as {quote_ident(n)}" for n, t in extra.items())
+        self._ask(
+            [
+                f"explain select 1 from (select *{extras} from only {table.qualified}) as _ls_row "
+                f"where ({condition})::boolean"
+            ],
+            what,
+        )
+
+    def default_is_instant(self, type_name: str, default: str) -> bool:
+        """Whether ADD COLUMN ... DEFAULT would store the value in the catalog (no rewrite); this
+        asks PostgreSQL's own rule on a one-row temporary table."""
+        rows = self._ask(
+            [
+                "create temp table _ls_probe (x int) on commit drop",
+                "insert into _ls_probe values (1)",
+                f"alter table _ls_probe add column value {type_name} default {default}",
+                "select atthasmissing from pg_attribute "
+                "where attrelid = '_ls_probe'::regclass and attname = 'value'",
+            ],
+            "the default",
+        )
+        return bool(rows[0][0])
+
+    def has_rows(self, table: Table) -> bool:
+        rows = self._ask([f"select exists (select from only {table.qualified})"], "the table")
+        return bool(rows[0][0])
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,102 @@
+"""SQL expressions from migration files, read with PostgreSQL's own parser (pglast)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pglast
+from pglast import ast, visitors
+from pglast.stream import RawStream
+
+from liveshift.errors import ValidationError
+
+
+def _parse(expression: str, what: str) -> Any:
+    try:
+        statements = pglast.parse_sql(f"SELECT {expression}")
+    except pglast.parser.ParseError as exc:
+        raise ValidationError(
+            f"the {what} expression does not parse: {exc.args[0]} (in `{expression}`)",
+            hint="Write a single SQL expression, as it would appear after SELECT.",
+        ) from None
+    statement = statements[0].stmt if len(statements) == 1 else None
+    if (
+        not isinstance(statement, ast.SelectStmt)
+        or statement.fromClause
+        or statement.whereClause
+        or not statement.targetList
+        or len(statement.targetList) != 1
+    ):
+        raise ValidationError(
+            f"the {what} expression must be one SQL expression, not a statement: `{expression}`",
+            hint="Write a single SQL expression, as it would appear after SELECT.",
+        )
+    return statement.targetList[0].val
+
+
+def check_expression(expression: str, what: str) -> None:
+    """Refuse text that is not exactly one SQL expression."""
+    _parse(expression, what)
+
+
+def referenced_columns(expression: str, what: str = "SQL") -> set[str]:
+    """The unqualified column names an expression reads."""
+    found: set[str] = set()
+
+    class Collect(visitors.Visitor):
+        def visit_ColumnRef(self, ancestors: Any, node: ast.ColumnRef) -> None:
+            name = _single_name(node)
+            if name is not None:
+                found.add(name)
+
+    Collect()(_parse(expression, what))
+    return found
+
+
+def _single_name(node: ast.ColumnRef) -> str | None:
+    fields = node.fields or ()
+    if len(fields) == 1 and isinstance(fields[0], ast.String):
+        return str(fields[0].sval)
+    return None
+
+
+def rewrite_columns(
+    expression: str,
+    renames: Mapping[str, str] | None = None,
+    *,
+    qualifier: str | None = None,
+    what: str = "SQL",
+) -> str:
+    """The expression with its column references renamed and/or qualified (e.g. with `new`)."""
+    mapping: Mapping[str, str] = renames or {}
+    tree = _parse(expression, what)
+
+    class Rewrite(visitors.Visitor):
+        def visit_ColumnRef(self, ancestors: Any, node: ast.ColumnRef) -> ast.ColumnRef | None:
+            name = _single_name(node)
+            if name is None:
+                return None
+            fields: tuple[ast.String, ...] = (ast.String(sval=mapping.get(name, name)),)
+            if qualifier:
+                fields = (ast.String(sval=qualifier), *fields)
+            return ast.ColumnRef(fields=fields)
+
+    Rewrite()(tree)
+    return str(RawStream()(tree))
+
+
+def is_constant(expression: str) -> bool:
+    """True for a literal, optionally cast (`0`, `'x'::text`, `true`): safe to copy anywhere."""
+    node = _parse(expression, "default")
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    return isinstance(node, ast.A_Const)
+
+
+def iter_statements(script: str) -> Iterator[str]:
+    """Split a SQL script into statements with PostgreSQL's own scanner."""
+    for raw in pglast.split(script):
+        text = raw.strip()
+        if text:
+            yield text

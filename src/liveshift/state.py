@@ -1,0 +1,362 @@
+"""Migration state kept in the target database: history, step journal, backfill checkpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from liveshift.errors import MigrationBusy, StateError
+
+STATE_SCHEMA = "liveshift"
+STATE_VERSION = 1
+
+ACTIVE_PHASES = ("starting", "started", "completing", "rolling_back")
+
+_DDL = f"""
+create schema if not exists {STATE_SCHEMA};
+create table if not exists {STATE_SCHEMA}.state_version (version int not null);
+create table if not exists {STATE_SCHEMA}.migrations (
+    id bigint generated always as identity primary key,
+    schema_name text not null,
+    name text not null,
+    checksum text not null,
+    operations jsonb not null,
+    plan jsonb not null,
+    version_schema text not null,
+    previous_version_schema text,
+    phase text not null check (phase in
+        ('starting', 'started', 'completing', 'complete', 'rolling_back', 'rolled_back')),
+    created_at timestamptz not null default now(),
+    started_at timestamptz,
+    completed_at timestamptz,
+    rolled_back_at timestamptz,
+    source text,
+    liveshift_version text
+);
+create unique index if not exists migrations_one_active on {STATE_SCHEMA}.migrations (schema_name)
+    where phase in ('starting', 'started', 'completing', 'rolling_back');
+create unique index if not exists migrations_name on {STATE_SCHEMA}.migrations (schema_name, name)
+    where phase <> 'rolled_back';
+create table if not exists {STATE_SCHEMA}.steps (
+    migration_id bigint not null references {STATE_SCHEMA}.migrations (id) on delete cascade,
+    phase text not null,
+    position int not null,
+    operation text not null,
+    description text not null,
+    sql text not null,
+    lock_mode text,
+    status text not null check (status in ('done', 'failed')),
+    started_at timestamptz not null,
+    finished_at timestamptz not null default clock_timestamp(),
+    duration_ms double precision not null,
+    lock_retries int not null default 0,
+    rows bigint,
+    error text,
+    primary key (migration_id, phase, position)
+);
+create table if not exists {STATE_SCHEMA}.backfills (
+    migration_id bigint not null references {STATE_SCHEMA}.migrations (id) on delete cascade,
+    table_name text not null,
+    column_name text not null,
+    key_columns text[],
+    checkpoint text[],
+    upper_bound text[],
+    rows_done bigint not null default 0,
+    rows_total bigint,
+    batches bigint not null default 0,
+    batch_size int,
+    rows_per_second double precision,
+    throttle text,
+    started_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    finished_at timestamptz,
+    primary key (migration_id, table_name, column_name)
+);
+create table if not exists {STATE_SCHEMA}.control (
+    schema_name text primary key,
+    paused boolean not null default false,
+    reason text,
+    updated_at timestamptz not null default now()
+);
+"""
+
+
+@dataclass
+class MigrationRecord:
+    id: int
+    schema_name: str
+    name: str
+    checksum: str
+    phase: str
+    version_schema: str
+    previous_version_schema: str | None
+    plan: dict[str, Any]
+    operations: list[Any]
+    created_at: Any = None
+    started_at: Any = None
+    completed_at: Any = None
+    rolled_back_at: Any = None
+    source: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.phase in ACTIVE_PHASES
+
+
+_COLUMNS = (
+    "id, schema_name, name, checksum, phase, version_schema, previous_version_schema, plan, "
+    "operations, created_at, started_at, completed_at, rolled_back_at, source"
+)
+
+
+class StateStore:
+    """Reads and writes the `liveshift` schema over an autocommit connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def exists(self) -> bool:
+        row = self.conn.execute(
+            "select to_regclass(%s) is not null", (f"{STATE_SCHEMA}.migrations",)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def init(self) -> bool:
+        """Create the state schema if missing; True when it was created now."""
+        if self.exists():
+            return False
+        with self.conn.transaction():
+            # Two runners initialising at once: the second waits here, then finds it done.
+            self.conn.execute("select pg_advisory_xact_lock(hashtext('liveshift:init'))")
+            if self.exists():
+                return False
+            self.conn.execute(_DDL)
+            self.conn.execute(
+                f"insert into {STATE_SCHEMA}.state_version values (%s)", (STATE_VERSION,)
+            )
+        return True
+
+    def require(self) -> None:
+        if not self.exists():
+            raise StateError(
+                "liveshift has no state in this database yet",
+                hint="Run `liveshift init` (or `liveshift start FILE`, which initialises it).",
+            )
+
+    def _records(self, where: str, params: tuple[Any, ...]) -> list[MigrationRecord]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                f"select {_COLUMNS} from {STATE_SCHEMA}.migrations where {where} order by id",
+                params,
+            ).fetchall()
+        return [MigrationRecord(**row) for row in rows]
+
+    def active(self, schema: str) -> MigrationRecord | None:
+        found = self._records("schema_name = %s and phase = any(%s)", (schema, list(ACTIVE_PHASES)))
+        return found[0] if found else None
+
+    def get(self, migration_id: int) -> MigrationRecord:
+        return self._records("id = %s", (migration_id,))[0]
+
+    def history(self, schema: str | None = None) -> list[MigrationRecord]:
+        if schema is None:
+            return self._records("true", ())
+        return self._records("schema_name = %s", (schema,))
+
+    def find(self, schema: str, name: str) -> MigrationRecord | None:
+        found = self._records(
+            "schema_name = %s and name = %s and phase <> 'rolled_back'", (schema, name)
+        )
+        return found[0] if found else None
+
+    def last_complete(self, schema: str) -> MigrationRecord | None:
+        found = self._records("schema_name = %s and phase = 'complete'", (schema,))
+        return found[-1] if found else None
+
+    def create(
+        self,
+        *,
+        schema: str,
+        name: str,
+        checksum: str,
+        operations: list[Any],
+        plan: dict[str, Any],
+        version_schema: str,
+        previous_version_schema: str | None,
+        source: str | None,
+        liveshift_version: str,
+    ) -> int:
+        try:
+            row = self.conn.execute(
+                f"insert into {STATE_SCHEMA}.migrations (schema_name, name, checksum, operations, "
+                "plan, version_schema, previous_version_schema, phase, started_at, source, "
+                "liveshift_version) values (%s, %s, %s, %s, %s, %s, %s, 'starting', now(), %s, %s) "
+                "returning id",
+                (
+                    schema,
+                    name,
+                    checksum,
+                    Jsonb(operations),
+                    Jsonb(plan),
+                    version_schema,
+                    previous_version_schema,
+                    source,
+                    liveshift_version,
+                ),
+            ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise StateError(
+                f"migration {name!r} is already recorded for schema {schema!r} (or another "
+                "migration is active there)",
+                hint="See `liveshift status` and `liveshift history`.",
+            ) from None
+        assert row is not None
+        return int(row[0])
+
+    def set_phase(self, migration_id: int, phase: str) -> None:
+        stamp = {
+            "complete": ", completed_at = now()",
+            "rolled_back": ", rolled_back_at = now()",
+            "started": "",
+        }.get(phase, "")
+        self.conn.execute(
+            f"update {STATE_SCHEMA}.migrations set phase = %s{stamp} where id = %s",
+            (phase, migration_id),
+        )
+
+    def done_steps(self, migration_id: int, phase: str) -> set[int]:
+        rows = self.conn.execute(
+            f"select position from {STATE_SCHEMA}.steps where migration_id = %s and phase = %s "
+            "and status = 'done'",
+            (migration_id, phase),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def steps(self, migration_id: int) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                f"select phase, position, operation, description, lock_mode, status, started_at, "
+                f"duration_ms, lock_retries, rows, error from {STATE_SCHEMA}.steps "
+                "where migration_id = %s order by started_at, position",
+                (migration_id,),
+            ).fetchall()
+
+    def backfills(self, migration_id: int) -> list[dict[str, Any]]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(
+                f"select * from {STATE_SCHEMA}.backfills where migration_id = %s "
+                "order by started_at",
+                (migration_id,),
+            ).fetchall()
+
+    def paused(self, schema: str) -> str | None:
+        row = self.conn.execute(
+            f"select paused, reason from {STATE_SCHEMA}.control where schema_name = %s", (schema,)
+        ).fetchone()
+        if row and row[0]:
+            return str(row[1] or "paused by `liveshift pause`")
+        return None
+
+    def set_paused(self, schema: str, paused: bool, reason: str | None = None) -> None:
+        self.conn.execute(
+            f"insert into {STATE_SCHEMA}.control (schema_name, paused, reason) values (%s, %s, %s) "
+            "on conflict (schema_name) do update set paused = excluded.paused, "
+            "reason = excluded.reason, updated_at = now()",
+            (schema, paused, reason),
+        )
+
+
+def journal_step(
+    conn: psycopg.Connection[Any],
+    *,
+    migration_id: int,
+    phase: str,
+    position: int,
+    operation: str,
+    description: str,
+    sql: str,
+    lock_mode: str | None,
+    status: str,
+    started_at: Any,
+    duration_ms: float,
+    lock_retries: int,
+    rows: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record one step; called inside the step's own transaction so both commit together."""
+    conn.execute(
+        f"insert into {STATE_SCHEMA}.steps (migration_id, phase, position, operation, description, "
+        "sql, lock_mode, status, started_at, duration_ms, lock_retries, rows, error) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "on conflict (migration_id, phase, position) do update set status = excluded.status, "
+        "started_at = excluded.started_at, finished_at = clock_timestamp(), "
+        "duration_ms = excluded.duration_ms, lock_retries = excluded.lock_retries, "
+        "rows = excluded.rows, error = excluded.error",
+        (
+            migration_id,
+            phase,
+            position,
+            operation,
+            description,
+            sql,
+            lock_mode,
+            status,
+            started_at,
+            duration_ms,
+            lock_retries,
+            rows,
+            error,
+        ),
+    )
+
+
+def _lock_key(schema: str) -> tuple[str, str]:
+    return ("liveshift", schema)
+
+
+@contextmanager
+def migration_lock(conn: psycopg.Connection[Any], schema: str) -> Iterator[None]:
+    """Hold the session advisory lock that keeps two runners from interleaving on one schema."""
+    namespace, key = _lock_key(schema)
+    row = conn.execute(
+        "select pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (namespace, key)
+    ).fetchone()
+    if not row or not row[0]:
+        holder = conn.execute(
+            "select a.pid, a.application_name, a.client_addr::text, now() - a.backend_start "
+            "from pg_locks l join pg_stat_activity a using (pid) "
+            "where l.locktype = 'advisory' and l.classid = hashtext(%s)::oid "
+            "and l.objid = hashtext(%s)::oid and l.granted",
+            (namespace, key),
+        ).fetchone()
+        who = (
+            f"pid {holder[0]} ({holder[1] or 'no application_name'}, from {holder[2] or 'local'}, "
+            f"connected {holder[3]})"
+            if holder
+            else "another session"
+        )
+        raise MigrationBusy(
+            f"another liveshift runner is working on schema {schema!r}: {who}",
+            hint="Wait for it to finish (see `liveshift status`), or stop that process.",
+        )
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.broken:
+            try:
+                conn.execute(
+                    "select pg_advisory_unlock(hashtext(%s), hashtext(%s))", (namespace, key)
+                )
+            except psycopg.Error:
+                pass  # the session is going away; its locks go with it
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
