@@ -1,0 +1,150 @@
+"""`liveshift lint`: the argparse subcommand (add_parser) and what it does (run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the `lint` subcommand; cheap, so the main CLI can call it on every start."""
+    parser = subparsers.add_parser(
+        "lint",
+        help="flag dangerous statements in SQL migrations before they ship",
+        description="Lint SQL migrations (.sql files, liveshift migration files' raw_sql, or - "
+        "for stdin) for statements that would stall traffic, rewrite tables, break running "
+        "clients or lose data. Exit 0: no error-level finding; 1: findings; 2: unreadable input.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files, directories, or -")
+    parser.add_argument(
+        "--dialect", default="postgres", choices=("postgres",), help="SQL dialect (postgres)"
+    )
+    parser.add_argument(
+        "--pg-version", type=int, default=None, metavar="N",
+        help="major version of the target PostgreSQL (default: pyproject, else 17)",
+    )  # fmt: skip
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="RULE",
+        help="skip a rule (repeatable, or comma-separated)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--assume-in-transaction", action="store_true", default=None,
+        help="the SQL runs inside a transaction block it does not show (Django, Alembic)",
+    )  # fmt: skip
+    parser.add_argument("--config", metavar="FILE", help="read settings from FILE")
+    parser.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="colour text output"
+    )
+    parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "--trace", action="store_true",
+        help="also run the statements in a scratch database and report locks and rewrites",
+    )  # fmt: skip
+    parser.add_argument(
+        "--database-url", metavar="URL",
+        help="with --trace: copy the schema of the tables the SQL touches from this database",
+    )  # fmt: skip
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lint the paths named in `args`; returns the exit code."""
+    from liveshift.errors import EXIT_BAD_INPUT, LiveshiftError
+
+    try:
+        return _run(args)
+    except LiveshiftError as exc:
+        print(f"liveshift lint: {exc.paragraph()}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", EXIT_BAD_INPUT))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from liveshift.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, ConfigError
+    from liveshift.linter.config import load_config
+    from liveshift.linter.context import DEFAULT_PG_VERSION
+    from liveshift.linter.engine import Linter, LintOptions
+    from liveshift.linter.inputs import lint_paths
+    from liveshift.linter.registry import all_rules
+
+    if args.list_rules:
+        for rule in all_rules():
+            print(f"{rule.id:40} {rule.severity.value:8} {rule.summary}")
+        return EXIT_OK
+    config = load_config(args.config)
+    exclude = set(config.exclude)
+    for item in args.exclude:
+        exclude.update(part.strip() for part in item.split(",") if part.strip())
+    options = LintOptions(
+        pg_version=args.pg_version or config.pg_version or DEFAULT_PG_VERSION,
+        assume_in_transaction=bool(
+            args.assume_in_transaction
+            if args.assume_in_transaction is not None
+            else config.assume_in_transaction
+        ),
+        exclude=frozenset(exclude),
+    )
+    paths = list(args.paths) or [str(config.root / p) for p in config.paths]
+    if not paths:
+        raise ConfigError(
+            "Nothing to lint: give files or directories (or - for stdin).",
+            hint="Or set `paths` under [tool.liveshift.lint] in pyproject.toml.",
+        )
+    if args.database_url and not args.trace:
+        raise ConfigError("--database-url is only used with --trace.")
+    linter = Linter(options)
+    result = lint_paths(paths, linter, config.exclude_paths)
+    for error in result.input_errors:
+        print(f"liveshift lint: {error.paragraph()}", file=sys.stderr)
+    traces = None
+    if args.trace and not result.input_errors:
+        from liveshift.linter.trace import trace_paths
+
+        traces = trace_paths(paths, args.database_url)
+    _print_findings(args, result.findings, result.files, result.statements, traces)
+    if result.input_errors:
+        return EXIT_BAD_INPUT
+    return EXIT_FINDINGS if any(f.is_error for f in result.findings) else EXIT_OK
+
+
+def _print_findings(
+    args: argparse.Namespace, findings: list[Any], files: int, count: int, traces: Any
+) -> None:
+    from liveshift.linter import report
+    from liveshift.linter.registry import all_rules
+
+    if traces is not None and args.format == "json":
+        from liveshift.linter.trace import trace_to_dict
+
+        document = json.loads(report.render_json(findings, files, count))
+        document["trace"] = [trace_to_dict(t) for t in traces]
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    if args.format == "json":
+        out = report.render_json(findings, files, count)
+    elif args.format == "sarif":
+        out = report.render_sarif(findings, all_rules())
+    elif args.format == "github":
+        out = report.render_github(findings)
+    else:
+        out = report.render_text(findings, files, color=_use_color(args.color))
+    sys.stdout.write(out)
+    if traces is not None:
+        from liveshift.linter.trace import render_trace_text
+
+        # Other formats keep stdout machine-readable; the trace goes to stderr for them.
+        stream = sys.stdout if args.format == "text" else sys.stderr
+        stream.write(render_trace_text(traces))
+
+
+def _use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"

@@ -1,0 +1,158 @@
+"""Runs the rules over parsed statements, keeping the file's context, and applies ignore comments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from liveshift.linter.context import DEFAULT_PG_VERSION, Context
+from liveshift.linter.finding import Finding, Severity
+from liveshift.linter.ignores import find_ignores
+from liveshift.linter.registry import all_rules, rules_by_id
+from liveshift.linter.rule import Rule
+from liveshift.linter.source import Source, Statement
+
+SYNTAX_ERROR = "syntax-error"
+UNUSED_IGNORE = "unused-ignore"
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """Settings for one run: target server version, transaction assumption, disabled rules."""
+
+    pg_version: int = DEFAULT_PG_VERSION
+    assume_in_transaction: bool = False
+    exclude: frozenset[str] = field(default_factory=frozenset)
+
+
+class Linter:
+    """The rules of a run, indexed by the statement types they inspect."""
+
+    def __init__(self, options: LintOptions | None = None) -> None:
+        self.options = options or LintOptions()
+        self.rules = {rule.id: rule for rule in all_rules()}
+        unknown = set(self.options.exclude) - set(self.rules)
+        if unknown:
+            from liveshift.errors import ConfigError, did_you_mean
+
+            name = sorted(unknown)[0]
+            raise ConfigError(
+                f"Unknown lint rule {name!r} in the excluded rules.",
+                hint=did_you_mean(name, self.rules) or "See `docs/rules/` for the rule ids.",
+            )
+        self.statements_seen = 0
+        self.by_kind: dict[str, list[Rule]] = {}
+        for rule in self.rules.values():
+            if rule.id in self.options.exclude:
+                continue
+            for kind in rule.kinds:
+                self.by_kind.setdefault(kind, []).append(rule)
+
+    def lint(self, source: Source) -> list[Finding]:
+        statements, problem = source.parse()
+        self.statements_seen += len(statements)
+        ctx = Context(
+            pg_version=self.options.pg_version,
+            assume_in_transaction=self.options.assume_in_transaction,
+        )
+        raw: list[tuple[Rule, str, int, Statement | None]] = []
+        for statement in statements:
+            for rule in self.by_kind.get(statement.kind, ()):
+                for hit in rule.check(statement, ctx):
+                    offset = statement.start if hit.offset is None else hit.offset
+                    raw.append((rule, hit.message, offset, statement))
+            ctx.advance(statement)
+        findings = self._apply_ignores(source, statements, raw)
+        if problem is not None and SYNTAX_ERROR not in self.options.exclude:
+            rule = self.rules[SYNTAX_ERROR]
+            line, column = source.position(source.char_to_byte(problem.offset))
+            findings.append(
+                Finding(
+                    rule.id, rule.severity, problem.message[:1].upper() + problem.message[1:] + ".",
+                    rule.help, source.name, line, column, None,
+                )
+            )  # fmt: skip
+        findings.sort(key=lambda f: (f.line, f.column, f.rule))
+        return findings
+
+    def _apply_ignores(
+        self,
+        source: Source,
+        statements: list[Statement],
+        raw: Iterable[tuple[Rule, str, int, Statement | None]],
+    ) -> list[Finding]:
+        ignores = find_ignores(source, statements)
+        findings = []
+        for rule, message, offset, statement in raw:
+            index = statement.index if statement is not None else None
+            suppressed = False
+            for ignore in ignores:
+                if rule.id in ignore.rules and (ignore.whole_file or ignore.statement == index):
+                    ignore.used.add(rule.id)
+                    suppressed = True
+            if suppressed:
+                continue
+            line, column = source.position(offset)
+            findings.append(
+                Finding(
+                    rule.id, rule.severity, message, rule.help, source.name, line, column, index
+                )
+            )
+        if UNUSED_IGNORE in self.options.exclude:
+            return findings
+        unused_rule = self.rules[UNUSED_IGNORE]
+        for ignore in ignores:
+            line, column = source.position(ignore.offset)
+            if not ignore.rules:
+                message = "This ignore comment names no rule; write `liveshift: ignore <rule-id>`."
+                findings.append(
+                    Finding(
+                        unused_rule.id, unused_rule.severity, message, unused_rule.help,
+                        source.name, line, column, ignore.statement,
+                    )
+                )  # fmt: skip
+            for rule_id in ignore.rules:
+                if rule_id in ignore.used or rule_id in self.options.exclude:
+                    continue
+                if rule_id not in self.rules:
+                    from liveshift.errors import did_you_mean
+
+                    message = f"Unknown rule {rule_id!r} in an ignore comment."
+                    suggestion = did_you_mean(rule_id, self.rules)
+                    if suggestion:
+                        message += f" {suggestion}"
+                else:
+                    target = "this file" if ignore.whole_file else "the statement it covers"
+                    message = f"Ignore of {rule_id!r} matched no finding in {target}."
+                findings.append(
+                    Finding(
+                        unused_rule.id, unused_rule.severity, message, unused_rule.help,
+                        source.name, line, column, ignore.statement,
+                    )
+                )  # fmt: skip
+        return findings
+
+
+def lint_sql(
+    sql: str,
+    *,
+    file: str | None = None,
+    pg_version: int = DEFAULT_PG_VERSION,
+    assume_in_transaction: bool = False,
+    exclude: Iterable[str] = (),
+) -> list[Finding]:
+    """Lint one SQL text and return its findings, sorted by position.
+
+    `pg_version` is the major version of the target server; `assume_in_transaction` says the
+    text runs inside a transaction block its own BEGIN does not show (Alembic, Django, Flyway);
+    `exclude` names rules to skip.
+    """
+    options = LintOptions(pg_version, assume_in_transaction, frozenset(exclude))
+    return Linter(options).lint(Source(sql, file))
+
+
+def rule_ids() -> list[str]:
+    return sorted(rules_by_id())
+
+
+__all__ = ["Finding", "LintOptions", "Linter", "Severity", "lint_sql", "rule_ids"]

@@ -1,0 +1,43 @@
+"""What the linter reports: one Finding per problem, with its place in the file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """Error findings fail the run (exit 1); warnings are reported but do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one statement: which rule, how bad, where, and the safe alternative."""
+
+    rule: str
+    severity: Severity
+    message: str
+    help: str
+    file: str | None = None
+    line: int = 1
+    column: int = 1
+    statement: int | None = None  # 0-based index of the statement in its source, when there is one
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def location(self) -> str:
+        return f"{self.file or '<string>'}:{self.line}:{self.column}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        return data

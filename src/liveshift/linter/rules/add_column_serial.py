@@ -1,0 +1,38 @@
+"""Rule add-column-serial: a serial or identity column added to an existing table rewrites it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import SERIAL_TYPES, column_type, constraints
+from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    for table, column in added_columns(statement):
+        if ctx.is_new_table(table):
+            continue
+        kind = column_type(column.get("typeName")).name
+        identity = any(c.get("contype") == "CONSTR_IDENTITY" for c in constraints(column))
+        if kind in SERIAL_TYPES or identity:
+            what = "an identity column" if identity else f"a {kind} column"
+            yield Hit(
+                f"Adding {what} {column.get('colname')!r} to {table!r} numbers every existing row, "
+                "rewriting the whole table under an ACCESS EXCLUSIVE lock.",
+                offset_of(column),
+            )
+
+
+RULE = Rule(
+    id="add-column-serial",
+    severity=Severity.ERROR,
+    summary="Adding a serial or identity column to an existing table rewrites it.",
+    help="Add a plain nullable bigint column, create a sequence and set it as the column default "
+    "(a default on new rows only does not rewrite), backfill existing rows in batches, then add "
+    "NOT NULL through a validated CHECK; liveshift's add_column operation runs that plan.",
+    kinds=("AlterTableStmt",),
+    check=check,
+)

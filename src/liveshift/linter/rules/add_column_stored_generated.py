@@ -1,0 +1,36 @@
+"""Rule add-column-stored-generated: a stored generated column is computed for every existing row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import constraints
+from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    for table, column in added_columns(statement):
+        if ctx.is_new_table(table):
+            continue
+        for constraint in constraints(column):
+            stored = constraint.get("generated_kind", "s") == "s"
+            if constraint.get("contype") == "CONSTR_GENERATED" and stored:
+                yield Hit(
+                    f"Adding the stored generated column {column.get('colname')!r} to {table!r} "
+                    "computes it for every row, rewriting the table under an ACCESS EXCLUSIVE lock.",
+                    offset_of(constraint),
+                )
+
+
+RULE = Rule(
+    id="add-column-stored-generated",
+    severity=Severity.ERROR,
+    summary="Adding a STORED generated column to an existing table rewrites it.",
+    help="Add an ordinary nullable column, keep it up to date with a trigger, backfill existing "
+    "rows in batches; on PostgreSQL 18 a VIRTUAL generated column needs no rewrite at all.",
+    kinds=("AlterTableStmt",),
+    check=check,
+)

@@ -1,0 +1,48 @@
+"""Rule add-column-volatile-default: a default computed per row rewrites the whole table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import constraints
+from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    if ctx.pg_version < 11:
+        return  # every default rewrites there: add-column-default-pre-pg11 reports it
+    for table, column in added_columns(statement):
+        if ctx.is_new_table(table):
+            continue
+        for constraint in constraints(column):
+            if constraint.get("contype") != "CONSTR_DEFAULT":
+                continue
+            call = ctx.volatile_call(constraint.get("raw_expr"))
+            if call is None:
+                continue
+            name, volatility = call
+            why = (
+                f"the volatile function {name}()"
+                if volatility == "volatile"
+                else f"{name}(), which liveshift cannot prove is stable"
+            )
+            yield Hit(
+                f"Adding column {column.get('colname')!r} to {table!r} with a default that calls "
+                f"{why} rewrites the whole table under an ACCESS EXCLUSIVE lock.",
+                offset_of(constraint),
+            )
+
+
+RULE = Rule(
+    id="add-column-volatile-default",
+    severity=Severity.ERROR,
+    summary="Adding a column whose default is volatile rewrites the table under an exclusive lock.",
+    help="Add the column without a default (or with a constant one), set the default in a "
+    "separate statement, and backfill existing rows in small batches; liveshift's add_column "
+    "operation does all three for you.",
+    kinds=("AlterTableStmt",),
+    check=check,
+)

@@ -1,0 +1,36 @@
+"""Rule create-index-non-concurrently: CREATE INDEX blocks writes while it builds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import relation_name
+from liveshift.linter.rule import Hit, Rule
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    node = statement.node
+    table = relation_name(node.get("relation"))
+    if node.get("concurrent") or ctx.is_new_table(table):
+        return
+    kind = "CREATE UNIQUE INDEX" if node.get("unique") else "CREATE INDEX"
+    name = f" {node['idxname']}" if node.get("idxname") else ""
+    yield Hit(
+        f"{kind}{name} on {table!r} without CONCURRENTLY holds a SHARE lock that blocks every "
+        "INSERT, UPDATE and DELETE until the index is built."
+    )
+
+
+RULE = Rule(
+    id="create-index-non-concurrently",
+    severity=Severity.ERROR,
+    summary="CREATE INDEX without CONCURRENTLY blocks writes to the table for the whole build.",
+    help="Use `CREATE INDEX CONCURRENTLY` outside a transaction block (and `IF NOT EXISTS`, so a "
+    "failed build can be retried after dropping the invalid index); liveshift's create_index "
+    "operation does this.",
+    kinds=("IndexStmt",),
+    check=check,
+)

@@ -1,0 +1,38 @@
+"""Rule drop-index-non-concurrently: DROP INDEX takes an ACCESS EXCLUSIVE lock on its table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import strings
+from liveshift.linter.rule import Hit, Rule
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    node = statement.node
+    if node.get("removeType") != "OBJECT_INDEX" or node.get("concurrent"):
+        return
+    for item in node.get("objects") or ():
+        names = strings(item.get("List", {}).get("items"))
+        if not names:
+            continue
+        table = ctx.created_indexes.get(names[-1])
+        if table is not None and ctx.is_new_table(table):
+            continue
+        yield Hit(
+            f"DROP INDEX {names[-1]} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on its "
+            "table, blocking reads and writes while it waits and runs."
+        )
+
+
+RULE = Rule(
+    id="drop-index-non-concurrently",
+    severity=Severity.ERROR,
+    summary="DROP INDEX without CONCURRENTLY locks the table against reads and writes.",
+    help="Use `DROP INDEX CONCURRENTLY IF EXISTS name` outside a transaction block.",
+    kinds=("DropStmt",),
+    check=check,
+)

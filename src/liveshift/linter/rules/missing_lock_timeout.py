@@ -1,0 +1,39 @@
+"""Rule missing-lock-timeout: a blocking lock taken with no lock_timeout queues all traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.locks import ACCESS_EXCLUSIVE, blocks_writes, effects, sql_name
+from liveshift.linter.rule import Hit, Rule
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    if ctx.lock_timeout:
+        return
+    for effect in effects(statement, ctx):
+        if blocks_writes(effect.mode) and not ctx.is_new_table(effect.relation):
+            blocked = "every query" if effect.mode == ACCESS_EXCLUSIVE else "every write"
+            yield Hit(
+                f"This statement takes a {sql_name(effect.mode)} lock on {effect.relation!r} with no lock_timeout "
+                f"set: while it waits behind a long transaction, {blocked} on the table queues "
+                "behind it."
+            )
+            return
+
+
+RULE = Rule(
+    id="missing-lock-timeout",
+    severity=Severity.ERROR,
+    summary="A statement that takes a blocking lock has no lock_timeout set before it.",
+    help="Put `SET lock_timeout = '2s';` (or `SET LOCAL` inside the transaction) before it and "
+    "retry on failure; liveshift runs every step with a lock_timeout and retries with backoff.",
+    kinds=(
+        "AlterTableStmt", "IndexStmt", "DropStmt", "RenameStmt", "TruncateStmt", "VacuumStmt",
+        "ClusterStmt", "LockStmt", "ReindexStmt", "CreateStmt", "CreateTrigStmt",
+    ),
+    check=check,
+)  # fmt: skip

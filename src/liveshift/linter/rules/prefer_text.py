@@ -1,0 +1,39 @@
+"""Rule prefer-text: varchar(n) and char(n) limits are checks that cost a rewrite to change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import column_type
+from liveshift.linter.rule import Hit, Rule, declared_columns, offset_of
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    for table, column, type_name, _new in declared_columns(statement, ctx):
+        kind = column_type(type_name)
+        if kind.name == "varchar" and kind.mods:
+            yield Hit(
+                f"{table}.{column} is varchar({kind.mods[0]}): lowering the limit later rewrites "
+                "the table; text with a CHECK on length can be changed online.",
+                offset_of(type_name),
+            )
+        elif kind.name == "bpchar":
+            yield Hit(
+                f"{table}.{column} is char(n): it pads values with spaces and changing n rewrites "
+                "the table.",
+                offset_of(type_name),
+            )
+
+
+RULE = Rule(
+    id="prefer-text",
+    severity=Severity.WARNING,
+    summary="varchar(n) and char(n) columns are harder to change than text with a CHECK.",
+    help="Use `text` and, if a limit matters, `CHECK (char_length(col) <= n)`: the check can be "
+    "replaced NOT VALID + VALIDATE without a rewrite.",
+    kinds=("CreateStmt", "AlterTableStmt"),
+    check=check,
+)

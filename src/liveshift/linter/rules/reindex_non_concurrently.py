@@ -1,0 +1,37 @@
+"""Rule reindex-non-concurrently: REINDEX blocks writes (and reads of an index) while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.nodes import def_elem_names, relation_name
+from liveshift.linter.rule import Hit, Rule
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    node = statement.node
+    if "concurrently" in def_elem_names(node.get("params")):
+        return
+    relation = relation_name(node.get("relation")) or node.get("name", "")
+    if relation and ctx.is_new_table(relation):
+        return
+    target = f" {relation}" if relation else ""
+    yield Hit(
+        f"REINDEX{target} without CONCURRENTLY blocks writes to the table (and queries that use "
+        "the index) until every index is rebuilt."
+    )
+
+
+RULE = Rule(
+    id="reindex-non-concurrently",
+    severity=Severity.ERROR,
+    summary="REINDEX without CONCURRENTLY blocks writes while it rebuilds.",
+    help="Use `REINDEX (CONCURRENTLY) ...` / `REINDEX ... CONCURRENTLY` on PostgreSQL 12+, outside "
+    "a transaction block; before 12, `CREATE INDEX CONCURRENTLY` a copy, then drop the old "
+    "index concurrently and rename the new one.",
+    kinds=("ReindexStmt",),
+    check=check,
+)

@@ -1,0 +1,40 @@
+"""Rule set-not-null: SET NOT NULL scans the table unless a validated CHECK proves it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.rule import Hit, Rule, alter_commands
+from liveshift.linter.source import Statement
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    for table, subtype, cmd in alter_commands(statement):
+        if subtype != "AT_SetNotNull" or ctx.is_new_table(table):
+            continue
+        column = cmd.get("name", "")
+        if ctx.pg_version < 12:
+            yield Hit(
+                f"SET NOT NULL on {table}.{column} scans the whole table under an ACCESS EXCLUSIVE "
+                f"lock; PostgreSQL {ctx.pg_version} cannot use a CHECK constraint to skip the scan."
+            )
+        elif (table, column) not in ctx.not_null_proofs:
+            yield Hit(
+                f"SET NOT NULL on {table}.{column} scans the whole table under an ACCESS EXCLUSIVE "
+                "lock: no validated `CHECK (" + column + " IS NOT NULL)` precedes it in this file."
+            )
+
+
+RULE = Rule(
+    id="set-not-null",
+    severity=Severity.ERROR,
+    summary="SET NOT NULL scans the table under an ACCESS EXCLUSIVE lock unless a validated CHECK "
+    "constraint already proves the column has no NULLs.",
+    help="First `ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID`, then (in a later "
+    "transaction) `VALIDATE CONSTRAINT c`, then SET NOT NULL, which PostgreSQL 12+ does without "
+    "a scan; drop the CHECK afterwards. liveshift's alter_column with `nullable: false` does this.",
+    kinds=("AlterTableStmt",),
+    check=check,
+)

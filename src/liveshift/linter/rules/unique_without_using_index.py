@@ -1,0 +1,36 @@
+"""Rule unique-without-using-index: ADD UNIQUE / PRIMARY KEY builds an index under an exclusive lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from liveshift.linter.context import Context
+from liveshift.linter.finding import Severity
+from liveshift.linter.rule import Hit, Rule, added_constraints, offset_of
+from liveshift.linter.source import Statement
+
+_KINDS = {"CONSTR_UNIQUE": "UNIQUE", "CONSTR_PRIMARY": "PRIMARY KEY"}
+
+
+def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
+    for table, constraint in added_constraints(statement):
+        kind = _KINDS.get(constraint.get("contype", ""))
+        if kind is None or constraint.get("indexname") or ctx.is_new_table(table):
+            continue
+        yield Hit(
+            f"ADD {kind} on {table!r} without USING INDEX builds the index while holding an ACCESS "
+            "EXCLUSIVE lock, blocking reads and writes for the whole build.",
+            offset_of(constraint),
+        )
+
+
+RULE = Rule(
+    id="unique-without-using-index",
+    severity=Severity.ERROR,
+    summary="Adding a UNIQUE or PRIMARY KEY constraint without USING INDEX builds its index under "
+    "an ACCESS EXCLUSIVE lock.",
+    help="`CREATE UNIQUE INDEX CONCURRENTLY idx ON t (cols)`, then `ALTER TABLE t ADD CONSTRAINT c "
+    "UNIQUE USING INDEX idx` (or `PRIMARY KEY USING INDEX idx`, after the columns are NOT NULL).",
+    kinds=("AlterTableStmt",),
+    check=check,
+)

@@ -1,0 +1,13 @@
+"""Rule unused-ignore: an ignore comment that suppressed nothing (reported by the engine)."""
+
+from __future__ import annotations
+
+from liveshift.linter.finding import Severity
+from liveshift.linter.rule import Rule
+
+RULE = Rule(
+    id="unused-ignore",
+    severity=Severity.WARNING,
+    summary="A `liveshift: ignore` comment names a rule that reported nothing on its statement.",
+    help="Remove the stale ignore comment (or fix the rule id), so it cannot hide a future problem.",
+)

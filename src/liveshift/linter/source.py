@@ -1,0 +1,135 @@
+"""SQL text parsed into statements (JSON parse tree), with byte offsets mapped to lines and columns."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pglast.parser import ParseError, parse_sql_json, scan
+
+Node = dict[str, Any]
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@dataclass
+class Statement:
+    """One top-level statement: its node type, its JSON parse tree and its byte span in the source."""
+
+    index: int
+    kind: str
+    node: Node
+    start: int
+    end: int
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SyntaxProblem:
+    """Where the parser gave up, as a character offset into the text."""
+
+    message: str
+    offset: int
+
+
+class Source:
+    """A SQL text, with conversions from parser byte offsets to 1-based line and column."""
+
+    def __init__(
+        self, text: str, name: str | None = None, line_offset: int = 0, column_offset: int = 0
+    ) -> None:
+        self.text = text
+        self.name = name
+        # Where the text sits in its file, for SQL embedded in a migration file's YAML.
+        self.line_offset = line_offset
+        self.column_offset = column_offset
+        self.data = text.encode("utf-8")
+        self.ascii = len(self.data) == len(text)
+        self._newlines: list[int] | None = None
+
+    def _newline_offsets(self) -> list[int]:
+        if self._newlines is None:
+            data = self.data
+            offsets = []
+            position = data.find(b"\n")
+            while position != -1:
+                offsets.append(position)
+                position = data.find(b"\n", position + 1)
+            self._newlines = offsets
+        return self._newlines
+
+    def position(self, byte_offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a byte offset; the column counts characters."""
+        newlines = self._newline_offsets()
+        line_index = bisect.bisect_left(newlines, byte_offset)
+        line_start = newlines[line_index - 1] + 1 if line_index else 0
+        if self.ascii:
+            column = byte_offset - line_start + 1
+        else:
+            column = len(self.data[line_start:byte_offset].decode("utf-8", "replace")) + 1
+        return line_index + 1 + self.line_offset, column + self.column_offset
+
+    def char_to_byte(self, char_offset: int) -> int:
+        if self.ascii:
+            return char_offset
+        return len(self.text[:char_offset].encode("utf-8"))
+
+    def snippet(self, statement: Statement) -> str:
+        return self.data[statement.start : statement.end].decode("utf-8", "replace")
+
+    def parse(self) -> tuple[list[Statement], SyntaxProblem | None]:
+        """Every statement the parser accepts; on a syntax error, those before it and the error."""
+        try:
+            return self._statements(self.text), None
+        except ParseError as exc:
+            problem = self._locate(exc)
+        # Lint what precedes the error: cut the text after the last `;` before it.
+        statements: list[Statement] = []
+        cut = self._last_semicolon_before(problem.offset)
+        if cut is not None:
+            try:
+                statements = self._statements(self.text[: cut + 1])
+            except ParseError:
+                statements = []
+        return statements, problem
+
+    def _statements(self, text: str) -> list[Statement]:
+        tree = json.loads(parse_sql_json(text))
+        total = len(text.encode("utf-8")) if not self.ascii else len(text)
+        statements = []
+        for index, raw in enumerate(tree.get("stmts", ())):
+            ((kind, node),) = raw["stmt"].items()
+            start = raw.get("stmt_location", 0)
+            length = raw.get("stmt_len", 0)
+            end = start + length if length else total
+            statements.append(Statement(index, kind, node, start, end))
+        return statements
+
+    def _locate(self, exc: ParseError) -> SyntaxProblem:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        if not self.ascii:
+            # pglast maps the error offset to a character index wrongly for multi-byte text, so
+            # parse an ASCII stand-in of the same length in characters to find the position.
+            try:
+                parse_sql_json(_NON_ASCII.sub("x", self.text))
+            except ParseError as ascii_exc:
+                if len(ascii_exc.args) > 1 and isinstance(ascii_exc.args[1], int):
+                    offset = ascii_exc.args[1]
+        return SyntaxProblem(message, max(0, min(offset, len(self.text))))
+
+    def _last_semicolon_before(self, char_offset: int) -> int | None:
+        try:
+            tokens = scan(self.text)
+        except ParseError:
+            return None
+        last = None
+        for token in tokens:
+            if token.start >= char_offset:
+                break
+            if token.name == "ASCII_59":
+                last = token.end
+        return last
