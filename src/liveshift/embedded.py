@@ -20,23 +20,23 @@ def embedded_url(data_dir: Path | str | None = None, *, announce: bool = True) -
     """
     directory = Path(data_dir or os.environ.get("LIVESHIFT_EMBEDDED_DIR") or DEFAULT_DIR).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    try:
-        import pgserver
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise DatabaseError(
-            "The embedded PostgreSQL is not available: the `pgserver` package is not installed.",
-            hint="Install it (pip install pgserver) or give a database with --database-url.",
-        ) from exc
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            import pgserver
+        except ImportError as exc:  # pragma: no cover - a dependency of the package
+            raise DatabaseError(
+                "The embedded PostgreSQL is not available: the `pgserver` package is not installed.",
+                hint="Install it (pip install pgserver) or give a database with --database-url.",
+            ) from exc
+        try:
             server = pgserver.get_server(directory, cleanup_mode=None)  # type: ignore[attr-defined]
-    except Exception as exc:
-        raise DatabaseError(
-            f"The embedded PostgreSQL in {directory} did not start: {exc}",
-            hint="Remove that directory to start afresh (its data is lost), or give a database "
-            "with --database-url.",
-        ) from exc
+        except Exception as exc:
+            raise DatabaseError(
+                f"The embedded PostgreSQL in {directory} did not start: {exc}",
+                hint="Remove that directory to start afresh (its data is lost), or give a database "
+                "with --database-url.",
+            ) from exc
     url: str = server.get_uri()
     if announce:
         print(f"liveshift: using the embedded PostgreSQL in {directory}", file=sys.stderr)

@@ -95,13 +95,22 @@ class AddColumnOperation(Operation[AddColumn]):
     def _constraint(self, kind: str) -> str:
         return self.names.object(kind, self.spec.table, self.spec.column.name)
 
+    # Constraints that outlive the migration get PostgreSQL's own naming convention.
     def _check_name(self) -> str:
         check = self.spec.column.check
-        return check.name if check and check.name else self._constraint("chk")
+        return check.name if check and check.name else self._final("check")
 
     def _fk_name(self) -> str:
         ref = self.spec.column.references
-        return ref.name if ref and ref.name else self._constraint("fk")
+        return ref.name if ref and ref.name else self._final("fkey")
+
+    def _unique_name(self) -> str:
+        return self._final("key")
+
+    def _final(self, suffix: str) -> str:
+        from liveshift.operations.base import short_name
+
+        return short_name(self.spec.table, self.spec.column.name, suffix)
 
     def _unique_index(self) -> str:
         return self._constraint("uq")
@@ -138,10 +147,25 @@ class AddColumnOperation(Operation[AddColumn]):
             clauses.append(
                 f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
             )
+        sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
+        description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
+        if self.fill is not None:
+            # The trigger goes in with the column, in one transaction: a row an old client writes
+            # in between would otherwise meet the NOT NULL check with no value.
+            description += ", with the trigger that fills it for old-version writes"
+            sql += ";\n" + old_version_sync_trigger(
+                table=table,
+                function=self._function(),
+                trigger=self._trigger(),
+                version_schema=self.names.version_schema,
+                target=self._temp(),
+                expression=self.fill,
+                fill_nulls_from_new_version=True,
+            )
         steps.append(
             Step(
-                f"add column {column.name} to {table.name} (as {self._temp()} until complete)",
-                sql=f"alter table only {qualified}\n  " + ",\n  ".join(clauses),
+                description,
+                sql=sql,
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(qualified,),
                 operation=self.name,
@@ -167,23 +191,6 @@ class AddColumnOperation(Operation[AddColumn]):
                 )
             )
         if self.fill is not None:
-            steps.append(
-                Step(
-                    f"install the trigger that fills {column.name} for old-version writes",
-                    sql=old_version_sync_trigger(
-                        table=table,
-                        function=self._function(),
-                        trigger=self._trigger(),
-                        version_schema=self.names.version_schema,
-                        target=self._temp(),
-                        expression=self.fill,
-                        fill_nulls_from_new_version=True,
-                    ),
-                    lock=LockMode.SHARE_ROW_EXCLUSIVE,
-                    tables=(qualified,),
-                    operation=self.name,
-                )
-            )
             key = table.primary_key() or table.unique_not_null_key()
             steps.append(
                 Step(
@@ -273,7 +280,7 @@ class AddColumnOperation(Operation[AddColumn]):
             )
         if column.unique:
             final.append(
-                f"alter table only {qualified} add constraint {quote_ident(self._unique_index())} "
+                f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_index())}"
             )
         final.append(

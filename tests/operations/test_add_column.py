@@ -1,0 +1,343 @@
+"""add_column: the whole lifecycle per variant, on both PostgreSQL servers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from liveshift.errors import StateError, ValidationError
+from liveshift.migration import Migration
+from liveshift.migrator import Migrator
+
+Conn = psycopg.Connection[Any]
+
+SETUP = """
+create table users (
+    id bigint generated always as identity primary key,
+    name text not null,
+    email text,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz
+);
+create table teams (id int primary key, title text);
+insert into teams values (1, 'one'), (2, 'two');
+insert into users (name, email, updated_at)
+select 'user' || g, 'u' || g || '@example.com', case when g % 3 = 0 then now() - interval '1 day' end
+from generate_series(1, 2500) g;
+analyze users;
+"""
+
+
+def table_shape(conn: Conn, table: str = "users", schema: str = "public") -> list[tuple[Any, ...]]:
+    """Columns, constraints, indexes and triggers of a table: what 'exactly as before' compares."""
+    columns = conn.execute(
+        "select attname, format_type(atttypid, atttypmod), attnotnull, "
+        "pg_get_expr(d.adbin, d.adrelid) from pg_attribute a "
+        "left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum "
+        "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
+        (f"{schema}.{table}",),
+    ).fetchall()
+    constraints = conn.execute(
+        "select conname, pg_get_constraintdef(oid), convalidated from pg_constraint "
+        "where conrelid = %s::regclass order by conname",
+        (f"{schema}.{table}",),
+    ).fetchall()
+    indexes = conn.execute(
+        "select indexrelid::regclass::text, indisvalid from pg_index where indrelid = %s::regclass "
+        "order by 1",
+        (f"{schema}.{table}",),
+    ).fetchall()
+    triggers = conn.execute(
+        "select tgname from pg_trigger where tgrelid = %s::regclass and not tgisinternal",
+        (f"{schema}.{table}",),
+    ).fetchall()
+    return [*columns, ("--",), *constraints, ("--",), *indexes, ("--",), *triggers]
+
+
+def data(conn: Conn) -> list[tuple[Any, ...]]:
+    return conn.execute("select * from public.users order by id").fetchall()
+
+
+def leftovers(conn: Conn) -> list[str]:
+    """Anything liveshift made that should be gone after complete or rollback."""
+    found = [
+        r[0]
+        for r in conn.execute(
+            "select 'column ' || attname from pg_attribute where attrelid = 'public.users'::regclass "
+            "and attname like '\\_ls\\_%' and not attisdropped "
+            "union all select 'function ' || proname from pg_proc where proname like '\\_ls\\_%' "
+            "union all select 'trigger ' || tgname from pg_trigger where tgname like '\\_ls\\_%' "
+            "union all select 'constraint ' || conname from pg_constraint "
+            "where conname like '\\_ls\\_nn%' "
+            "union all select 'index ' || relname from pg_class where relkind = 'i' "
+            "and relname like '\\_ls\\_%'"
+        )
+    ]
+    return found
+
+
+def version_columns(conn: Conn, version_schema: str) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = 'users' order by ordinal_position",
+            (version_schema,),
+        )
+    ]
+
+
+def migration(column: dict[str, Any], up: str | None = None, name: str = "m1") -> Migration:
+    spec: dict[str, Any] = {"table": "users", "column": column}
+    if up is not None:
+        spec["up"] = up
+    return Migration.from_dict({"operations": [{"add_column": spec}]}, name=name)
+
+
+VARIANTS: dict[str, tuple[dict[str, Any], str | None]] = {
+    "nullable": ({"name": "nickname", "type": "text"}, None),
+    "constant_default": ({"name": "score", "type": "integer", "default": 7}, None),
+    "not_null_up": (
+        {"name": "last_login", "type": "timestamptz", "nullable": False, "default": "now()"},
+        "coalesce(updated_at, created_at)",
+    ),
+    "unique": ({"name": "handle", "type": "text", "unique": True}, "'h-' || id"),
+    "check": (
+        {"name": "rank", "type": "integer", "check": {"constraint": "rank > 0"}},
+        "id % 10 + 1",
+    ),
+    "references": (
+        {"name": "team_id", "type": "integer", "references": {"table": "teams", "column": "id"}},
+        "id % 2 + 1",
+    ),
+}
+
+
+def expected_value(variant: str, row: dict[str, Any]) -> Any:
+    if variant == "nullable":
+        return None
+    if variant == "constant_default":
+        return 7
+    if variant == "not_null_up":
+        return row["updated_at"] or row["created_at"]
+    if variant == "unique":
+        return f"h-{row['id']}"
+    if variant == "check":
+        return row["id"] % 10 + 1
+    return row["id"] % 2 + 1
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_lifecycle(pg_url: str, conn: Conn, variant: str) -> None:
+    column, up = VARIANTS[variant]
+    conn.execute(SETUP)
+    before_shape, before_data = table_shape(conn), data(conn)
+    migrator = Migrator(pg_url)
+
+    # start: old clients see the old shape, new clients the new one.
+    migrator.start(migration(column, up))
+    assert version_columns(conn, "public_m1")[-1] == column["name"]
+    assert column["name"] not in [r[0] for r in table_shape(conn) if len(r) == 4]
+    assert conn.execute("select count(*) from public.users").fetchone() == (2500,)
+    rows = conn.execute(
+        f"select id, created_at, updated_at, {column['name']} from public_m1.users order by id"
+    ).fetchall()
+    for id_, created_at, updated_at, value in rows:
+        row = {"id": id_, "created_at": created_at, "updated_at": updated_at}
+        assert value == expected_value(variant, row), (variant, id_)
+    # an old client keeps inserting without knowing the column
+    conn.execute("insert into public.users (name) values ('old-writer')")
+
+    # rollback: exactly as before, shape and data (the old writer's row aside)
+    migrator.rollback()
+    conn.execute("delete from public.users where name = 'old-writer'")
+    assert table_shape(conn) == before_shape
+    assert data(conn) == before_data
+    assert conn.execute(
+        "select count(*) from pg_namespace where nspname = 'public_m1'"
+    ).fetchone() == (0,)
+    assert leftovers(conn) == []
+
+    # start again and complete: the final shape and data, no leftovers
+    migrator.start(migration(column, up), complete=True)
+    final = {
+        r[0]: r
+        for r in conn.execute(
+            "select attname, format_type(atttypid, atttypmod), attnotnull from pg_attribute "
+            "where attrelid = 'public.users'::regclass and attnum > 0 and not attisdropped"
+        )
+    }
+    assert column["name"] in final
+    assert final[column["name"]][2] == (not column.get("nullable", True))
+    assert leftovers(conn) == []
+    values = conn.execute(
+        f"select id, created_at, updated_at, {column['name']} from public.users order by id"
+    ).fetchall()
+    for id_, created_at, updated_at, value in values:
+        row = {"id": id_, "created_at": created_at, "updated_at": updated_at}
+        assert value == expected_value(variant, row), (variant, id_)
+    constraints = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "select contype::text, convalidated, conname from pg_constraint "
+            "where conrelid = 'public.users'::regclass"
+        )
+    }
+    if variant == "unique":
+        assert "u" in constraints
+    if variant == "check":
+        assert constraints["c"][0] is True
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("insert into users (name, rank) values ('x', 0)")
+    if variant == "references":
+        assert constraints["f"][0] is True
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute("insert into users (name, team_id) values ('x', 99)")
+    # the version schema stays for new clients and still works after the rename
+    assert conn.execute(f"select count({column['name']}) from public_m1.users").fetchone() is not None
+
+
+def test_new_version_clients_write_through_the_view(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    column, up = VARIANTS["not_null_up"]
+    Migrator(pg_url).start(migration(column, up))
+    with psycopg.connect(pg_url, autocommit=True) as new:
+        new.execute("set search_path = public_m1")
+        explicit = "2001-02-03 04:05:06+00"
+        new.execute(
+            "insert into users (name, last_login) values ('new-explicit', %s)", (explicit,)
+        )
+        new.execute("insert into users (name) values ('new-default')")  # default now()
+        new.execute("update users set name = name || '!' where id = 1")
+        got = dict(new.execute("select name, last_login::text from users where name like 'new-%'"))
+    assert got["new-explicit"].startswith("2001-02-03")
+    assert got["new-default"] is not None
+    # the old version does not see the column but its writes are filled
+    conn.execute("insert into users (name, created_at) values ('old', '1999-01-01')")
+    row = conn.execute(
+        "select _ls_new_last_login::date::text from users where name = 'old'"
+    ).fetchone()
+    assert row == ("1999-01-01",)
+
+
+def test_old_writer_throughout_start_and_complete(pg_url: str, conn: Conn) -> None:
+    """An old-version writer inserting and updating all through start and complete: no errors,
+    and every row it wrote has the new column filled."""
+    conn.execute(SETUP)
+    column, up = VARIANTS["not_null_up"]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    written: list[int] = []
+
+    def old_writer() -> None:
+        try:
+            with psycopg.connect(pg_url, autocommit=True) as c:
+                i = 0
+                while not stop.is_set():
+                    i += 1
+                    row = c.execute(
+                        "insert into users (name, updated_at) values (%s, now()) returning id",
+                        (f"writer{i}",),
+                    ).fetchone()
+                    assert row is not None
+                    written.append(row[0])
+                    c.execute(
+                        "update users set updated_at = now() where id = %s", (1 + i % 2500,)
+                    )
+                    time.sleep(0.002)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=old_writer)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        migrator = Migrator(pg_url)
+        migrator.start(migration(column, up))
+        time.sleep(0.2)
+        migrator.complete()
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert len(written) > 10
+    missing = conn.execute(
+        "select count(*) from users where last_login is null or id = any(%s) and last_login is null",
+        (written,),
+    ).fetchone()
+    assert missing == (0,)
+    attnotnull = conn.execute(
+        "select attnotnull from pg_attribute where attrelid = 'users'::regclass "
+        "and attname = 'last_login'"
+    ).fetchone()
+    assert attnotnull == (True,)
+
+
+# -- bad input: refused before anything changes ------------------------------------------------
+
+
+BAD_INPUTS: dict[str, tuple[dict[str, Any], str]] = {
+    "unknown table": ({"table": "userz", "column": {"name": "x", "type": "text"}}, "userz"),
+    "existing column": ({"table": "users", "column": {"name": "email", "type": "text"}}, "already"),
+    "unknown type": (
+        {"table": "users", "column": {"name": "x", "type": "txet"}},
+        "does not exist",
+    ),
+    "not null without value": (
+        {"table": "users", "column": {"name": "x", "type": "text", "nullable": False}},
+        "no default and no `up`",
+    ),
+    "up does not parse": (
+        {"table": "users", "column": {"name": "x", "type": "text"}, "up": "(name || 'x'"},
+        "does not parse",
+    ),
+    "up does not type-check": (
+        {"table": "users", "column": {"name": "x", "type": "integer"}, "up": "created_at"},
+        "refused by the database",
+    ),
+    "up names an unknown column": (
+        {"table": "users", "column": {"name": "x", "type": "text"}, "up": "nmae"},
+        "nmae",
+    ),
+    "unknown referenced table": (
+        {
+            "table": "users",
+            "column": {"name": "x", "type": "int", "references": {"table": "tems", "column": "id"}},
+        },
+        "teams",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_refused_and_changes_nothing(pg_url: str, conn: Conn, case: str) -> None:
+    conn.execute(SETUP)
+    before = table_shape(conn)
+    spec, expected = BAD_INPUTS[case]
+    with pytest.raises(ValidationError) as raised:
+        Migrator(pg_url).start(Migration.from_dict({"operations": [{"add_column": spec}]}, "bad"))
+    assert expected in raised.value.paragraph()
+    assert raised.value.exit_code == 2
+    assert table_shape(conn) == before
+    recorded = conn.execute("select count(*) from liveshift.migrations").fetchone()
+    assert recorded == (0,)
+
+
+def test_one_active_migration_at_a_time(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    migrator = Migrator(pg_url)
+    migrator.start(migration({"name": "a", "type": "text"}, name="m1"))
+    with pytest.raises(StateError, match="m1"):
+        migrator.start(migration({"name": "b", "type": "text"}, name="m2"))
+    migrator.complete()
+    migrator.start(migration({"name": "b", "type": "text"}, name="m2"), complete=True)
+    # completing m2 dropped m1's version schema; m2's remains
+    schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+    assert "public_m2" in schemas and "public_m1" not in schemas
+    history = migrator.history()
+    assert [(h["name"], h["phase"]) for h in history] == [("m1", "complete"), ("m2", "complete")]
