@@ -249,7 +249,7 @@ def test_old_writer_throughout_start_and_complete(pg_url: str, conn: Conn) -> No
                         "update users set updated_at = now() where id = %s", (1 + i % 2500,)
                     )
                     time.sleep(0.002)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
 
     thread = threading.Thread(target=old_writer)

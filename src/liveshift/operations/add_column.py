@@ -233,7 +233,7 @@ class AddColumnOperation(Operation[AddColumn]):
         return steps
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:
-        spec, column = self.spec, self.spec.column
+        column = self.spec.column
         table = self._table(before)
         qualified = table.qualified
         temp = quote_ident(self._temp())
