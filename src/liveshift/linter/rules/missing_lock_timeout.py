@@ -18,7 +18,7 @@ def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
         if blocks_writes(effect.mode) and not ctx.is_new_table(effect.relation):
             blocked = "every query" if effect.mode == ACCESS_EXCLUSIVE else "every write"
             yield Hit(
-                f"This statement takes a {sql_name(effect.mode)} lock on {effect.relation!r} with no lock_timeout "
+                f"This statement takes the {sql_name(effect.mode)} lock on {effect.relation!r} with no lock_timeout "
                 f"set: while it waits behind a long transaction, {blocked} on the table queues "
                 "behind it."
             )
