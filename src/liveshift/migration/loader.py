@@ -146,7 +146,8 @@ def validate_data(data: Any, path: str, node: yaml.Node | None) -> MigrationFile
     try:
         return MigrationFile.model_validate(data)
     except pydantic.ValidationError as exc:
-        errors = exc.errors()
+        # An unknown key usually explains a missing one (a typo): report it first.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         first = errors[0]
         loc = _clean_loc(first["loc"])
         message, hint = _describe(first, loc)
