@@ -17,7 +17,7 @@ demo: venv
 	$(BIN)/liveshift demo
 
 test: venv
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 

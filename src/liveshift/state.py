@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -350,12 +351,11 @@ def migration_lock(conn: psycopg.Connection[Any], schema: str) -> Iterator[None]
         yield
     finally:
         if not conn.closed and not conn.broken:
-            try:
+            # If the session is going away, its locks go with it.
+            with contextlib.suppress(psycopg.Error):
                 conn.execute(
                     "select pg_advisory_unlock(hashtext(%s), hashtext(%s))", (namespace, key)
                 )
-            except psycopg.Error:
-                pass  # the session is going away; its locks go with it
 
 
 def dumps(value: Any) -> str:
