@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class Backfiller:
 
     def run(self, spec: Backfill) -> int:
         self.spec = spec
+        self._watch_client()
         cursor = self._load_or_begin()
         if cursor.rows_done and cursor.checkpoint is not None:
             self.reporter.message(
@@ -83,24 +85,26 @@ class Backfiller:
         started = time.monotonic()
         rows_at_start = cursor.rows_done
         throttle_reason: str | None = None
+        lock_waits = 0
         while True:
-            if self.stop.is_set():
-                raise Interrupted(
-                    f"stopped after {cursor.rows_done:,} rows of the backfill of "
-                    f"{spec.table}.{spec.column}; every finished batch is saved",
-                    hint="Run the same `liveshift start FILE` to resume from here, or "
-                    "`liveshift rollback` to undo the migration.",
-                )
+            self._check_stop(cursor)
             throttle_reason = self._wait_while_throttled(cursor, batch_size, started, rows_at_start)
+            self._check_stop(cursor)
             t0 = time.monotonic()
+            rate = (cursor.rows_done - rows_at_start) / max(t0 - started, 1e-6)
             try:
-                scanned, last_key = self._batch(cursor, batch_size)
+                scanned, last_key = self._batch(cursor, batch_size, rate)
             except pg_errors.LockNotAvailable:
-                # An application transaction holds some of these rows: back off with less.
+                # An application transaction holds some of these rows: back off, with less.
+                lock_waits += 1
                 batch_size = max(self.settings.batch_min, batch_size // 2)
-                self.reporter.message("a batch waited too long for row locks; retrying smaller")
-                time.sleep(0.05)
+                self.reporter.message(
+                    f"a batch waited more than {self.settings.batch_row_lock_timeout_ms} ms for "
+                    f"row locks held by the application; retrying with {batch_size:,} rows"
+                )
+                self.stop.wait(min(0.05 * 2**lock_waits, 2.0))
                 continue
+            lock_waits = 0
             elapsed = max(time.monotonic() - t0, 1e-4)
             if scanned == 0 or last_key is None:
                 break
@@ -117,6 +121,29 @@ class Backfiller:
         cursor.rows_total = max(cursor.rows_total, cursor.rows_done)
         self.reporter.backfill(self._progress(cursor, rate, batch_size, None, started), final=True)
         return self.rows_updated
+
+    def _check_stop(self, cursor: Cursor) -> None:
+        if self.stop.is_set():
+            raise Interrupted(
+                f"stopped after {cursor.rows_done:,} of ~{max(cursor.rows_total, cursor.rows_done):,}"
+                f" rows of the backfill of {self.spec.table}.{self.spec.column}; every finished "
+                "batch is saved",
+                hint="Run the same `liveshift start FILE` to resume from here, or "
+                "`liveshift rollback` to undo the migration.",
+            )
+
+    def _watch_client(self) -> None:
+        """A liveshift that dies (kill -9, a lost host) must not hold the migration lock for long:
+        the server checks for the client while a batch runs and probes it while idle."""
+        for setting, value in (
+            ("client_connection_check_interval", "1000"),  # PostgreSQL 14+
+            ("tcp_keepalives_idle", "10"),
+            ("tcp_keepalives_interval", "5"),
+            ("tcp_keepalives_count", "3"),
+        ):
+            # An older server may not know a setting: none is needed for correctness.
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute(f"set {setting} = {value}")
 
     def _progress(
         self, cursor: Cursor, rate: float, batch_size: int, throttle: str | None, started: float
@@ -250,7 +277,7 @@ class Backfiller:
 
     # -- one batch ---------------------------------------------------------------------------
 
-    def _batch(self, cursor: Cursor, size: int) -> tuple[int, list[str] | None]:
+    def _batch(self, cursor: Cursor, size: int, rate: float) -> tuple[int, list[str] | None]:
         """Run one batch in its own transaction, with its checkpoint. Returns (rows scanned,
         last key); (0, None) when the backfill is through."""
         with self.conn.transaction():
@@ -270,9 +297,17 @@ class Backfiller:
                 self.conn.execute(
                     f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
                     "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
-                    "updated_at = now() "
+                    "rows_per_second = %s, updated_at = now() "
                     "where migration_id = %s and table_name = %s and column_name = %s",
-                    (last, scanned, size, self.migration_id, self.spec.table, self.spec.column),
+                    (
+                        last,
+                        scanned,
+                        size,
+                        rate,
+                        self.migration_id,
+                        self.spec.table,
+                        self.spec.column,
+                    ),
                 )
         self.rows_updated += updated
         return scanned, last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,13 @@ from liveshift import __version__
 from liveshift.adapters.postgres import introspect
 from liveshift.backfill import Backfiller
 from liveshift.connect import connect, resolve_url
-from liveshift.errors import Interrupted, LiveshiftError, StateError, VerificationFailed
+from liveshift.errors import (
+    Interrupted,
+    LiveshiftError,
+    MigrationBusy,
+    StateError,
+    VerificationFailed,
+)
 from liveshift.executor import Executor, database_error
 from liveshift.migration import Migration
 from liveshift.plan import Step, step_from_json, step_to_json
@@ -59,7 +66,7 @@ class Migrator:
             if init:
                 state.init()
             if lock:
-                with migration_lock(conn, self.schema):
+                with self._migration_lock(conn):
                     yield conn
             else:
                 yield conn
@@ -67,6 +74,25 @@ class Migrator:
             raise database_error(exc) from exc
         finally:
             conn.close()
+
+    @contextmanager
+    def _migration_lock(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        """The schema's runner lock. A runner killed a moment ago (kill -9, a dropped
+        connection) holds it until the server notices its session is gone: wait briefly."""
+        deadline = time.monotonic() + self.settings.runner_lock_wait_s
+        while True:
+            try:
+                lock = migration_lock(conn, self.schema)
+                lock.__enter__()
+                break
+            except MigrationBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
 
     @contextmanager
     def _stoppable(self) -> Iterator[None]:
@@ -201,7 +227,14 @@ class Migrator:
         def run_backfill(step: Step, position: int) -> int | None:
             assert step.backfill is not None
             rows = backfiller.run(step.backfill)
-            problems = verify_backfill(conn, step.backfill, recompute=self.settings.verify)
+            if self.settings.verify:
+                self.reporter.message(
+                    f"verifying {step.backfill.table}.{step.backfill.column}: recomputing `up` "
+                    "for every row, in batches"
+                )
+            problems = verify_backfill(
+                conn, step.backfill, recompute=self.settings.verify, stop=self.stop
+            )
             if problems:
                 raise VerificationFailed(
                     f"the backfill of {step.backfill.table}.{step.backfill.column} left rows that "
@@ -339,6 +372,8 @@ class Migrator:
                             "rows_total": b["rows_total"],
                             "batches": b["batches"],
                             "batch_size": b["batch_size"],
+                            "rows_per_second": b["rows_per_second"],
+                            "eta_s": _eta(b),
                             "throttle": b["throttle"],
                             "updated_at": b["updated_at"],
                             "finished": b["finished_at"] is not None,
@@ -383,6 +418,16 @@ class Migrator:
     def resume(self) -> None:
         with self._session(lock=False) as conn:
             StateStore(conn).set_paused(self.schema, False)
+
+
+def _eta(backfill: dict[str, Any]) -> float | None:
+    rate, total = backfill["rows_per_second"], backfill["rows_total"] or 0
+    if backfill["finished_at"] is not None:
+        return 0.0
+    if not rate:
+        return None
+    remaining: int = max(int(total) - int(backfill["rows_done"]), 0)
+    return remaining / float(rate)
 
 
 __all__ = ["Interrupted", "LiveshiftError", "Migrator"]

@@ -28,6 +28,7 @@ class Settings:
     throttle_poll_s: float = 0.5
     verify: bool = False
     application_name: str = "liveshift"
+    runner_lock_wait_s: float = 10.0  # wait this long for a just-killed runner's lock to go
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$")

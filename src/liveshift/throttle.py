@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import psycopg
@@ -10,19 +11,68 @@ import psycopg
 from liveshift.settings import Settings
 from liveshift.state import StateStore
 
-# Lag as the primary sees it. replay_lag goes stale while a replica's replay is paused (it only
-# moves when replay does), so byte lag is checked too: WAL written but not yet replayed.
-_PRIMARY_LAG = """
-select application_name, coalesce(extract(epoch from replay_lag), 0)::float8,
+# Every replica as the primary sees it. `replay_lag` alone is not trusted: it only moves when replay
+# does, so while a replica's replay is stalled it keeps showing its last (small) figure. The replay
+# position is compared with the primary's WAL history instead (see `LagClock`).
+_PRIMARY_REPLICAS = """
+select application_name, coalesce(client_addr::text, 'local'),
+       coalesce(extract(epoch from replay_lag), 0)::float8,
+       replay_lsn::text,
        coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8
 from pg_stat_replication
 """
 
-# Lag as a replica sees it: how old the last replayed transaction is, while WAL is waiting.
-_REPLICA_LAG = """
-select case when pg_last_wal_receive_lsn() is not distinct from pg_last_wal_replay_lsn() then 0
-            else coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp()), 0) end::float8
+_CURRENT_LSN = "select pg_current_wal_lsn()::text, pg_is_in_recovery()"
+
+# A replica's own view: how far it has replayed, whether replay is paused, and how old the last
+# replayed transaction is while WAL it has received still waits to be replayed.
+_REPLICA_VIEW = """
+select pg_last_wal_replay_lsn()::text,
+       pg_is_wal_replay_paused(),
+       case when pg_last_wal_receive_lsn() is not distinct from pg_last_wal_replay_lsn() then 0
+            else coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp()), 0)
+       end::float8
 """
+
+
+def lsn_to_int(lsn: str | None) -> int | None:
+    """'16/B374D848' -> a byte position."""
+    if not lsn:
+        return None
+    high, _, low = lsn.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+class LagClock:
+    """Turns a replay position into seconds of lag from the primary's own WAL history: a replica
+    that has not replayed the WAL the primary wrote `t` seconds ago is at least `t` seconds behind,
+    whatever its (possibly stale) `replay_lag` says."""
+
+    def __init__(self, keep_s: float = 3600.0) -> None:
+        self.keep_s = keep_s
+        self.samples: deque[tuple[float, int]] = deque()  # (monotonic time, primary WAL position)
+
+    def record(self, position: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if not self.samples or position > self.samples[-1][1]:
+            self.samples.append((now, position))
+        while self.samples and now - self.samples[0][0] > self.keep_s and len(self.samples) > 1:
+            self.samples.popleft()
+
+    def lag_s(self, replayed: int, now: float | None = None) -> float:
+        """Seconds since the primary first wrote WAL past `replayed` (0 when it is caught up)."""
+        now = time.monotonic() if now is None else now
+        previous: tuple[float, int] | None = None
+        for at, position in self.samples:
+            if position > replayed:
+                if previous is None:
+                    return now - at
+                # The WAL just past `replayed` was written between two samples: interpolate.
+                t0, p0 = previous
+                written = t0 + (at - t0) * (replayed - p0) / max(position - p0, 1)
+                return max(now - written, 0.0)
+            previous = (at, position)
+        return 0.0
 
 
 class Throttle:
@@ -45,6 +95,8 @@ class Throttle:
         }
         self._last_check = 0.0
         self._last_reason: str | None = None
+        self.clock = LagClock()
+        self.lag: dict[str, dict[str, Any]] = {}  # the last measurement of each replica
 
     def reason(self, force: bool = False) -> str | None:
         now = time.monotonic()
@@ -62,35 +114,74 @@ class Throttle:
         if self.settings.throttle_query:
             row = self.conn.execute(self.settings.throttle_query).fetchone()
             if row and row[0]:
-                return "the throttle query returned true"
+                return f"the throttle query returned {row[0]!r}"
         limit = self.settings.max_replication_lag_s
         if limit > 0:
-            for name, seconds, _bytes in self.conn.execute(_PRIMARY_LAG).fetchall():
-                if seconds > limit:
-                    return f"replica {name or '?'} is {seconds:.1f}s behind (limit {limit:g}s)"
-            for url in self._replicas:
-                seconds = self._replica_lag(url)
-                if seconds is not None and seconds > limit:
-                    return f"replica {_safe_url(url)} is {seconds:.1f}s behind (limit {limit:g}s)"
+            return self._lag_reason(limit)
         return None
 
-    def _replica_lag(self, url: str) -> float | None:
+    def _lag_reason(self, limit: float) -> str | None:
+        row = self.conn.execute(_CURRENT_LSN).fetchone()
+        if row is None or row[1]:  # not a primary: nothing streams from here
+            return None
+        self.clock.record(lsn_to_int(row[0]) or 0)
+        worst: tuple[float, str] | None = None
+        for name, addr, replay_lag, replay_lsn, lag_bytes in self.conn.execute(
+            _PRIMARY_REPLICAS
+        ).fetchall():
+            replayed = lsn_to_int(replay_lsn)
+            behind = self.clock.lag_s(replayed) if replayed is not None else float("inf")
+            seconds = max(float(replay_lag), behind)
+            label = f"replica {name or addr}"
+            self.lag[label] = {"seconds": seconds, "bytes": lag_bytes, "replay_lag": replay_lag}
+            detail = f"{seconds:.1f}s behind, {_size(lag_bytes)} not replayed"
+            if seconds > limit and (worst is None or seconds > worst[0]):
+                worst = (seconds, f"{label} is {detail} (limit {limit:g}s)")
+        for url in self._replicas:
+            seconds, detail = self._replica_lag(url)
+            label = f"replica {_safe_url(url)}"
+            self.lag[label] = {"seconds": seconds, "detail": detail}
+            if seconds > limit and (worst is None or seconds > worst[0]):
+                worst = (seconds, f"{label} is {detail} (limit {limit:g}s)")
+        return worst[1] if worst else None
+
+    def _replica_lag(self, url: str) -> tuple[float, str]:
+        """Lag of a replica given by URL, measured on the replica: the primary's WAL history
+        against its replay position, and the age of its last replayed transaction."""
         conn = self._replicas.get(url)
         try:
             if conn is None or conn.closed:
-                conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+                conn = psycopg.connect(
+                    url, autocommit=True, connect_timeout=5, application_name="liveshift-throttle"
+                )
                 self._replicas[url] = conn
-            row = conn.execute(_REPLICA_LAG).fetchone()
-            return float(row[0]) if row else None
-        except psycopg.Error:
+            row = conn.execute(_REPLICA_VIEW).fetchone()
+        except psycopg.Error as exc:
             self._replicas[url] = None
-            # An unreachable replica is a reason to wait, not to guess it is fine.
-            return float("inf")
+            # An unreachable replica is a reason to wait, not to guess that it is fine.
+            return float("inf"), f"unreachable ({str(exc).strip().splitlines()[0]})"
+        if row is None or row[0] is None:
+            return float("inf"), "not a replica (pg_last_wal_replay_lsn() is null)"
+        replayed = lsn_to_int(row[0]) or 0
+        seconds = max(self.clock.lag_s(replayed), float(row[2] or 0))
+        primary = self.clock.samples[-1][1] if self.clock.samples else replayed
+        paused = ", replay paused" if row[1] else ""
+        return seconds, (
+            f"{seconds:.1f}s behind, {_size(max(primary - replayed, 0))} not replayed{paused}"
+        )
 
     def close(self) -> None:
         for conn in self._replicas.values():
             if conn is not None:
                 conn.close()
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def _safe_url(url: str) -> str:
