@@ -135,7 +135,10 @@ class CreateTable(Strict):
 
 
 class DropTable(Strict):
+    """Drop a table at complete; `cascade` also drops the views and foreign keys that use it."""
+
     table: Identifier
+    cascade: bool = False
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
