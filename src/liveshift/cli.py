@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--writers", type=int, default=2)
     p.add_argument("--readers", type=int, default=2)
+    p.add_argument(
+        "--demo-database",
+        default="liveshift_demo",
+        help="database the demo drops and creates on the server (default: liveshift_demo)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("json-schema", help="print the JSON Schema of migration files")
     p.set_defaults(func=cmd_schema)
