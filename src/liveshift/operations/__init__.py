@@ -6,10 +6,16 @@ from typing import Any
 
 from liveshift.errors import ValidationError
 from liveshift.operations.add_column import AddColumnOperation
+from liveshift.operations.alter_column import AlterColumnOperation
 from liveshift.operations.base import Names, Operation
+from liveshift.operations.drop_column import DropColumnOperation
+from liveshift.operations.rename_column import RenameColumnOperation
 
 OPERATIONS: dict[str, type[Operation[Any]]] = {
     AddColumnOperation.name: AddColumnOperation,
+    AlterColumnOperation.name: AlterColumnOperation,
+    DropColumnOperation.name: DropColumnOperation,
+    RenameColumnOperation.name: RenameColumnOperation,
 }
 
 

@@ -1,0 +1,709 @@
+"""alter_column: change a column's type, nullability, default, unique, check, references or name
+while old and new application versions both keep working."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import AlterColumn
+from liveshift.operations.base import Operation, short_name
+from liveshift.operations.column_dependencies import column_dependents, has_rows_where
+from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
+from liveshift.schema import Column, Schema, Table, quote_ident
+from liveshift.sqlexpr import check_expression, rewrite_columns
+from liveshift.triggers import SKIP_BACKFILL, old_version_sync_trigger, on_version
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+class AlterColumnOperation(Operation[AlterColumn]):
+    """A type change that would rewrite the table is made on a new column (`_ls_new_<col>`) kept in
+    step with the old one by a two-way trigger (`up` for old-version writes, `down` for new-version
+    writes) and filled by a batched backfill; complete swaps the columns. A binary-coercible type
+    change (varchar widening, varchar -> text) is applied in place, catalog only. NOT NULL goes
+    through a NOT VALID check validated at complete; unique through an index built concurrently;
+    check and foreign key as NOT VALID constraints validated at complete; a rename is a view alias
+    until complete."""
+
+    name = "alter_column"
+
+    # Facts found in validate() that planning needs.
+    old: Column
+    new: Column
+    swap: bool = False  # the type change goes through a new column
+    direct_type: bool = False  # the type change is applied in place (binary coercible)
+    up: str | None = None  # over the old shape's names
+    down: str | None = None  # over the new shape's names
+    set_not_null: bool = False
+    drop_not_null: bool = False
+    set_default: bool = False
+    drop_default: bool = False
+    add_unique: bool = False
+    drop_unique: str | None = None  # the unique constraint to drop at complete
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        spec = self.spec
+        table = schema.table(spec.table)
+        column = table.column(spec.column)
+        where = f"{table.schema}.{table.name}.{spec.column}"
+        before = table.columns.copy()
+        if column.physical != column.name:
+            raise ValidationError(
+                f"column {spec.table}.{spec.column} is being changed by an earlier operation of "
+                "this migration",
+                object=where,
+                hint="Give every change of one column in one alter_column (it has `name:` for a "
+                "rename), or change it again in a later migration.",
+            )
+        if column.generated or column.identity:
+            kind = "generated" if column.generated else "an identity column"
+            if spec.type is not None or spec.default is not None or spec.drop_default:
+                raise ValidationError(
+                    f"column {spec.table}.{spec.column} is {kind}: liveshift cannot change its "
+                    "type or default",
+                    object=where,
+                    hint="Use raw_sql for this change.",
+                )
+        final = spec.name or spec.column
+        if spec.name is not None and spec.name != spec.column:
+            if spec.name in table.columns:
+                raise ValidationError(
+                    f"column {spec.name!r} already exists in table {table.schema}.{table.name}",
+                    object=f"{table.schema}.{table.name}.{spec.name}",
+                    hint="Choose another `name:`.",
+                )
+            if spec.name.startswith("_ls_"):
+                raise ValidationError(
+                    f"column names starting with _ls_ are reserved for liveshift ({spec.name!r})",
+                    hint="Choose another name.",
+                )
+        self.old = Column(**vars(column))
+        new_type = column.type
+        if spec.type is not None:
+            new_type = probe.type_exists(spec.type)
+        type_changes = new_type != column.type
+        if not type_changes and (
+            spec.down is not None or (spec.up is not None and spec.nullable is not False)
+        ):
+            raise ValidationError(
+                f"alter_column of {where} gives `up`/`down` but changes no type",
+                object=where,
+                hint="`up` and `down` translate values between two types; without a type change, "
+                "`up` only fills NULLs when the column becomes NOT NULL (`nullable: false`).",
+            )
+        if type_changes:
+            self.swap = (
+                spec.up is not None
+                or spec.down is not None
+                or _rewrites(probe, column.type, new_type)
+            )
+            self.direct_type = not self.swap
+        nullable = column.nullable if spec.nullable is None else spec.nullable
+        default = column.default
+        if spec.default is not None:
+            check_expression(spec.default, "default")
+            default = spec.default
+        elif spec.drop_default:
+            default = None
+        self.new = Column(
+            name=final,
+            type=new_type,
+            nullable=nullable,
+            default=default,
+            physical=self.names.temp_column(spec.column) if self.swap else column.physical,
+        )
+        old_names = {c.name: c.physical for c in before.values()}
+        if self.swap:
+            self._validate_swap(table, column, probe, old_names)
+        else:
+            self.set_not_null = column.nullable and not nullable
+            if self.set_not_null:
+                self._validate_set_not_null(table, column, probe, old_names)
+            if spec.name is not None and spec.name != spec.column:
+                self._refuse_views(table, column, probe)
+        # New clients may write NULL: the old column must take it too (with the new one it
+        # goes away at complete; without, this is the change itself).
+        self.drop_not_null = not column.nullable and nullable
+        self.set_default = spec.default is not None
+        self.drop_default = spec.drop_default and column.default is not None
+        if default is not None and (spec.default is not None or self.swap):
+            probe.expression_fits(table, default, new_type, f"the default `{default}`")
+        unique_now = self._unique_constraint(table, column.physical)
+        if spec.unique is True:
+            self.add_unique = self.swap or unique_now is None
+        elif spec.unique is False and not self.swap:
+            self.drop_unique = unique_now
+        # The new shape, as the next operation and the version views see it.
+        table.columns = {
+            (final if name == spec.column else name): (self.new if name == spec.column else col)
+            for name, col in table.columns.items()
+        }
+        new_names = {c.name: c.physical for c in table.columns.values()}
+        if spec.check is not None:
+            condition = rewrite_columns(spec.check.constraint, new_names, what="check")
+            probe.condition_fits(
+                table,
+                condition,
+                {self.new.physical: new_type} if self.swap else {},
+                f"the check `{spec.check.constraint}`",
+            )
+        if spec.references is not None:
+            target = schema.table(spec.references.table)
+            target.column(spec.references.column)
+        if self.swap:
+            self._validate_down(table, probe, new_names)
+
+    # -- validation helpers -----------------------------------------------------------------
+
+    def _validate_swap(
+        self, table: Table, column: Column, probe: Probe, old_names: dict[str, str]
+    ) -> None:
+        spec = self.spec
+        where = f"{table.schema}.{table.name}.{spec.column}"
+        dependents = column_dependents(probe, table, column.physical)
+        if dependents:
+            raise ValidationError(
+                f"cannot change the type of {table.name}.{spec.column} without a rewrite while "
+                "other objects depend on it: the new column would not carry them",
+                object=where,
+                details=[d.describe() for d in dependents],
+                hint="Drop them in an earlier migration and create them again after this one "
+                "(drop_index / drop_constraint / create_index / add_constraint), or use raw_sql.",
+            )
+        up = spec.up
+        if up is None:
+            up = quote_ident(spec.column)
+            if not _fits(probe, table, old_names, {}, up, self.new.type):
+                raise ValidationError(
+                    f"{column.type} does not convert to {self.new.type} implicitly: say how old "
+                    f"values become new ones",
+                    object=where,
+                    hint=f'Give `up:`, an SQL expression over the old columns, e.g. `up: "'
+                    f'{spec.column}::{self.new.type}"`, and `down:` for the way back, e.g. '
+                    f'`down: "{self.new.name}::{column.type}"`.',
+                )
+        else:
+            check_expression(up, "up")
+            _fits(probe, table, old_names, {}, up, self.new.type, raise_for="up")
+        self.up = up
+        if (
+            not self.new.nullable
+            and column.nullable
+            and has_rows_where(
+                probe,
+                table,
+                "(" + rewrite_columns(up, old_names, what="up") + ") is null",
+            )
+        ):
+            raise ValidationError(
+                f"{table.name}.{spec.column} becomes NOT NULL but `up` gives NULL for some rows",
+                object=where,
+                hint=f'Make `up` give a value for them, e.g. `up: "coalesce({spec.column}, 0)"`.',
+            )
+
+    def _validate_down(self, table: Table, probe: Probe, new_names: dict[str, str]) -> None:
+        spec = self.spec
+        where = f"{table.schema}.{table.name}.{spec.column}"
+        extra = {self.new.name: self.new.type}
+        names = {n: p for n, p in new_names.items() if n != self.new.name}
+        down = spec.down
+        if down is None:
+            down = quote_ident(self.new.name)
+            if not _fits(probe, table, names, extra, down, self.old.type):
+                raise ValidationError(
+                    f"{self.new.type} does not convert back to {self.old.type} implicitly: say "
+                    "how values new clients write become values old clients read",
+                    object=where,
+                    hint=f'Give `down:`, an SQL expression over the new columns, e.g. `down: "'
+                    f'{self.new.name}::{self.old.type}"`.',
+                )
+        else:
+            check_expression(down, "down")
+            _fits(probe, table, names, extra, down, self.old.type, raise_for="down")
+        self.down = down
+
+    def _validate_set_not_null(
+        self, table: Table, column: Column, probe: Probe, old_names: dict[str, str]
+    ) -> None:
+        spec = self.spec
+        if spec.up is not None:
+            check_expression(spec.up, "up")
+            _fits(probe, table, old_names, {}, spec.up, column.type, raise_for="up")
+            self.up = spec.up
+        elif has_rows_where(probe, table, f"{quote_ident(column.physical)} is null"):
+            raise ValidationError(
+                f"{table.name}.{spec.column} becomes NOT NULL but some rows hold NULL",
+                object=f"{table.schema}.{table.name}.{spec.column}",
+                hint="Give `up:`, an SQL expression computing the value for those rows (and for "
+                f'NULLs old clients write meanwhile), e.g. `up: "0"` or `up: "coalesce('
+                f'{spec.column}, created_at::text)"`.',
+            )
+
+    def _refuse_views(self, table: Table, column: Column, probe: Probe) -> None:
+        views = [
+            d
+            for d in column_dependents(probe, table, column.physical)
+            if d.kind in ("view", "materialized view")
+        ]
+        if views:
+            raise ValidationError(
+                f"cannot rename {table.name}.{self.spec.column}: views use it",
+                object=f"{table.schema}.{table.name}.{self.spec.column}",
+                details=[d.describe() for d in views],
+                hint="Those views would keep showing the column under its old name. Recreate "
+                "them after the rename (raw_sql), or drop them first.",
+            )
+
+    @staticmethod
+    def _unique_constraint(table: Table, physical: str) -> str | None:
+        for constraint in table.constraints.values():
+            if constraint.kind == "u" and constraint.columns == [physical]:
+                return constraint.name
+        return None
+
+    # -- names --------------------------------------------------------------------------------
+
+    def _final(self, suffix: str) -> str:
+        return short_name(self.spec.table, self.new.name, suffix)
+
+    def _nn(self) -> str:
+        return self.names.object("nn", self.spec.table, self.spec.column)
+
+    def _check_name(self) -> str:
+        check = self.spec.check
+        return check.name if check and check.name else self._final("check")
+
+    def _fk_name(self) -> str:
+        ref = self.spec.references
+        return ref.name if ref and ref.name else self._final("fkey")
+
+    def _unique_name(self) -> str:
+        return self._final("key")
+
+    def _trigger(self) -> str:
+        return self.names.object("trg", self.spec.table, self.spec.column)
+
+    def _function(self) -> str:
+        return self.names.function(self.spec.table, self.spec.column)
+
+    def _has_trigger(self) -> bool:
+        return self.swap or (self.set_not_null and self.up is not None)
+
+    # -- phases -------------------------------------------------------------------------------
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        spec = self.spec
+        table = before.table(spec.table)
+        qualified = table.qualified
+        target = quote_ident(self.new.physical)
+        old_names = {c.name: c.physical for c in table.columns.values()}
+        new_names = {c.name: c.physical for c in after.table(spec.table).columns.values()}
+        clauses: list[str] = []
+        extra_sql: list[str] = []
+        notes = ["catalog only: no rewrite, no scan"]
+        rewrites = False
+        if self.swap:
+            clauses.append(f"add column {target} {self.new.type}")
+        elif self.direct_type:
+            clauses.append(f"alter column {target} type {self.new.type}")
+            notes = ["binary-coercible type change: catalog only, no rewrite"]
+        if self.set_default or (self.swap and self.new.default is not None):
+            clauses.append(f"alter column {target} set default {self.new.default}")
+        if self.drop_not_null:
+            clauses.append(f"alter column {quote_ident(self.old.physical)} drop not null")
+        if (self.swap and not self.new.nullable) or self.set_not_null:
+            clauses.append(
+                f"add constraint {quote_ident(self._nn())} check ({target} is not null) not valid"
+            )
+        if spec.check is not None:
+            condition = rewrite_columns(spec.check.constraint, new_names, what="check")
+            clauses.append(
+                f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
+            )
+        if self.swap:
+            extra_sql.append(self._two_way_trigger(table, old_names, new_names))
+        elif self.set_not_null and self.up is not None:
+            up = rewrite_columns(self.up, old_names, what="up")
+            extra_sql.append(
+                old_version_sync_trigger(
+                    table=table,
+                    function=self._function(),
+                    trigger=self._trigger(),
+                    version_schema=self.names.version_schema,
+                    target=self.new.physical,
+                    expression=f"coalesce({target}, {up})",
+                    fill_nulls_from_new_version=True,
+                )
+            )
+        steps: list[Step] = []
+        if clauses or extra_sql:
+            sql = ";\n".join(
+                ([f"alter table only {qualified}\n  " + ",\n  ".join(clauses)] if clauses else [])
+                + extra_sql
+            )
+            what = "add column " + self.new.physical if self.swap else f"alter {spec.column}"
+            if extra_sql:
+                what += " with the trigger that keeps both versions' values in step"
+            steps.append(
+                Step(
+                    f"{what} on {table.name}",
+                    sql=sql,
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(qualified,),
+                    rewrites=rewrites,
+                    operation=self.name,
+                    notes=tuple(notes),
+                )
+            )
+        if spec.references is not None:
+            ref = spec.references
+            target_table = before.table(ref.table)
+            target_column = target_table.column(ref.column).physical
+            steps.append(
+                Step(
+                    f"add foreign key {self._fk_name()} (not valid)",
+                    sql=(
+                        f"alter table only {qualified} add constraint "
+                        f"{quote_ident(self._fk_name())} foreign key ({target}) references "
+                        f"{target_table.qualified} ({quote_ident(target_column)}) "
+                        f"on delete {ref.on_delete} on update {ref.on_update} not valid"
+                    ),
+                    lock=LockMode.SHARE_ROW_EXCLUSIVE,
+                    tables=(qualified, target_table.qualified),
+                    operation=self.name,
+                )
+            )
+        if self.up is not None:
+            key = table.primary_key() or table.unique_not_null_key()
+            up = rewrite_columns(self.up, old_names, what="up")
+            old = quote_ident(self.old.physical)
+            steps.append(
+                Step(
+                    f"backfill {self.new.physical} for existing rows of {table.name}",
+                    lock=LockMode.ROW_EXCLUSIVE,
+                    tables=(qualified,),
+                    estimated_rows=table.estimated_rows,
+                    transactional=False,
+                    backfill=Backfill(
+                        schema=table.schema,
+                        table=table.physical,
+                        column=self.new.physical,
+                        expression=up if self.swap else f"coalesce({old}, {up})",
+                        where=f"{target} is null",
+                        key=tuple(table.columns[k].physical for k in key) if key else None,
+                    ),
+                    operation=self.name,
+                )
+            )
+        if self.add_unique:
+            steps.append(
+                Step(
+                    f"build the unique index for {self.new.name} concurrently",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified,),
+                    scans=True,
+                    transactional=False,
+                    estimated_rows=table.estimated_rows,
+                    concurrent_index=ConcurrentIndex(
+                        schema=table.schema,
+                        name=self._unique_name(),
+                        create_sql=(
+                            f"create unique index concurrently {quote_ident(self._unique_name())} "
+                            f"on {qualified} ({target})"
+                        ),
+                    ),
+                    operation=self.name,
+                )
+            )
+        return steps
+
+    def _two_way_trigger(
+        self, table: Table, old_names: dict[str, str], new_names: dict[str, str]
+    ) -> str:
+        assert self.up is not None and self.down is not None
+        up = rewrite_columns(self.up, old_names, qualifier="new", what="up")
+        down = rewrite_columns(self.down, new_names, qualifier="new", what="down")
+        new_ref = f"new.{quote_ident(self.new.physical)}"
+        old_ref = f"new.{quote_ident(self.old.physical)}"
+        before_ref = f"old.{quote_ident(self.new.physical)}"
+        return (
+            f"create or replace function {self._function()}() returns trigger\n"
+            "language plpgsql as $liveshift$\n"
+            "begin\n"
+            f"  if {on_version(self.names.version_schema)} then\n"
+            # A row the backfill has not reached yet, updated without touching the column: bring
+            # the new column up to date instead of writing NULL back into the old one.
+            f"    if tg_op = 'UPDATE' and {new_ref} is null and {before_ref} is null then\n"
+            f"      {new_ref} := {up};\n"
+            "    else\n"
+            f"      {old_ref} := {down};\n"
+            "    end if;\n"
+            "  else\n"
+            f"    {new_ref} := {up};\n"
+            "  end if;\n"
+            "  return new;\n"
+            "end\n"
+            "$liveshift$;\n"
+            f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
+            f"create trigger {quote_ident(self._trigger())} before insert or update on "
+            f"{table.qualified}\n"
+            f"  for each row when ({SKIP_BACKFILL}) execute function {self._function()}()"
+        )
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        spec = self.spec
+        table = before.table(spec.table)
+        qualified = table.qualified
+        target = quote_ident(self.new.physical)
+        steps: list[Step] = []
+        to_validate: list[tuple[str, tuple[str, ...]]] = []
+        if (self.swap and not self.new.nullable) or self.set_not_null:
+            to_validate.append((self._nn(), (qualified,)))
+        if spec.check is not None:
+            to_validate.append((self._check_name(), (qualified,)))
+        if spec.references is not None:
+            to_validate.append(
+                (self._fk_name(), (qualified, before.table(spec.references.table).qualified))
+            )
+        for constraint, tables in to_validate:
+            steps.append(
+                Step(
+                    f"validate {constraint}",
+                    sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=tables,
+                    scans=True,
+                    estimated_rows=table.estimated_rows,
+                    operation=self.name,
+                )
+            )
+        final: list[str] = []
+        if self._has_trigger():
+            final.append(f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}")
+        if self.swap:
+            final.append(_move_owned_sequences(table, self.old.physical, self.new.physical))
+            final.append(
+                f"alter table only {qualified} drop column {quote_ident(self.old.physical)}"
+            )
+        if (self.swap and not self.new.nullable) or self.set_not_null:
+            # SET NOT NULL finds the validated check and skips its scan; drop the check after.
+            final.append(f"alter table only {qualified} alter column {target} set not null")
+            final.append(f"alter table only {qualified} drop constraint {quote_ident(self._nn())}")
+        if self.drop_unique is not None and not self.swap:
+            final.append(
+                f"alter table only {qualified} drop constraint {quote_ident(self.drop_unique)}"
+            )
+        if self.add_unique:
+            final.append(
+                f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
+                f"unique using index {quote_ident(self._unique_name())}"
+            )
+        if self.drop_default and not self.swap:
+            final.append(f"alter table only {qualified} alter column {target} drop default")
+        if self.new.physical != self.new.name:
+            final.append(
+                f"alter table only {qualified} rename column {target} to "
+                f"{quote_ident(self.new.name)}"
+            )
+        if self._has_trigger():
+            final.append(f"drop function if exists {self._function()}()")
+        if final:
+            steps.append(
+                Step(
+                    f"make {table.name}.{self.new.name} final",
+                    sql=";\n".join(final),
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(qualified,),
+                    operation=self.name,
+                    notes=("catalog only: the validated check spares SET NOT NULL its scan",),
+                )
+            )
+        return steps
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        spec = self.spec
+        table = before.table(spec.table)
+        qualified = table.qualified
+        column = quote_ident(self.old.physical)
+        steps: list[Step] = []
+        if self.add_unique:
+            steps.append(
+                Step(
+                    f"drop the unique index for {self.new.name} concurrently",
+                    sql=f"drop index concurrently if exists "
+                    f"{quote_ident(table.schema)}.{quote_ident(self._unique_name())}",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified,),
+                    transactional=False,
+                    operation=self.name,
+                )
+            )
+        statements: list[str] = []
+        if self._has_trigger():
+            statements.append(
+                f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}"
+            )
+        if self.swap:
+            statements.append(
+                f"alter table only {qualified} drop column if exists "
+                f"{quote_ident(self.new.physical)}"
+            )
+        else:
+            for constraint, wanted in (
+                (self._nn(), self.set_not_null),
+                (self._check_name(), spec.check is not None),
+                (self._fk_name(), spec.references is not None),
+            ):
+                if wanted:
+                    statements.append(
+                        f"alter table only {qualified} drop constraint if exists "
+                        f"{quote_ident(constraint)}"
+                    )
+            if self.set_default:
+                if self.old.default is None:
+                    statements.append(
+                        f"alter table only {qualified} alter column {column} drop default"
+                    )
+                else:
+                    statements.append(
+                        f"alter table only {qualified} alter column {column} set default "
+                        f"{self.old.default}"
+                    )
+        if self._has_trigger():
+            statements.append(f"drop function if exists {self._function()}()")
+        tables = [qualified]
+        if spec.references is not None:
+            tables.append(before.table(spec.references.table).qualified)
+        if statements:
+            steps.append(
+                Step(
+                    f"undo what start changed on {table.name}.{spec.column}",
+                    sql=";\n".join(statements),
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=tuple(tables),
+                    operation=self.name,
+                    notes=("catalog only",),
+                )
+            )
+        if self.direct_type:
+            # Going back to the narrower type is not binary coercible: PostgreSQL checks (and
+            # rewrites) every row under ACCESS EXCLUSIVE. It fails if new clients wrote values the
+            # old type cannot hold.
+            steps.append(
+                Step(
+                    f"restore the type of {table.name}.{spec.column} to {self.old.type}",
+                    sql=f"alter table only {qualified} alter column {column} type {self.old.type}",
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(qualified,),
+                    rewrites=True,
+                    scans=True,
+                    estimated_rows=table.estimated_rows,
+                    operation=self.name,
+                )
+            )
+        if self.drop_not_null:
+            steps.extend(self._restore_not_null(table))
+        return steps
+
+    def _restore_not_null(self, table: Table) -> list[Step]:
+        """NOT NULL back without a long ACCESS EXCLUSIVE scan: NOT VALID check, validate, set."""
+        qualified = table.qualified
+        column = quote_ident(self.old.physical)
+        check = quote_ident(self._nn())
+        return [
+            Step(
+                f"add a NOT VALID not-null check on {table.name}.{self.old.name}",
+                sql=f"alter table only {qualified} drop constraint if exists {check};\n"
+                f"alter table only {qualified} add constraint {check} check ({column} is not null)"
+                " not valid",
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(qualified,),
+                operation=self.name,
+            ),
+            Step(
+                f"validate the not-null check on {table.name}.{self.old.name}",
+                sql=f"alter table only {qualified} validate constraint {check}",
+                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                tables=(qualified,),
+                scans=True,
+                estimated_rows=table.estimated_rows,
+                operation=self.name,
+                notes=("fails if new clients wrote NULLs: fill them, or complete instead",),
+            ),
+            Step(
+                f"restore NOT NULL on {table.name}.{self.old.name}",
+                sql=f"alter table only {qualified} alter column {column} set not null;\n"
+                f"alter table only {qualified} drop constraint if exists {check}",
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(qualified,),
+                operation=self.name,
+            ),
+        ]
+
+    def describe(self) -> str:
+        return f"{self.name} {self.spec.table}.{self.spec.column}"
+
+
+def _fits(
+    probe: Probe,
+    table: Table,
+    names: dict[str, str],
+    extra: dict[str, str],
+    expression: str,
+    type_name: str,
+    raise_for: str | None = None,
+) -> bool:
+    """Whether `expression` (over `names` -> physical columns, plus NULL `extra` columns of the
+    given types) type-checks and assigns to `type_name`. With `raise_for`, a refusal raises."""
+    columns = [f"{quote_ident(p)} as {quote_ident(n)}" for n, p in names.items()]
+    columns += [f"null::{t} as {quote_ident(n)}" for n, t in extra.items()]
+    statements = [
+        f"create temp table _ls_probe (value {type_name}) on commit drop",
+        f"explain insert into _ls_probe (value) select {expression} from "
+        f"(select {', '.join(columns)} from only {table.qualified}) as _ls_row",
+    ]
+    if raise_for is not None:
+        probe._ask(statements, f"the `{raise_for}` expression `{expression}`")
+        return True
+    try:
+        probe._ask(statements, "the conversion")
+    except ValidationError:
+        return False
+    return True
+
+
+def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
+    """PostgreSQL's own answer to "does ALTER COLUMN TYPE rewrite the table?", asked of a one-row
+    temporary table: the relfilenode changes when it does."""
+    rows = probe._ask(
+        [
+            f"create temp table _ls_probe (value {old_type}) on commit drop",
+            "insert into _ls_probe values (null)",
+            "create temp table _ls_probe_file on commit drop as "
+            "select relfilenode from pg_class where oid = '_ls_probe'::regclass",
+            f"alter table _ls_probe alter column value type {new_type}",
+            "select c.relfilenode <> f.relfilenode from pg_class c, _ls_probe_file f "
+            "where c.oid = '_ls_probe'::regclass",
+        ],
+        f"the type change {old_type} -> {new_type}",
+    )
+    return bool(rows[0][0])
+
+
+def _move_owned_sequences(table: Table, old: str, new: str) -> str:
+    """A sequence owned by the old column (serial) would be dropped with it: move it over."""
+    return (
+        "do $liveshift$ declare s regclass; begin\n"
+        "  for s in select d.objid::regclass from pg_depend d join pg_attribute a\n"
+        "      on a.attrelid = d.refobjid and a.attnum = d.refobjsubid\n"
+        f"    where d.classid = 'pg_class'::regclass and d.refobjid = "
+        f"'{table.qualified.replace(chr(39), chr(39) * 2)}'::regclass\n"
+        f"      and a.attname = '{old.replace(chr(39), chr(39) * 2)}' and d.deptype = 'a' loop\n"
+        f"    execute format('alter sequence %s owned by %s.%I', s, "
+        f"'{table.qualified.replace(chr(39), chr(39) * 2)}', "
+        f"'{new.replace(chr(39), chr(39) * 2)}');\n"
+        "  end loop;\n"
+        "end $liveshift$"
+    )

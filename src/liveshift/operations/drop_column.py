@@ -1,0 +1,182 @@
+"""drop_column: the column leaves the new version's view at start and the table at complete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import DropColumn
+from liveshift.operations.base import Operation
+from liveshift.operations.column_dependencies import column_dependents
+from liveshift.plan import LockMode, Step
+from liveshift.schema import Schema, Table, quote_ident
+from liveshift.sqlexpr import check_expression, rewrite_columns
+from liveshift.triggers import SKIP_BACKFILL, on_version
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+class DropColumnOperation(Operation[DropColumn]):
+    """Expand: the version schema's view no longer shows the column; when `down` is given, a
+    trigger fills it for rows new clients insert (which they cannot do themselves), so a NOT NULL
+    column keeps working for both versions. Contract: ALTER TABLE ... DROP COLUMN (catalog only)."""
+
+    name = "drop_column"
+
+    physical: str = ""
+    dependents: tuple[str, ...] = ()
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        spec = self.spec
+        table = schema.table(spec.table)
+        column = table.column(spec.column)
+        where = f"{table.schema}.{table.name}.{spec.column}"
+        if column.physical != column.name:
+            raise ValidationError(
+                f"column {spec.table}.{spec.column} is being changed by an earlier operation of "
+                "this migration and cannot be dropped in the same migration",
+                object=where,
+                hint="Drop it in a later migration, or remove the operation that changes it.",
+            )
+        if len(table.columns) == 1:
+            raise ValidationError(
+                f"column {spec.column!r} is the last column of {table.schema}.{table.name}",
+                object=where,
+                hint="Use drop_table to remove the whole table.",
+            )
+        dependents = column_dependents(probe, table, column.physical)
+        blocking = [d for d in dependents if d.involves_others]
+        if blocking:
+            raise ValidationError(
+                f"cannot drop {table.name}.{spec.column}: other objects depend on it",
+                object=where,
+                details=[d.describe() for d in blocking],
+                hint="Drop or change them first (drop_index / drop_constraint / raw_sql) in this "
+                "migration or an earlier one. The column's own single-column indexes and "
+                "constraints go away with it.",
+            )
+        self.dependents = tuple(d.describe() for d in dependents)
+        self.physical = column.physical
+        del table.columns[spec.column]
+        needs_value = (
+            not column.nullable
+            and column.default is None
+            and not column.identity
+            and not column.generated
+        )
+        if spec.down is None and needs_value:
+            raise ValidationError(
+                f"column {table.name}.{spec.column} is NOT NULL without a default: rows that new "
+                "clients insert (they no longer see the column) would have no value for it",
+                object=where,
+                hint="Give `down:`, an SQL expression over the new version's columns computing "
+                'the value old clients should see, e.g. `down: "0"` or '
+                '`down: "lower(email)"`.',
+            )
+        if spec.down is not None:
+            if column.generated:
+                raise ValidationError(
+                    f"column {table.name}.{spec.column} is generated: `down` cannot set it",
+                    object=where,
+                    hint="Remove `down:`.",
+                )
+            check_expression(spec.down, "down")
+            probe.expression_fits(
+                table,
+                self._down(table),
+                column.type,
+                f"the `down` expression `{spec.down}`",
+            )
+
+    def _down(self, after: Table, qualifier: str | None = None) -> str:
+        """`down` over physical columns; it names columns as the new version sees them."""
+        assert self.spec.down is not None
+        renames = {c.name: c.physical for c in after.columns.values()}
+        return rewrite_columns(self.spec.down, renames, qualifier=qualifier, what="down")
+
+    def _trigger(self) -> str:
+        return self.names.object("trg", self.spec.table, self.spec.column)
+
+    def _function(self) -> str:
+        return self.names.function(self.spec.table, self.spec.column)
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        if self.spec.down is None:
+            return []
+        table = before.table(self.spec.table)
+        target = f"new.{quote_ident(self.physical)}"
+        value = self._down(after.table(self.spec.table), qualifier="new")
+        # Inserts get `down`; updates only fill a missing value, so that a new client's update
+        # never overwrites what old clients wrote into the column they still use.
+        sql = (
+            f"create or replace function {self._function()}() returns trigger\n"
+            "language plpgsql as $liveshift$\n"
+            "begin\n"
+            f"  if {on_version(self.names.version_schema)} then\n"
+            f"    if tg_op = 'INSERT' or {target} is null then\n"
+            f"      {target} := {value};\n"
+            "    end if;\n"
+            "  end if;\n"
+            "  return new;\n"
+            "end\n"
+            "$liveshift$;\n"
+            f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
+            f"create trigger {quote_ident(self._trigger())} before insert or update on "
+            f"{table.qualified}\n"
+            f"  for each row when ({SKIP_BACKFILL}) execute function {self._function()}()"
+        )
+        return [
+            Step(
+                f"install the trigger that fills {table.name}.{self.spec.column} for rows new "
+                "clients write",
+                sql=sql,
+                lock=LockMode.SHARE_ROW_EXCLUSIVE,
+                tables=(table.qualified,),
+                operation=self.name,
+            )
+        ]
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        table = before.table(self.spec.table)
+        statements = []
+        if self.spec.down is not None:
+            statements.append(
+                f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified}"
+            )
+        statements.append(
+            f"alter table only {table.qualified} drop column if exists {quote_ident(self.physical)}"
+        )
+        if self.spec.down is not None:
+            statements.append(f"drop function if exists {self._function()}()")
+        notes = ["catalog only: the space is reclaimed as rows are rewritten by later updates"]
+        if self.dependents:
+            notes.append("also drops " + ", ".join(self.dependents))
+        return [
+            Step(
+                f"drop column {table.name}.{self.spec.column}",
+                sql=";\n".join(statements),
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(table.qualified,),
+                operation=self.name,
+                notes=tuple(notes),
+            )
+        ]
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        if self.spec.down is None:
+            return []
+        table = before.table(self.spec.table)
+        return [
+            Step(
+                f"remove the trigger that fills {table.name}.{self.spec.column}",
+                sql=f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
+                f"drop function if exists {self._function()}()",
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(table.qualified,),
+                operation=self.name,
+            )
+        ]
+
+    def describe(self) -> str:
+        return f"{self.name} {self.spec.table}.{self.spec.column}"
