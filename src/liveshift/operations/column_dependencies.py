@@ -99,16 +99,21 @@ def column_dependents(probe: Probe, table: Table, physical: str) -> list[Depende
     version_schemas = "''"
     if exists and exists[0][0]:
         version_schemas = "select version_schema from liveshift.migrations"
+    # With only pg_catalog on the search_path, regclass::text always names the schema.
     rows = probe._ask(
         [
+            "set local search_path = pg_catalog",
             _DEPENDENTS.format(
                 table=table_literal, column=column_literal, version_schemas=version_schemas
-            )
+            ),
         ],
         f"what depends on {table.name}.{physical}",
     )
     rows += probe._ask(
-        [_REFERENCING.format(table=table_literal, column=column_literal)],
+        [
+            "set local search_path = pg_catalog",
+            _REFERENCING.format(table=table_literal, column=column_literal),
+        ],
         f"the foreign keys pointing at {table.name}.{physical}",
     )
     seen: dict[tuple[str, str], Dependent] = {}
