@@ -68,6 +68,9 @@ def plan_migration(
         )
     current = schema.clone()
     plan = MigrationPlan(migration, schema.name, version_schema, before=schema, after=current)
+    # Complete steps of operations that rename a table run last: every other step names the
+    # table by its physical name of before the migration.
+    complete_last: list[Step] = []
     for index, (name, spec) in enumerate(migration.operations):
         operation = operations.build(name, spec, names)
         before = current.clone()
@@ -80,8 +83,10 @@ def plan_migration(
             raise
         plan.operations.append(operation)
         plan.start.extend(operation.start(before, current))
-        plan.complete.extend(operation.complete(before, current))
+        last = getattr(operation, "complete_last", False)
+        (complete_last if last else plan.complete).extend(operation.complete(before, current))
         plan.rollback[:0] = operation.rollback(before, current)
+    plan.complete.extend(complete_last)
     plan.start.append(version_views(current, version_schema, schema.server_version))
     drop_version = Step(
         f"drop the version schema {version_schema}",

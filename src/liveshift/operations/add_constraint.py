@@ -1,0 +1,196 @@
+"""add_constraint: check / unique / foreign key, added without a long lock, validated at complete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import AddConstraint
+from liveshift.operations.base import Operation
+from liveshift.operations.objects import (
+    condition_fits_model,
+    physical_expression,
+    refuse_reserved,
+    refuse_taken_relation_name,
+)
+from liveshift.plan import ConcurrentIndex, LockMode, Step
+from liveshift.schema import Constraint, Index, Schema, Table, quote_ident
+from liveshift.sqlexpr import check_expression
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+class AddConstraintOperation(Operation[AddConstraint]):
+    """Expand: a check or foreign key is added NOT VALID (enforced for every new write, of either
+    version, with no scan); a unique constraint's index is built concurrently. Contract: VALIDATE
+    CONSTRAINT (SHARE UPDATE EXCLUSIVE: reads and writes go on during the scan), or ADD CONSTRAINT
+    ... UNIQUE USING INDEX (catalog only). Rollback drops what start made."""
+
+    name = "add_constraint"
+
+    # Resolved in validate(): physical column names, the check over them, the referenced table.
+    columns: list[str]
+    condition: str | None
+    target: tuple[str, str] | None  # (qualified table, physical column)
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        spec = self.spec
+        table = schema.table(spec.table)
+        refuse_reserved(spec.name, "constraint")
+        if spec.name in table.constraints:
+            raise ValidationError(
+                f"constraint {spec.name!r} already exists on table {table.name}",
+                object=f"{schema.name}.{table.name}.{spec.name}",
+                hint="Choose another name, or drop_constraint the existing one first.",
+            )
+        if spec.type == "unique":
+            # Its index takes the constraint's name, and index names share the relation namespace.
+            refuse_taken_relation_name(schema, probe, spec.name, "add_constraint")
+        self.columns = [table.column(c).physical for c in spec.columns]
+        if len(set(spec.columns)) != len(spec.columns):
+            raise ValidationError(
+                f"add_constraint {spec.name}: a column is listed twice",
+                object=f"{schema.name}.{table.name}.{spec.name}",
+            )
+        self.condition = None
+        self.target = None
+        if spec.type == "check":
+            assert spec.check is not None  # the file format requires it
+            check_expression(spec.check, "check")
+            self.condition = physical_expression(table, spec.check, "check")
+            condition_fits_model(probe, table, self.condition, f"the check `{spec.check}`")
+        if spec.type == "foreign_key":
+            ref = spec.references
+            assert ref is not None  # the file format requires it
+            if len(spec.columns) != 1:
+                raise ValidationError(
+                    f"add_constraint {spec.name}: a foreign key here references one column, so "
+                    f"`columns:` must list one (it lists {len(spec.columns)})",
+                    object=f"{schema.name}.{table.name}.{spec.name}",
+                    hint="Use raw_sql for a multi-column foreign key.",
+                )
+            target = schema.table(ref.table)
+            self.target = (target.qualified, target.column(ref.column).physical)
+        kind = {"check": "c", "unique": "u", "foreign_key": "f"}[spec.type]
+        table.constraints[spec.name] = Constraint(
+            spec.name,
+            kind,
+            list(self.columns),
+            definition=self.condition or "",
+            referenced_table=spec.references.table if spec.references else None,
+        )
+        if spec.type == "unique":
+            table.indexes[spec.name] = Index(spec.name, list(self.columns), unique=True)
+
+    def _table(self, schema: Schema) -> Table:
+        return schema.table(self.spec.table)
+
+    def _tables(self, table: Table) -> tuple[str, ...]:
+        return (table.qualified, self.target[0]) if self.target else (table.qualified,)
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        spec = self.spec
+        table = self._table(before)
+        name = quote_ident(spec.name)
+        columns = ", ".join(quote_ident(c) for c in self.columns)
+        if spec.type == "unique":
+            return [
+                Step(
+                    f"build the unique index for constraint {spec.name} concurrently",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(table.qualified,),
+                    scans=True,
+                    transactional=False,
+                    estimated_rows=table.estimated_rows,
+                    concurrent_index=ConcurrentIndex(
+                        schema=table.schema,
+                        name=spec.name,
+                        create_sql=f"create unique index concurrently {name} on "
+                        f"{table.qualified} ({columns})",
+                    ),
+                    operation=self.name,
+                )
+            ]
+        if spec.type == "check":
+            return [
+                Step(
+                    f"add check {spec.name} to {table.name} (not valid: new writes only)",
+                    sql=f"alter table only {table.qualified} add constraint {name} "
+                    f"check ({self.condition}) not valid",
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(table.qualified,),
+                    operation=self.name,
+                    notes=("metadata only: no scan",),
+                )
+            ]
+        assert spec.references is not None and self.target is not None
+        ref = spec.references
+        return [
+            Step(
+                f"add foreign key {spec.name} to {table.name} (not valid: new writes only)",
+                sql=f"alter table only {table.qualified} add constraint {name} "
+                f"foreign key ({columns}) references {self.target[0]} "
+                f"({quote_ident(self.target[1])}) on delete {ref.on_delete} "
+                f"on update {ref.on_update} not valid",
+                lock=LockMode.SHARE_ROW_EXCLUSIVE,
+                tables=self._tables(table),
+                operation=self.name,
+                notes=("metadata only: no scan",),
+            )
+        ]
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        spec = self.spec
+        table = self._table(before)
+        name = quote_ident(spec.name)
+        if spec.type == "unique":
+            return [
+                Step(
+                    f"turn the unique index {spec.name} into a constraint",
+                    sql=f"alter table only {table.qualified} add constraint {name} "
+                    f"unique using index {name}",
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(table.qualified,),
+                    operation=self.name,
+                    notes=("metadata only: the index is already built and valid",),
+                )
+            ]
+        return [
+            Step(
+                f"validate constraint {spec.name} on {table.name}",
+                sql=f"alter table only {table.qualified} validate constraint {name}",
+                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                tables=self._tables(table),
+                scans=True,
+                estimated_rows=table.estimated_rows,
+                operation=self.name,
+                notes=("scans the table; reads and writes continue",),
+            )
+        ]
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        spec = self.spec
+        table = self._table(before)
+        if spec.type == "unique":
+            return [
+                Step(
+                    f"drop the unique index {spec.name} concurrently",
+                    sql=f"drop index concurrently if exists {quote_ident(table.schema)}."
+                    f"{quote_ident(spec.name)}",
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(table.qualified,),
+                    transactional=False,
+                    operation=self.name,
+                )
+            ]
+        return [
+            Step(
+                f"drop constraint {spec.name} from {table.name}",
+                sql=f"alter table if exists only {table.qualified} "
+                f"drop constraint if exists {quote_ident(spec.name)}",
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=self._tables(table),
+                operation=self.name,
+            )
+        ]

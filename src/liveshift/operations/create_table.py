@@ -1,0 +1,218 @@
+"""create_table: a new table, created whole at start (nobody uses it yet), dropped by rollback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import CreateTable
+from liveshift.operations.base import Operation, short_name
+from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
+from liveshift.plan import LockMode, Step
+from liveshift.schema import Column, Constraint, Index, Schema, Table, quote_ident, quote_literal
+from liveshift.sqlexpr import check_expression
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+class CreateTableOperation(Operation[CreateTable]):
+    """Expand: CREATE TABLE with every column, default and constraint inline: the table is new and
+    empty, so nothing needs NOT VALID or CONCURRENTLY. The new version's schema shows it through a
+    view; old clients never refer to it. Contract: nothing. Rollback: DROP TABLE."""
+
+    name = "create_table"
+
+    # Resolved in validate(): canonical type names and the referenced tables' physical names.
+    types: dict[str, str]
+    targets: dict[str, tuple[str, str]]
+
+    def _constraint_name(self, column: str, suffix: str) -> str:
+        return short_name(self.spec.table, column, suffix)
+
+    def _primary_key(self) -> list[str]:
+        return [c.name for c in self.spec.columns if c.primary_key]
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        spec = self.spec
+        refuse_reserved(spec.table, "table")
+        refuse_taken_relation_name(schema, probe, spec.table, "create_table")
+        self.types = {}
+        self.targets = {}
+        seen: set[str] = set()
+        for column in spec.columns:
+            if column.name in seen:
+                raise ValidationError(
+                    f"create_table {spec.table}: column {column.name!r} is defined twice",
+                    object=f"{schema.name}.{spec.table}.{column.name}",
+                    hint="Give each column one definition.",
+                )
+            seen.add(column.name)
+            refuse_reserved(column.name, "column")
+            self.types[column.name] = probe.type_exists(column.type)
+            if column.default is not None:
+                check_expression(column.default, "default")
+            if column.check is not None:
+                check_expression(column.check.constraint, "check")
+            if column.references is not None:
+                ref = column.references
+                target = schema.table(ref.table) if ref.table != spec.table else None
+                if target is None:
+                    if ref.column not in seen and ref.column not in {c.name for c in spec.columns}:
+                        raise ValidationError(
+                            f"column {column.name!r} references {ref.table}.{ref.column}, "
+                            "which is not a column of the new table",
+                            object=f"{schema.name}.{spec.table}.{column.name}",
+                        )
+                    self.targets[column.name] = (
+                        f"{quote_ident(schema.name)}.{quote_ident(spec.table)}",
+                        ref.column,
+                    )
+                else:
+                    target_column = target.column(ref.column)
+                    self.targets[column.name] = (target.qualified, target_column.physical)
+        # The server checks types, defaults and checks together on a temporary twin of the table
+        # (without foreign keys: their targets may be tables this migration creates).
+        probe._ask(
+            [f"create temporary table {quote_ident('_ls_probe')} ({self._body(temporary=True)})"],
+            f"the definition of table {spec.table}",
+        )
+        table = Table(schema=schema.name, name=spec.table)
+        for column in spec.columns:
+            table.columns[column.name] = Column(
+                name=column.name,
+                type=self.types[column.name],
+                nullable=column.nullable and not column.primary_key,
+                default=column.default,
+            )
+        constraints: list[Constraint] = []
+        primary = self._primary_key()
+        if primary:
+            constraints.append(Constraint(short_name(spec.table, "pkey"), "p", primary))
+        for column in spec.columns:
+            if column.unique:
+                key = self._constraint_name(column.name, "key")
+                constraints.append(Constraint(key, "u", [column.name]))
+            if column.check is not None:
+                check = column.check.name or self._constraint_name(column.name, "check")
+                constraints.append(
+                    Constraint(check, "c", [column.name], definition=column.check.constraint)
+                )
+            if column.references is not None:
+                fkey = column.references.name or self._constraint_name(column.name, "fkey")
+                constraints.append(
+                    Constraint(fkey, "f", [column.name], referenced_table=column.references.table)
+                )
+        for constraint in constraints:
+            if constraint.name in table.constraints:
+                raise ValidationError(
+                    f"create_table {spec.table}: two constraints would be named "
+                    f"{constraint.name!r}",
+                    object=f"{schema.name}.{spec.table}",
+                    hint="Give the checks and references distinct `name:`s.",
+                )
+            table.constraints[constraint.name] = constraint
+            if constraint.kind in ("p", "u"):
+                # Their indexes are relations of the schema: the name must be free there too.
+                refuse_taken_relation_name(schema, probe, constraint.name, "the index")
+                table.indexes[constraint.name] = Index(
+                    constraint.name,
+                    list(constraint.columns),
+                    unique=True,
+                    primary=constraint.kind == "p",
+                )
+        schema.tables[spec.table] = table
+
+    def _body(self, *, temporary: bool) -> str:
+        """The column and constraint list of CREATE TABLE; a temporary probe twin leaves out the
+        foreign keys and the names of constraints (temporary tables share no namespace)."""
+        lines: list[str] = []
+        for column in self.spec.columns:
+            parts = [quote_ident(column.name), self.types[column.name]]
+            if column.default is not None:
+                parts.append(f"default {column.default}")
+            if not column.nullable and not column.primary_key:
+                parts.append("not null")
+            lines.append(" ".join(parts))
+        primary = self._primary_key()
+        if primary:
+            name = (
+                ""
+                if temporary
+                else f"constraint {quote_ident(short_name(self.spec.table, 'pkey'))} "
+            )
+            lines.append(f"{name}primary key ({', '.join(quote_ident(c) for c in primary)})")
+        for column in self.spec.columns:
+            col = quote_ident(column.name)
+            if column.unique:
+                key = self._constraint_name(column.name, "key")
+                name = "" if temporary else f"constraint {quote_ident(key)} "
+                lines.append(f"{name}unique ({col})")
+            if column.check is not None:
+                check = column.check.name or self._constraint_name(column.name, "check")
+                name = "" if temporary else f"constraint {quote_ident(check)} "
+                lines.append(f"{name}check ({column.check.constraint})")
+            if column.references is not None and not temporary:
+                ref = column.references
+                fkey = ref.name or self._constraint_name(column.name, "fkey")
+                target, target_column = self.targets[column.name]
+                lines.append(
+                    f"constraint {quote_ident(fkey)} foreign key ({col}) references {target} "
+                    f"({quote_ident(target_column)}) on delete {ref.on_delete} "
+                    f"on update {ref.on_update}"
+                )
+        return ",\n  ".join(lines)
+
+    def _qualified(self, schema: Schema) -> str:
+        return f"{quote_ident(schema.name)}.{quote_ident(self.spec.table)}"
+
+    def _referenced(self, before: Schema) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                {
+                    before.table(c.references.table).qualified
+                    for c in self.spec.columns
+                    if c.references is not None and c.references.table != self.spec.table
+                }
+            )
+        )
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        qualified = self._qualified(before)
+        statements = [f"create table {qualified} (\n  {self._body(temporary=False)}\n)"]
+        for column in self.spec.columns:
+            if column.comment is not None:
+                statements.append(
+                    f"comment on column {qualified}.{quote_ident(column.name)} is "
+                    f"{quote_literal(column.comment)}"
+                )
+        referenced = self._referenced(before)
+        return [
+            Step(
+                f"create table {self.spec.table}",
+                sql=";\n".join(statements),
+                # A foreign key takes SHARE ROW EXCLUSIVE on the table it points at, briefly:
+                # the new table is empty, so nothing is checked.
+                lock=LockMode.SHARE_ROW_EXCLUSIVE if referenced else None,
+                tables=referenced,
+                operation=self.name,
+                notes=("new, empty table: no scan, no rewrite",),
+            )
+        ]
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        return []
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        qualified = self._qualified(before)
+        referenced = self._referenced(before)
+        return [
+            Step(
+                f"drop the new table {self.spec.table}",
+                sql=f"drop table if exists {qualified}",
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=(qualified, *referenced),
+                operation=self.name,
+                notes=("drops the rows new clients wrote into it",),
+            )
+        ]

@@ -1,0 +1,60 @@
+"""drop_index: the index serves both versions until complete, which drops it concurrently."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import DropIndex
+from liveshift.operations.base import Operation
+from liveshift.operations.objects import find_index
+from liveshift.plan import LockMode, Step
+from liveshift.schema import Schema, quote_ident
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+class DropIndexOperation(Operation[DropIndex]):
+    """Expand: nothing (old clients may still rely on the index, for speed or uniqueness).
+    Contract: DROP INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on).
+    Rollback: nothing."""
+
+    name = "drop_index"
+
+    table_name: str
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        table, index = find_index(schema, self.spec.name)
+        backing = table.constraints.get(index.name)
+        if backing is not None and backing.kind in ("p", "u", "x"):
+            kind = {"p": "primary key", "u": "unique constraint", "x": "exclusion constraint"}
+            raise ValidationError(
+                f"index {index.name!r} belongs to the {kind[backing.kind]} {backing.name!r} of "
+                f"table {table.name}",
+                object=f"{schema.name}.{index.name}",
+                hint="Use drop_constraint to drop the constraint (and its index).",
+            )
+        self.table_name = table.name
+        del table.indexes[index.name]
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        return []
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        table = before.table(self.table_name)
+        return [
+            Step(
+                f"drop index {self.spec.name} concurrently",
+                sql=f"drop index concurrently if exists {quote_ident(table.schema)}."
+                f"{quote_ident(self.spec.name)}",
+                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                tables=(table.qualified,),
+                transactional=False,
+                operation=self.name,
+                notes=("reads and writes continue; waits for transactions using the table",),
+            )
+        ]
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        return []

@@ -1,0 +1,194 @@
+"""Lookups shared by the table, index and constraint operations: model objects and catalog facts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError, did_you_mean
+from liveshift.schema import Index, Schema, Table, quote_ident, quote_literal
+from liveshift.sqlexpr import referenced_columns, rewrite_columns
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+
+def refuse_reserved(name: str, kind: str) -> None:
+    if name.startswith("_ls_"):
+        raise ValidationError(
+            f"{kind} names starting with _ls_ are reserved for liveshift ({name!r})",
+            hint="Choose another name.",
+        )
+
+
+def relation_kind(probe: Probe, schema: str, name: str) -> str | None:
+    """What the catalog holds under `schema.name` (table, view, index, sequence, ...), if anything."""
+    rows = probe._ask(
+        [
+            "select case c.relkind when 'r' then 'table' when 'p' then 'table' "
+            "when 'v' then 'view' when 'm' then 'materialized view' when 'i' then 'index' "
+            "when 'I' then 'index' when 'S' then 'sequence' when 'f' then 'foreign table' "
+            "else 'relation' end from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            f"where n.nspname = {quote_literal(schema)} and c.relname = {quote_literal(name)}"
+        ],
+        f"the name {schema}.{name}",
+    )
+    return str(rows[0][0]) if rows else None
+
+
+def physical_names(schema: Schema) -> set[str]:
+    """Every relation name the model's tables and indexes occupy in the base schema now."""
+    names = {t.physical for t in schema.tables.values()}
+    for table in schema.tables.values():
+        names.update(table.indexes)
+    return names
+
+
+def refuse_taken_relation_name(schema: Schema, probe: Probe, name: str, what: str) -> None:
+    """Refuse `name` for a new table or index when the base schema already uses it: in the model
+    (a table, a renamed table's old name kept until complete, an index) or in the catalog (a view,
+    a sequence, a table this migration drops only at complete, ...)."""
+    taken: str | None = None
+    if name in schema.tables:
+        taken = "a table"
+    elif name in {t.physical for t in schema.tables.values()}:
+        taken = "a table that keeps this name until complete renames it"
+    elif name in physical_names(schema):
+        taken = "an index"
+    else:
+        kind = relation_kind(probe, schema.name, name)
+        if kind == "table":
+            taken = "a table this migration drops only at complete"
+        elif kind is not None:
+            taken = f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+    if taken is not None:
+        raise ValidationError(
+            f"{what} {name!r}: the name is already used by {taken} in schema {schema.name!r}",
+            object=f"{schema.name}.{name}",
+            hint="Choose another name.",
+        )
+
+
+def find_index(schema: Schema, name: str) -> tuple[Table, Index]:
+    """The index called `name` on any table of the model, or a ValidationError with a suggestion."""
+    for table in schema.tables.values():
+        if name in table.indexes:
+            return table, table.indexes[name]
+    every = [i for t in schema.tables.values() for i in t.indexes]
+    raise ValidationError(
+        f"there is no index {name!r} in schema {schema.name!r}",
+        object=f"{schema.name}.{name}",
+        hint=did_you_mean(name, every) or "Check the index name and the migration's `schema:`.",
+    )
+
+
+def physical_expression(table: Table, expression: str, what: str) -> str:
+    """An expression over the new version's column names, rewritten to the base table's names;
+    refuses unknown columns with a suggestion."""
+    for column in sorted(referenced_columns(expression, what)):
+        table.column(column)
+    renames = {c.name: c.physical for c in table.columns.values() if c.name != c.physical}
+    if not renames:
+        return expression
+    return rewrite_columns(expression, renames, what=what)
+
+
+def _model_row(table: Table) -> str:
+    """A one-row relation with the table's physical columns and types, from the model only (so
+    columns and tables this migration creates are there too)."""
+    columns = ", ".join(
+        f"null::{c.type} as {quote_ident(c.physical)}" for c in table.columns.values()
+    )
+    return f"(select {columns}) as _ls_row"
+
+
+def condition_fits_model(probe: Probe, table: Table, condition: str, what: str) -> None:
+    """A boolean condition over the table's physical columns type-checks on the server."""
+    probe._ask([f"explain select 1 from {_model_row(table)} where ({condition})::boolean"], what)
+
+
+def expression_fits_model(probe: Probe, table: Table, expression: str, what: str) -> None:
+    """An expression over the table's physical columns type-checks on the server."""
+    probe._ask([f"explain select ({expression}) from {_model_row(table)}"], what)
+
+
+@dataclass(frozen=True)
+class TableDependent:
+    """Something outside the table that breaks or blocks when the table goes away."""
+
+    kind: str
+    name: str
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+_TABLE_DEPENDENTS = """
+select distinct kind, name from (
+  select case v.relkind when 'm' then 'materialized view' else 'view' end as kind,
+         v.oid::regclass::text as name
+  from pg_depend d
+  join pg_rewrite r on d.classid = 'pg_rewrite'::regclass and r.oid = d.objid
+  join pg_class v on v.oid = r.ev_class
+  join pg_namespace vn on vn.oid = v.relnamespace
+  where d.refclassid = 'pg_class'::regclass and d.refobjid = {table}::regclass
+    and v.oid <> {table}::regclass and vn.nspname not in ({version_schemas})
+  union all
+  select 'foreign key', f.conname || ' on ' || f.conrelid::regclass::text
+  from pg_constraint f
+  where f.contype = 'f' and f.confrelid = {table}::regclass and f.conrelid <> {table}::regclass
+  union all
+  select 'function', p.oid::regprocedure::text
+  from pg_depend d join pg_proc p on d.classid = 'pg_proc'::regclass and p.oid = d.objid
+  where (d.refclassid = 'pg_class'::regclass and d.refobjid = {table}::regclass)
+     or (d.refclassid = 'pg_type'::regclass
+         and d.refobjid = (select reltype from pg_class where oid = {table}::regclass))
+  union all
+  select 'function (by name in its body)', p.oid::regprocedure::text
+  from pg_proc p join pg_namespace pn on pn.oid = p.pronamespace
+  join pg_language l on l.oid = p.prolang
+  where pn.nspname not in ('pg_catalog', 'information_schema', 'liveshift')
+    and l.lanname not in ('c', 'internal')
+    and p.proname not like '\\_ls\\_%' and p.prosrc ~* ('\\m' || {name} || '\\M')
+) found
+order by kind, name
+"""
+
+
+def table_dependents(probe: Probe, table: Table) -> list[TableDependent]:
+    """Views, materialized views, foreign keys of other tables and functions that use `table`
+    (liveshift's own version views excepted). Functions are found through pg_depend (row types,
+    SQL-standard bodies) and by the table's name appearing in their source, which may over-report
+    but never misses a PL/pgSQL function that queries the table."""
+    exists = probe._ask(
+        ["select to_regclass('liveshift.migrations') is not null"], "the liveshift state"
+    )
+    version_schemas = "''"
+    if exists and exists[0][0]:
+        version_schemas = "select version_schema from liveshift.migrations"
+    name = re.escape(table.physical)
+    rows = probe._ask(
+        [
+            _TABLE_DEPENDENTS.format(
+                table=quote_literal(table.qualified),
+                version_schemas=version_schemas,
+                name=quote_literal(name),
+            )
+        ],
+        f"what depends on table {table.name}",
+    )
+    return [TableDependent(str(kind), str(name)) for kind, name in rows]
+
+
+def model_references_to(schema: Schema, table: Table) -> list[TableDependent]:
+    """Foreign keys in the model (e.g. of tables this migration creates) pointing at `table`."""
+    targets = {table.name, table.physical, f"{table.schema}.{table.physical}", table.qualified}
+    found = []
+    for other in schema.tables.values():
+        if other is table:
+            continue
+        for constraint in other.constraints.values():
+            if constraint.kind == "f" and constraint.referenced_table in targets:
+                found.append(TableDependent("foreign key", f"{constraint.name} on {other.name}"))
+    return found

@@ -1,0 +1,129 @@
+"""raw_sql: hand-written SQL run as its own step at start (`up`) and at rollback (`down`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import pglast
+from pglast import ast
+
+from liveshift.errors import ValidationError
+from liveshift.migration.models import RawSql
+from liveshift.operations.base import Operation
+from liveshift.plan import LockMode, Step
+from liveshift.schema import Schema
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+LOCK_UNKNOWN = (
+    "raw SQL: liveshift does not know which locks it takes; it runs under lock_timeout (with "
+    "retries) as if it needed ACCESS EXCLUSIVE"
+)
+NO_DOWN = "raw_sql has no `down`: rollback leaves its `up` applied"
+
+# Statement types PostgreSQL refuses to run inside a transaction block.
+_OUTSIDE_TRANSACTION = (
+    ast.VacuumStmt,
+    ast.CreatedbStmt,
+    ast.DropdbStmt,
+    ast.AlterSystemStmt,
+    ast.CreateTableSpaceStmt,
+    ast.DropTableSpaceStmt,
+    ast.CreateSubscriptionStmt,
+    ast.DropSubscriptionStmt,
+)
+
+
+def _needs_autocommit(statement: Any) -> bool:
+    if isinstance(statement, _OUTSIDE_TRANSACTION):
+        return True
+    if isinstance(statement, ast.IndexStmt | ast.DropStmt) and statement.concurrent:
+        return True
+    if isinstance(statement, ast.ReindexStmt):
+        return any(p.defname == "concurrently" for p in statement.params or ())
+    return False
+
+
+def _parse(sql: str, what: str) -> bool:
+    """Check that `sql` parses; True when it must run outside a transaction (then it must be a
+    single statement: several statements in one step would run as one implicit transaction)."""
+    try:
+        statements = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        raise ValidationError(
+            f"the raw_sql `{what}` does not parse: {exc.args[0]}",
+            hint="Write PostgreSQL statements separated by semicolons.",
+        ) from None
+    if not statements:
+        raise ValidationError(f"the raw_sql `{what}` holds no statement")
+    outside = [s for s in statements if _needs_autocommit(s.stmt)]
+    if outside and len(statements) > 1:
+        raise ValidationError(
+            f"the raw_sql `{what}` mixes a statement that cannot run in a transaction "
+            f"({type(outside[0].stmt).__name__}) with others",
+            hint="Put that statement in a raw_sql operation of its own.",
+        )
+    return bool(outside)
+
+
+class RawSqlOperation(Operation[RawSql]):
+    """Expand: `up`, in its own step (one transaction unless it is a single statement that cannot
+    run in one, e.g. CREATE INDEX CONCURRENTLY). Contract: nothing. Rollback: `down`; without a
+    `down` rollback goes on and says, in the plan and as it runs, that `up` stays applied.
+    The schema model does not follow raw SQL: later operations and the version schema see the
+    tables as they were before it."""
+
+    name = "raw_sql"
+
+    up_outside_transaction: bool = False
+    down_outside_transaction: bool = False
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        self.up_outside_transaction = _parse(self.spec.up, "up")
+        if self.spec.down is not None:
+            self.down_outside_transaction = _parse(self.spec.down, "down")
+
+    def _step(self, description: str, sql: str, outside: bool) -> Step:
+        return Step(
+            description,
+            sql=sql,
+            # Lock unknown: inside a transaction assume the worst, so the wait is bounded by
+            # lock_timeout and retried; outside one (CONCURRENTLY, VACUUM) a retry could leave
+            # an invalid index half-built, so it waits like the statement itself does.
+            lock=None if outside else LockMode.ACCESS_EXCLUSIVE,
+            transactional=not outside,
+            operation=self.name,
+            notes=(
+                LOCK_UNKNOWN
+                if not outside
+                else "raw SQL: locks unknown; run without a transaction and without lock_timeout",
+            ),
+        )
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        step = self._step("run raw SQL (up)", self.spec.up, self.up_outside_transaction)
+        if self.spec.down is None:
+            step = dataclasses.replace(step, notes=(*step.notes, NO_DOWN))
+        return [step]
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        return []
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        if self.spec.down is None:
+            return [
+                Step(
+                    f"WARNING: {NO_DOWN} ({_excerpt(self.spec.up)})",
+                    sql="select 1",
+                    operation=self.name,
+                    notes=(NO_DOWN,),
+                )
+            ]
+        return [self._step("run raw SQL (down)", self.spec.down, self.down_outside_transaction)]
+
+
+def _excerpt(sql: str, limit: int = 60) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
