@@ -82,7 +82,12 @@ def rewrite_columns(
                 fields = (ast.String(sval=qualifier), *fields)
             return ast.ColumnRef(fields=fields)
 
-    Rewrite()(tree)
+    rewrite = Rewrite()
+    if isinstance(tree, ast.ColumnRef):
+        # The visitor replaces nodes inside their parent: a bare column has none.
+        tree = rewrite.visit_ColumnRef(None, tree) or tree
+    else:
+        rewrite(tree)
     return str(RawStream()(tree))
 
 
