@@ -78,6 +78,10 @@ def wrong_rows(conn: psycopg.Connection[Any], table: str, column: str, up: str) 
 
 
 def backfill_row(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+    """The latest backfill's checkpoint row (None before liveshift made its state schema)."""
+    exists = conn.execute("select to_regclass('liveshift.backfills') is not null").fetchone()
+    if not exists or not exists[0]:
+        return None
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         return cur.execute(
             "select * from liveshift.backfills order by started_at desc limit 1"
