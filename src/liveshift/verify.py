@@ -70,7 +70,7 @@ def scan(
     if backfill.key:
         _scan_keyset(conn, table, list(backfill.key), bad, batch_rows, result, stop)
     else:
-        _scan_pages(conn, table, bad, result, stop)
+        _scan_pages(conn, table, bad, batch_rows, result, stop)
     return result
 
 
@@ -126,21 +126,26 @@ def _scan_pages(
     conn: psycopg.Connection[Any],
     table: str,
     bad: str,
+    batch_rows: int,
     result: VerifyResult,
     stop: threading.Event | None,
 ) -> None:
     row = conn.execute(
-        "select pg_relation_size(%s::regclass) / current_setting('block_size')::int", (table,)
+        "select pg_relation_size(%s::regclass) / current_setting('block_size')::int, "
+        "reltuples / greatest(relpages, 1) from pg_class where oid = %s::regclass",
+        (table, table),
     ).fetchone()
     pages = int(row[0]) if row else 0
-    for first in range(0, pages, BATCH_PAGES):
+    per_page = float(row[1]) if row and row[1] and row[1] > 0 else 0.0
+    step = max(1, int(batch_rows / per_page)) if per_page else BATCH_PAGES
+    for first in range(0, pages, step):
         if stop is not None and stop.is_set():
             return
         row = conn.execute(
             f"select count(*), count(*) filter (where {bad}), "
             f"(array_agg(ctid::text) filter (where {bad}))[1:{SAMPLE}] from only {table} "
             "where ctid >= %s::tid and ctid < %s::tid",
-            (f"({first},0)", f"({first + BATCH_PAGES},0)"),
+            (f"({first},0)", f"({first + step},0)"),
         ).fetchone()
         assert row is not None
         _add(result, int(row[0]), int(row[1]), row[2] or [])
