@@ -43,6 +43,8 @@ def test_demo_runs_with_zero_errors_and_fills_the_column(pg_url: str) -> None:
                 demo_db,
                 "--lock-timeout",
                 "200ms",
+                "--long-transaction",
+                "1s",
                 "--progress",
                 "plain",
                 "--json",
@@ -60,6 +62,11 @@ def test_demo_runs_with_zero_errors_and_fills_the_column(pg_url: str) -> None:
         assert all(report["checks"].values()), report["checks"]
         assert {p["name"] for p in report["phases"]} >= {"expand", "backfill", "contract"}
         assert report["rows_backfilled"] >= 20000
+        # The report's long transaction made liveshift retry its lock, and it was named.
+        assert report["lock_retries"] >= 1
+        assert report["blockers_named"], report
+        assert "app-v1-monthly-report" in report["blockers_named"][0]
+        assert "app-v1-monthly-report" in proc.stderr
         # Live progress reached the user while it ran.
         assert "backfill users._ls_new_last_login" in proc.stderr
 

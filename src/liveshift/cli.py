@@ -234,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="liveshift_demo",
         help="database the demo drops and creates on the server (default: liveshift_demo)",
     )
+    p.add_argument(
+        "--long-transaction",
+        default="2s",
+        help="a report holds the table in an open transaction this long as start begins (0: none)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("json-schema", help="print the JSON Schema of migration files")

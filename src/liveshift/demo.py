@@ -23,7 +23,7 @@ from liveshift.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import BackfillProgress, Blocker, Reporter, make_reporter
-from liveshift.settings import Settings
+from liveshift.settings import Settings, parse_duration_ms
 
 DEFAULT_DEMO_DATABASE = "liveshift_demo"
 TABLE = "users"
@@ -55,6 +55,7 @@ LOAD_CHUNK = 250_000
 PACE_S = 0.004
 BASELINE_S = 2.0
 ROLLOUT_S = 1.5
+REPORT_APP = "app-v1-monthly-report"
 
 
 # -- the simulated application -----------------------------------------------------------------
@@ -199,6 +200,27 @@ class Traffic:
 
         return loop
 
+    def hold_table(self, role: str, seconds: float) -> None:
+        """A long transaction (a report, a forgotten psql session) holding a read lock on the
+        table; returns once it holds the lock."""
+        holding = threading.Event()
+
+        def hold() -> None:
+            try:
+                with psycopg.connect(self.url, application_name=role) as conn:
+                    conn.execute(f"select count(*) from {TABLE}").fetchone()
+                    holding.set()
+                    self.stop.wait(seconds)
+            except psycopg.Error as exc:
+                self.error(role, exc)
+            finally:
+                holding.set()
+
+        thread = threading.Thread(target=hold, name=f"demo-{role}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+        holding.wait(60)
+
     def join(self) -> None:
         self.stop.set()
         for thread in self.threads:
@@ -282,7 +304,9 @@ class DemoReporter(Reporter):
         self.inner = inner
         self.backfill_begin: float | None = None
         self.backfill_end: float | None = None
-        self.blockers: list[str] = []
+        self.blockers: dict[int, str] = {}  # pid -> how it was described when first seen
+        self.blocker_waits: dict[int, int] = {}  # pid -> in how many lock waits it was named
+        self.lock_waits = 0
 
     def phase(self, name: str, migration: str) -> None:
         self.inner.phase(name, migration)
@@ -300,8 +324,21 @@ class DemoReporter(Reporter):
     def lock_wait(
         self, description: str, attempt: int, blockers: list[Blocker], wait_s: float
     ) -> None:
-        self.blockers.extend(b.describe() for b in blockers if b.describe() not in self.blockers)
+        self.lock_waits += 1
+        for blocker in blockers:
+            self.blockers.setdefault(blocker.pid, blocker.describe())
+            self.blocker_waits[blocker.pid] = self.blocker_waits.get(blocker.pid, 0) + 1
         self.inner.lock_wait(description, attempt, blockers, wait_s)
+
+    def named_blockers(self, limit: int = 3) -> list[str]:
+        """The sessions named most often: the real blocker is named in every wait, sessions
+        merely queued behind the DDL's attempt only now and then."""
+        ranked = sorted(self.blocker_waits.items(), key=lambda item: -item[1])[:limit]
+        return [
+            f"{self.blockers[pid]} (named in {count} of {self.lock_waits} lock waits)"
+            for pid, count in ranked
+            if 2 * count >= self.lock_waits
+        ]
 
     def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
         self.inner.backfill(progress, final)
@@ -496,6 +533,16 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         baseline.end = time.monotonic()
         windows.append(baseline)
 
+        hold_s = parse_duration_ms(
+            str(getattr(args, "long_transaction", "0")), "--long-transaction"
+        )
+        if hold_s > 0:
+            say(
+                f"   meanwhile a report of version 1 ({REPORT_APP}) reads {TABLE} in a transaction "
+                f"it keeps open for {hold_s / 1000:g}s: a plain ALTER TABLE would queue behind it "
+                "and stall every query of the application for that long"
+            )
+            traffic.hold_table(REPORT_APP, hold_s / 1000)
         say(
             f"[bold]3.[/bold] liveshift start: add {TABLE}.{COLUMN} timestamptz NOT NULL "
             f"DEFAULT now(), filled from `{UP}`"
@@ -617,7 +664,7 @@ def _result(
         app_errors=len(traffic.errors),
         error_samples=traffic.errors[:5],
         lock_retries=sum(retries for _, retries in journal.values()),
-        blockers_named=reporter.blockers[:5],
+        blockers_named=reporter.named_blockers(),
         old_writer_rows=len(traffic.written_ids),
         checks=checks,
         check_details=details,
@@ -683,8 +730,13 @@ def print_report(result: DemoResult, console: Console | None = None) -> None:
         mark = "[green]yes[/green]" if passed else "[bold red]NO[/bold red]"
         facts.add_row(check, mark)
     console.print(facts)
-    for blocker in result.blockers_named:
-        console.print(f"  a lock wait was caused by {blocker}")
+    if result.lock_retries:
+        console.print(
+            "liveshift could not get its lock at once and retried: each try waits at most "
+            "--lock-timeout, so application queries queued behind it for no longer than that."
+        )
+        for blocker in result.blockers_named:
+            console.print(f"  blocked by {blocker}")
     for sample in result.error_samples:
         console.print(f"  [red]application error[/red] {sample}")
     if result.ok:
