@@ -58,9 +58,7 @@ def test_lifecycle(pg_url: str, conn: Conn) -> None:
     conn.execute("insert into public_m1.items (name, qty) values ('via new', 5)")
     conn.execute("update public.items set title = 'via old' where id = 1")
     assert conn.execute("select title from public.items where qty = 5 and id > 1500").fetchone()
-    assert conn.execute("select name from public_m1.items where id = 1").fetchone() == (
-        "via old",
-    )
+    assert conn.execute("select name from public_m1.items where id = 1").fetchone() == ("via old",)
     conn.execute("delete from public.items where id > 1500")
     conn.execute("update public.items set title = 'item 1' where id = 1")
 

@@ -12,7 +12,7 @@ from liveshift.operations.column_dependencies import column_dependents, has_rows
 from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
-from liveshift.triggers import SKIP_BACKFILL, old_version_sync_trigger, on_version
+from liveshift.triggers import SKIP_BACKFILL, on_version
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -32,7 +32,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
     # Facts found in validate() that planning needs.
     old: Column
     new: Column
-    swap: bool = False  # the type change goes through a new column
+    swap: bool = False  # the change goes through a new column
+    fill_nulls: bool = False  # ... because NOT NULL needs `up` for NULLs, not for a type change
     direct_type: bool = False  # the type change is applied in place (binary coercible)
     up: str | None = None  # over the old shape's names
     down: str | None = None  # over the new shape's names
@@ -93,6 +94,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 hint="`up` and `down` translate values between two types; without a type change, "
                 "`up` only fills NULLs when the column becomes NOT NULL (`nullable: false`).",
             )
+        nullable = column.nullable if spec.nullable is None else spec.nullable
         if type_changes:
             self.swap = (
                 spec.up is not None
@@ -100,7 +102,9 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 or _rewrites(probe, column.type, new_type)
             )
             self.direct_type = not self.swap
-        nullable = column.nullable if spec.nullable is None else spec.nullable
+        elif column.nullable and not nullable and spec.up is not None:
+            # Filling NULLs in place could not be rolled back exactly: fill a new column.
+            self.swap = self.fill_nulls = True
         default = column.default
         if spec.default is not None:
             check_expression(spec.default, "default")
@@ -165,14 +169,18 @@ class AlterColumnOperation(Operation[AlterColumn]):
         dependents = column_dependents(probe, table, column.physical)
         if dependents:
             raise ValidationError(
-                f"cannot change the type of {table.name}.{spec.column} without a rewrite while "
-                "other objects depend on it: the new column would not carry them",
+                f"cannot change {table.name}.{spec.column} through a new column (a type change "
+                "that would rewrite the table, or NULLs to fill) while other objects depend on "
+                "it: the new column would not carry them",
                 object=where,
                 details=[d.describe() for d in dependents],
                 hint="Drop them in an earlier migration and create them again after this one "
                 "(drop_index / drop_constraint / create_index / add_constraint), or use raw_sql.",
             )
         up = spec.up
+        if up is not None and self.fill_nulls:
+            check_expression(up, "up")
+            up = f"coalesce({quote_ident(spec.column)}, {up})"
         if up is None:
             up = quote_ident(spec.column)
             if not _fits(probe, table, old_names, {}, up, self.new.type):
@@ -228,11 +236,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
         self, table: Table, column: Column, probe: Probe, old_names: dict[str, str]
     ) -> None:
         spec = self.spec
-        if spec.up is not None:
-            check_expression(spec.up, "up")
-            _fits(probe, table, old_names, {}, spec.up, column.type, raise_for="up")
-            self.up = spec.up
-        elif has_rows_where(probe, table, f"{quote_ident(column.physical)} is null"):
+        if has_rows_where(probe, table, f"{quote_ident(column.physical)} is null"):
             raise ValidationError(
                 f"{table.name}.{spec.column} becomes NOT NULL but some rows hold NULL",
                 object=f"{table.schema}.{table.name}.{spec.column}",
@@ -289,7 +293,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
         return self.names.function(self.spec.table, self.spec.column)
 
     def _has_trigger(self) -> bool:
-        return self.swap or (self.set_not_null and self.up is not None)
+        return self.swap
 
     # -- phases -------------------------------------------------------------------------------
 
@@ -324,19 +328,6 @@ class AlterColumnOperation(Operation[AlterColumn]):
             )
         if self.swap:
             extra_sql.append(self._two_way_trigger(table, old_names, new_names))
-        elif self.set_not_null and self.up is not None:
-            up = rewrite_columns(self.up, old_names, what="up")
-            extra_sql.append(
-                old_version_sync_trigger(
-                    table=table,
-                    function=self._function(),
-                    trigger=self._trigger(),
-                    version_schema=self.names.version_schema,
-                    target=self.new.physical,
-                    expression=f"coalesce({target}, {up})",
-                    fill_nulls_from_new_version=True,
-                )
-            )
         steps: list[Step] = []
         if clauses or extra_sql:
             sql = ";\n".join(
@@ -378,7 +369,6 @@ class AlterColumnOperation(Operation[AlterColumn]):
         if self.up is not None:
             key = table.primary_key() or table.unique_not_null_key()
             up = rewrite_columns(self.up, old_names, what="up")
-            old = quote_ident(self.old.physical)
             steps.append(
                 Step(
                     f"backfill {self.new.physical} for existing rows of {table.name}",
@@ -390,7 +380,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                         schema=table.schema,
                         table=table.physical,
                         column=self.new.physical,
-                        expression=up if self.swap else f"coalesce({old}, {up})",
+                        expression=up,
                         where=f"{target} is null",
                         key=tuple(table.columns[k].physical for k in key) if key else None,
                     ),
@@ -677,18 +667,21 @@ def _fits(
 def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
     """PostgreSQL's own answer to "does ALTER COLUMN TYPE rewrite the table?", asked of a one-row
     temporary table: the relfilenode changes when it does."""
-    rows = probe._ask(
-        [
-            f"create temp table _ls_probe (value {old_type}) on commit drop",
-            "insert into _ls_probe values (null)",
-            "create temp table _ls_probe_file on commit drop as "
-            "select relfilenode from pg_class where oid = '_ls_probe'::regclass",
-            f"alter table _ls_probe alter column value type {new_type}",
-            "select c.relfilenode <> f.relfilenode from pg_class c, _ls_probe_file f "
-            "where c.oid = '_ls_probe'::regclass",
-        ],
-        f"the type change {old_type} -> {new_type}",
-    )
+    try:
+        rows = probe._ask(
+            [
+                f"create temp table _ls_probe (value {old_type}) on commit drop",
+                "insert into _ls_probe values (null)",
+                "create temp table _ls_probe_file on commit drop as "
+                "select relfilenode from pg_class where oid = '_ls_probe'::regclass",
+                f"alter table _ls_probe alter column value type {new_type}",
+                "select c.relfilenode <> f.relfilenode from pg_class c, _ls_probe_file f "
+                "where c.oid = '_ls_probe'::regclass",
+            ],
+            f"the type change {old_type} -> {new_type}",
+        )
+    except ValidationError:
+        return True  # no implicit conversion at all: certainly not binary coercible
     return bool(rows[0][0])
 
 
