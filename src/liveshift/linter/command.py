@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--database-url", metavar="URL",
         help="with --trace: copy the schema of the tables the SQL touches from this database",
     )  # fmt: skip
-    parser.set_defaults(handler=run)
+    parser.set_defaults(func=run, handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

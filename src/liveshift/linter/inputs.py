@@ -79,8 +79,9 @@ def read_migration(name: str, text: str, *, explicit: bool = True) -> LintInput 
     """The raw_sql `up`/`down` SQL of a liveshift migration file, each mapped to its file lines."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         if not explicit:
             return None

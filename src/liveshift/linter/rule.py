@@ -55,15 +55,23 @@ def offset_of(node: dict[str, object] | None) -> int | None:
     return location if isinstance(location, int) and location >= 0 else None
 
 
-def alter_commands(statement: Statement) -> Iterator[tuple[str, str, Node]]:
-    """(table, sub-command type, AlterTableCmd) for each sub-command of an ALTER TABLE."""
-    if statement.kind != "AlterTableStmt":
-        return
-    table = relation_name(statement.node.get("relation"))
-    for item in statement.node.get("cmds") or ():
-        cmd = item.get("AlterTableCmd")
-        if cmd is not None:
-            yield table, cmd.get("subtype", ""), cmd
+def alter_commands(statement: Statement) -> list[tuple[str, str, Node]]:
+    """(table, sub-command type, AlterTableCmd) for each sub-command of an ALTER TABLE.
+
+    Computed once per statement: a dozen rules ask for it.
+    """
+    cached: list[tuple[str, str, Node]] | None = statement.cache.get("cmds")
+    if cached is not None:
+        return cached
+    cached = []
+    if statement.kind == "AlterTableStmt":
+        table = relation_name(statement.node.get("relation"))
+        for item in statement.node.get("cmds") or ():
+            cmd = item.get("AlterTableCmd")
+            if cmd is not None:
+                cached.append((table, cmd.get("subtype", ""), cmd))
+    statement.cache["cmds"] = cached
+    return cached
 
 
 def added_columns(statement: Statement) -> Iterator[tuple[str, Node]]:
