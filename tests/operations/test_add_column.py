@@ -198,7 +198,9 @@ def test_lifecycle(pg_url: str, conn: Conn, variant: str) -> None:
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             conn.execute("insert into users (name, team_id) values ('x', 99)")
     # the version schema stays for new clients and still works after the rename
-    assert conn.execute(f"select count({column['name']}) from public_m1.users").fetchone() is not None
+    assert (
+        conn.execute(f"select count({column['name']}) from public_m1.users").fetchone() is not None
+    )
 
 
 def test_new_version_clients_write_through_the_view(pg_url: str, conn: Conn) -> None:
@@ -208,9 +210,7 @@ def test_new_version_clients_write_through_the_view(pg_url: str, conn: Conn) -> 
     with psycopg.connect(pg_url, autocommit=True) as new:
         new.execute("set search_path = public_m1")
         explicit = "2001-02-03 04:05:06+00"
-        new.execute(
-            "insert into users (name, last_login) values ('new-explicit', %s)", (explicit,)
-        )
+        new.execute("insert into users (name, last_login) values ('new-explicit', %s)", (explicit,))
         new.execute("insert into users (name) values ('new-default')")  # default now()
         new.execute("update users set name = name || '!' where id = 1")
         got = dict(new.execute("select name, last_login::text from users where name like 'new-%'"))
@@ -245,9 +245,7 @@ def test_old_writer_throughout_start_and_complete(pg_url: str, conn: Conn) -> No
                     ).fetchone()
                     assert row is not None
                     written.append(row[0])
-                    c.execute(
-                        "update users set updated_at = now() where id = %s", (1 + i % 2500,)
-                    )
+                    c.execute("update users set updated_at = now() where id = %s", (1 + i % 2500,))
                     time.sleep(0.002)
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
