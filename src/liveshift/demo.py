@@ -331,13 +331,14 @@ class DemoReporter(Reporter):
         self.inner.lock_wait(description, attempt, blockers, wait_s)
 
     def named_blockers(self, limit: int = 3) -> list[str]:
-        """The sessions named most often: the real blocker is named in every wait, sessions
-        merely queued behind the DDL's attempt only now and then."""
-        ranked = sorted(self.blocker_waits.items(), key=lambda item: -item[1])[:limit]
+        """The sessions named in every lock wait (they held the lock throughout: the real
+        blockers); sessions that only queued behind one attempt of the DDL are named now and
+        then. If none was named every time, the most named."""
+        ranked = sorted(self.blocker_waits.items(), key=lambda item: -item[1])
+        always = [(pid, n) for pid, n in ranked if n == self.lock_waits]
         return [
             f"{self.blockers[pid]} (named in {count} of {self.lock_waits} lock waits)"
-            for pid, count in ranked
-            if 2 * count >= self.lock_waits
+            for pid, count in (always or ranked)[:limit]
         ]
 
     def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
