@@ -249,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_lint_parser(sub)
     except ImportError:  # pragma: no cover - the linter ships with the package
         pass
+    try:
+        from liveshift.convert import add_parser as add_convert_parser
+
+        add_convert_parser(sub)
+    except ImportError:  # pragma: no cover - convert ships with the package
+        pass
     return parser
 
 
