@@ -26,19 +26,27 @@ select l.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
 from pg_locks l join pg_stat_activity a on a.pid = l.pid
 where l.locktype = 'relation' and l.relation = any(%(relations)s::regclass[])
   and l.pid <> pg_backend_pid() and l.mode = any(%(modes)s)
+  and (%(since)s::timestamptz is null or a.xact_start < %(since)s::timestamptz)
 order by a.xact_start nulls last
 """
 
 
 def find_blockers(
-    conn: psycopg.Connection[Any], tables: Sequence[str], lock: LockMode
+    conn: psycopg.Connection[Any],
+    tables: Sequence[str],
+    lock: LockMode,
+    since: datetime | None = None,
 ) -> list[Blocker]:
-    """Sessions holding (or queued for) a lock on `tables` that conflicts with `lock`."""
+    """Sessions holding a lock on `tables` that conflicts with `lock`, in transactions that began
+    before `since` (when our attempt began): sessions that merely queued behind our attempt and got
+    their locks when it gave up are not blockers."""
     modes = [m.pg_name for m in LockMode if lock.conflicts_with(m)]
     if not tables:
         return []
     try:
-        rows = conn.execute(_BLOCKERS, {"relations": list(tables), "modes": modes}).fetchall()
+        rows = conn.execute(
+            _BLOCKERS, {"relations": list(tables), "modes": modes, "since": since}
+        ).fetchall()
     except psycopg.Error:
         return []
     return [Blocker(*row) for row in rows]
@@ -168,6 +176,7 @@ class Executor:
         deadline = time.monotonic() + self.settings.lock_retry_deadline_s
         attempt = 0
         while True:
+            began = self._server_time()
             try:
                 action(attempt)
                 return attempt
@@ -175,7 +184,7 @@ class Executor:
                 attempt += 1
                 self.lock_retries += 1
                 blockers = find_blockers(
-                    self.conn, step.tables, step.lock or LockMode.ACCESS_EXCLUSIVE
+                    self.conn, step.tables, step.lock or LockMode.ACCESS_EXCLUSIVE, began
                 )
                 wait = backoff_s(attempt, 0.05, self.settings.lock_retry_max_backoff_s)
                 if time.monotonic() + wait > deadline:
@@ -192,6 +201,10 @@ class Executor:
                     ) from None
                 self.reporter.lock_wait(step.description, attempt, blockers, wait)
                 time.sleep(wait)
+
+    def _server_time(self) -> datetime | None:
+        row = self.conn.execute("select clock_timestamp()").fetchone()
+        return row[0] if row else None
 
     def _autocommit(self, sql: str, step: Step) -> None:
         self._set_timeouts(step, local=False)
