@@ -33,6 +33,9 @@ class Cursor:
     rows_done: int
     rows_total: int
     batches: int
+    # A single integer key with few gaps is batched by key arithmetic (no probe for the batch's
+    # last key): the first key minus one, or None to probe with OFFSET.
+    dense_start: int | None = None
 
 
 class Backfiller:
@@ -81,6 +84,7 @@ class Backfiller:
         if cursor.upper_bound is None:  # the table was empty when the backfill began
             self._finish(cursor)
             return 0
+        cursor.dense_start = self._dense_start(cursor)
         batch_size = self.settings.batch_size or self.settings.batch_start
         started = time.monotonic()
         rows_at_start = cursor.rows_done
@@ -106,7 +110,7 @@ class Backfiller:
                 continue
             lock_waits = 0
             elapsed = max(time.monotonic() - t0, 1e-4)
-            if scanned == 0 or last_key is None:
+            if last_key is None:
                 break
             cursor.checkpoint = last_key
             cursor.rows_done += scanned
@@ -265,6 +269,23 @@ class Backfiller:
         ).fetchone()
         return list(row[0]) if row else None
 
+    def _dense_start(self, cursor: Cursor) -> int | None:
+        if len(cursor.key_columns) != 1 or cursor.key_types[0] not in (
+            "smallint",
+            "integer",
+            "bigint",
+        ):
+            return None
+        assert cursor.upper_bound is not None
+        key = quote_ident(cursor.key_columns[0])
+        row = self.conn.execute(f"select min({key}) from only {self._table}").fetchone()
+        if row is None or row[0] is None:
+            return None
+        span = int(cursor.upper_bound[0]) - int(row[0]) + 1
+        if cursor.rows_total < 0.5 * span:  # sparse keys: batches by key range would be empty
+            return None
+        return int(row[0]) - 1
+
     def _finish(self, cursor: Cursor) -> None:
         if self.migration_id is None:
             return
@@ -313,46 +334,66 @@ class Backfiller:
         return scanned, last
 
     def _keyset_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
+        """Two statements in the batch's transaction: find the batch's last key (an index-only
+        scan past `size` keys), then UPDATE that key range directly, as fast per row as one big
+        UPDATE. (Joining the batch's keys back to the table let the planner hash the whole table
+        on every batch.)"""
+        if cursor.dense_start is not None:
+            return self._dense_batch(cursor, size)
         keys = [quote_ident(k) for k in cursor.key_columns]
-        aliases = [f"_ls_k{i}" for i in range(len(keys))]
-
-        def row_of(values_count: int) -> str:
-            casts = [f"%s::{t}" for t in cursor.key_types[:values_count]]
-            return "(" + ", ".join(casts) + ")"
-
         key_row = "(" + ", ".join(keys) + ")"
-        conditions = [f"{key_row} <= {row_of(len(keys))}"]
-        params: list[Any] = []
+        typed = "(" + ", ".join(f"%s::{t}" for t in cursor.key_types) + ")"
+        after: list[Any] = []
+        lower = ""
         if cursor.checkpoint is not None:
-            conditions.insert(0, f"{key_row} > {row_of(len(keys))}")
-            params.extend(cursor.checkpoint)
+            lower = f"{key_row} > {typed} and "
+            after = list(cursor.checkpoint)
         assert cursor.upper_bound is not None
-        params.extend(cursor.upper_bound)
-        params.append(size)
-        selected = ", ".join(f"{k} as {a}" for k, a in zip(keys, aliases, strict=True))
-        order = ", ".join(keys)
-        match = " and ".join(
-            f"_ls_t.{k} = _ls_batch.{a}" for k, a in zip(keys, aliases, strict=True)
-        )
-        last_desc = ", ".join(f"{a} desc" for a in aliases)
-        last_text = ", ".join(f"{a}::text" for a in aliases)
-        query = (
-            f"with _ls_batch as materialized (\n"
-            f"  select {selected} from only {self._table}\n"
-            f"  where {' and '.join(conditions)}\n"
-            f"  order by {order} limit %s\n"
-            f"), _ls_updated as (\n"
-            f"  update only {self._table} as _ls_t set {quote_ident(self.spec.column)} = "
-            f"({self._expression})\n"
-            f"  from _ls_batch where {match} and ({self._where})\n"
-            f"  returning 1\n"
-            f")\n"
-            f"select (select count(*) from _ls_batch), (select count(*) from _ls_updated),\n"
-            f"  (select array[{last_text}] from _ls_batch order by {last_desc} limit 1)"
-        )
-        row = self.conn.execute(query.encode(), params).fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1]), (list(row[2]) if row[2] else None)
+        key_text = "array[" + ", ".join(f"{k}::text" for k in keys) + "]"
+        in_range = f"{lower}{key_row} <= {typed}"
+        found = self.conn.execute(
+            (
+                f"select {key_text} from only {self._table} where {in_range} "
+                f"order by {', '.join(keys)} offset %s limit 1"
+            ).encode(),
+            [*after, *cursor.upper_bound, size - 1],
+        ).fetchone()
+        if found is not None:
+            scanned, last = size, list(found[0])
+        else:  # the last, partial batch: it runs to the upper bound
+            counted = self.conn.execute(
+                f"select count(*) from only {self._table} where {in_range}".encode(),
+                [*after, *cursor.upper_bound],
+            ).fetchone()
+            scanned, last = (int(counted[0]) if counted else 0), list(cursor.upper_bound)
+            if scanned == 0:
+                return 0, 0, None
+        updated = self.conn.execute(
+            (
+                f"update only {self._table} set {quote_ident(self.spec.column)} = "
+                f"({self._expression}) where {lower}{key_row} <= {typed} and ({self._where})"
+            ).encode(),
+            [*after, *last],
+        ).rowcount
+        return scanned, max(updated, 0), last
+
+    def _dense_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
+        """The next `size` key values (not rows) of a dense integer key, as one UPDATE."""
+        assert cursor.upper_bound is not None and cursor.dense_start is not None
+        upper = int(cursor.upper_bound[0])
+        start = int(cursor.checkpoint[0]) if cursor.checkpoint else cursor.dense_start
+        if start >= upper:
+            return 0, 0, None
+        end = min(start + size, upper)
+        key = quote_ident(cursor.key_columns[0])
+        updated = self.conn.execute(
+            (
+                f"update only {self._table} set {quote_ident(self.spec.column)} = "
+                f"({self._expression}) where {key} > %s and {key} <= %s and ({self._where})"
+            ).encode(),
+            [start, end],
+        ).rowcount
+        return max(updated, 0), max(updated, 0), [str(end)]
 
     def _ctid_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
         """No usable key: walk the heap in page ranges (a TID range scan)."""

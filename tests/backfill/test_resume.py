@@ -68,7 +68,6 @@ def finish_and_check(conn: Conn, args: list[str], minimum_resumed: int) -> str:
     return result.stderr
 
 
-@pytest.mark.slow
 def test_kill_9_at_random_points_then_resume(big: Conn, pg15_url: str, tmp_path: Path) -> None:
     path = write_migration_file(tmp_path, "add_w", add_column("big", "w", "bigint", UP))
     args = start_args(path, pg15_url, "--batch-size", "500")
@@ -88,7 +87,6 @@ def test_kill_9_at_random_points_then_resume(big: Conn, pg15_url: str, tmp_path:
     finish_and_check(big, args, minimum_resumed=last)
 
 
-@pytest.mark.slow
 def test_terminated_connection_then_resume(big: Conn, pg15_url: str, tmp_path: Path) -> None:
     path = write_migration_file(tmp_path, "add_w", add_column("big", "w", "bigint", UP))
     args = start_args(path, pg15_url, "--batch-size", "500")
@@ -107,7 +105,6 @@ def test_terminated_connection_then_resume(big: Conn, pg15_url: str, tmp_path: P
     finish_and_check(big, args, minimum_resumed=stopped_at)
 
 
-@pytest.mark.slow
 def test_ctrl_c_stops_after_the_batch_then_resume(big: Conn, pg15_url: str, tmp_path: Path) -> None:
     path = write_migration_file(tmp_path, "add_w", add_column("big", "w", "bigint", UP))
     args = start_args(path, pg15_url, "--batch-size", "500")
