@@ -124,6 +124,7 @@ class Bench:
         self.admin_url, self.rows, self.app_rate, self.seconds = admin_url, rows, app_rate, seconds
         self.template = f"ls_bench_tpl_{uuid.uuid4().hex[:8]}"
         self.created: list[str] = []
+        self.trigger_us_per_row = 0.0
 
     def admin(self, statement: sql.Composable | str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
@@ -218,19 +219,31 @@ class Bench:
                 )
                 with_trigger: list[float] = []
                 without: list[float] = []
-                seconds = max(self.seconds / 2, 2.0)
-                for _ in range(2):
+                seconds = 1.0
+                for round_ in range(6):  # alternate, so machine noise hits both alike
                     for installed in (True, False):
                         conn.execute(f'drop trigger if exists "{trigger}" on bench')
                         if installed:
                             conn.execute(on.format(t=f'"{trigger}"', f=function))
-                        app = Application(
-                            url, self.rows, None, seed=len(with_trigger) * 2 + installed
-                        )
+                        app = Application(url, self.rows, None, seed=round_ * 2 + installed)
                         with app.running() as stats:
                             time.sleep(seconds)
                         (with_trigger if installed else without).append(stats.ops_per_s)
-            return statistics.mean(without), statistics.mean(with_trigger)
+                # The trigger's own CPU per row, without client round trips: one big INSERT.
+                per_row = []
+                for installed in (False, True):
+                    conn.execute(f'drop trigger if exists "{trigger}" on bench')
+                    if installed:
+                        conn.execute(on.format(t=f'"{trigger}"', f=function))
+                    t0 = time.monotonic()
+                    conn.execute(
+                        "insert into bench (id, v, payload) select 5000000000 + i, i, 'x' "
+                        "from generate_series(1, 200000) i"
+                    )
+                    per_row.append((time.monotonic() - t0) / 200_000 * 1e6)
+                    conn.execute("delete from bench where id > 5000000000")
+                self.trigger_us_per_row = per_row[1] - per_row[0]
+            return statistics.median(without), statistics.median(with_trigger)
 
 
 @contextmanager
@@ -284,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         without, with_trigger = bench.trigger_cost()
         print(
             f"  (c) app writes/s without trigger {without:,.0f}, with trigger {with_trigger:,.0f}"
+            f" (medians of 6 alternating 1 s runs); trigger CPU {bench.trigger_us_per_row:.2f}"
+            " us/row in a bulk INSERT"
         )
         assert ls_load is not None and update_load is not None
         print("\nratios (targets):")
