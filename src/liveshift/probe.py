@@ -20,7 +20,7 @@ class Probe:
         self.conn = conn
         self.lock_timeout_ms = lock_timeout_ms
 
-    def _ask(self, statements: list[str], what: str) -> list[tuple[Any, ...]]:
+    def ask(self, statements: list[str], what: str) -> list[tuple[Any, ...]]:
         conn = self.conn
         rows: list[tuple[Any, ...]] = []
         try:
@@ -48,7 +48,7 @@ class Probe:
     def type_exists(self, type_name: str) -> str:
         """The canonical spelling of a type, or ValidationError with a suggestion."""
         try:
-            rows = self._ask([f"select format_type({_literal(type_name)}::regtype, null)"], "type")
+            rows = self.ask([f"select format_type({_literal(type_name)}::regtype, null)"], "type")
         except ValidationError as exc:
             raise ValidationError(
                 f"type {type_name!r} does not exist in the target database",
@@ -74,7 +74,7 @@ class Probe:
 
     def expression_fits(self, table: Table, expression: str, type_name: str, what: str) -> None:
         """The expression parses, names only existing columns and assigns to the type."""
-        self._ask(
+        self.ask(
             [
                 f"create temp table _ls_probe (value {type_name}) on commit drop",
                 f"explain insert into _ls_probe (value) select {expression} from only {table.qualified}",
@@ -87,7 +87,7 @@ class Probe:
     ) -> None:
         """A boolean condition over the table (with extra typed columns added) type-checks."""
         extras = "".join(f", null::{t} as {quote_ident(n)}" for n, t in extra.items())
-        self._ask(
+        self.ask(
             [
                 f"explain select 1 from (select *{extras} from only {table.qualified}) as _ls_row "
                 f"where ({condition})::boolean"
@@ -98,7 +98,7 @@ class Probe:
     def default_is_instant(self, type_name: str, default: str) -> bool:
         """Whether ADD COLUMN ... DEFAULT would store the value in the catalog (no rewrite); this
         asks PostgreSQL's own rule on a one-row temporary table."""
-        rows = self._ask(
+        rows = self.ask(
             [
                 "create temp table _ls_probe (x int) on commit drop",
                 "insert into _ls_probe values (1)",
@@ -111,7 +111,7 @@ class Probe:
         return bool(rows[0][0])
 
     def has_rows(self, table: Table) -> bool:
-        rows = self._ask([f"select exists (select from only {table.qualified})"], "the table")
+        rows = self.ask([f"select exists (select from only {table.qualified})"], "the table")
         return bool(rows[0][0])
 
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn
 from liveshift.operations.base import Operation
-from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
+from liveshift.operations.steps import backfill_step, concurrent_index_step
+from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import old_version_sync_trigger
@@ -191,42 +192,23 @@ class AddColumnOperation(Operation[AddColumn]):
                 )
             )
         if self.fill is not None:
-            key = table.primary_key() or table.unique_not_null_key()
             steps.append(
-                Step(
-                    f"backfill {column.name} for existing rows of {table.name}",
-                    lock=LockMode.ROW_EXCLUSIVE,
-                    tables=(qualified,),
-                    estimated_rows=table.estimated_rows,
-                    transactional=False,
-                    backfill=Backfill(
-                        schema=table.schema,
-                        table=table.physical,
-                        column=self._temp(),
-                        expression=self.fill,
-                        where=f"{temp} is null",
-                        key=tuple(table.columns[k].physical for k in key) if key else None,
-                    ),
+                backfill_step(
+                    table,
+                    self._temp(),
+                    self.fill,
+                    description=f"backfill {column.name} for existing rows of {table.name}",
                     operation=self.name,
                 )
             )
         if column.unique:
             steps.append(
-                Step(
-                    f"build the unique index for {column.name} concurrently",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    scans=True,
-                    transactional=False,
-                    estimated_rows=table.estimated_rows,
-                    concurrent_index=ConcurrentIndex(
-                        schema=table.schema,
-                        name=self._unique_index(),
-                        create_sql=(
-                            f"create unique index concurrently {quote_ident(self._unique_index())} "
-                            f"on {qualified} ({temp})"
-                        ),
-                    ),
+                concurrent_index_step(
+                    table,
+                    self._unique_index(),
+                    f"create unique index concurrently {quote_ident(self._unique_index())} "
+                    f"on {qualified} ({temp})",
+                    description=f"build the unique index for {column.name} concurrently",
                     operation=self.name,
                 )
             )

@@ -13,7 +13,8 @@ from liveshift.operations.objects import (
     refuse_reserved,
     refuse_taken_relation_name,
 )
-from liveshift.plan import ConcurrentIndex, LockMode, Step
+from liveshift.operations.steps import concurrent_index_step
+from liveshift.plan import LockMode, Step
 from liveshift.schema import Constraint, Index, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression
 
@@ -96,19 +97,11 @@ class AddConstraintOperation(Operation[AddConstraint]):
         columns = ", ".join(quote_ident(c) for c in self.columns)
         if spec.type == "unique":
             return [
-                Step(
-                    f"build the unique index for constraint {spec.name} concurrently",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(table.qualified,),
-                    scans=True,
-                    transactional=False,
-                    estimated_rows=table.estimated_rows,
-                    concurrent_index=ConcurrentIndex(
-                        schema=table.schema,
-                        name=spec.name,
-                        create_sql=f"create unique index concurrently {name} on "
-                        f"{table.qualified} ({columns})",
-                    ),
+                concurrent_index_step(
+                    table,
+                    spec.name,
+                    f"create unique index concurrently {name} on {table.qualified} ({columns})",
+                    description=f"build the unique index for constraint {spec.name} concurrently",
                     operation=self.name,
                 )
             ]

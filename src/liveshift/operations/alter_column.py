@@ -9,7 +9,8 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
 from liveshift.operations.base import Operation, short_name
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
-from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
+from liveshift.operations.steps import backfill_step, concurrent_index_step
+from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import SKIP_BACKFILL, on_version
@@ -367,43 +368,23 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 )
             )
         if self.up is not None:
-            key = table.primary_key() or table.unique_not_null_key()
-            up = rewrite_columns(self.up, old_names, what="up")
             steps.append(
-                Step(
-                    f"backfill {self.new.physical} for existing rows of {table.name}",
-                    lock=LockMode.ROW_EXCLUSIVE,
-                    tables=(qualified,),
-                    estimated_rows=table.estimated_rows,
-                    transactional=False,
-                    backfill=Backfill(
-                        schema=table.schema,
-                        table=table.physical,
-                        column=self.new.physical,
-                        expression=up,
-                        where=f"{target} is null",
-                        key=tuple(table.columns[k].physical for k in key) if key else None,
-                    ),
+                backfill_step(
+                    table,
+                    self.new.physical,
+                    rewrite_columns(self.up, old_names, what="up"),
+                    description=f"backfill {self.new.physical} for existing rows of {table.name}",
                     operation=self.name,
                 )
             )
         if self.add_unique:
             steps.append(
-                Step(
-                    f"build the unique index for {self.new.name} concurrently",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    scans=True,
-                    transactional=False,
-                    estimated_rows=table.estimated_rows,
-                    concurrent_index=ConcurrentIndex(
-                        schema=table.schema,
-                        name=self._unique_name(),
-                        create_sql=(
-                            f"create unique index concurrently {quote_ident(self._unique_name())} "
-                            f"on {qualified} ({target})"
-                        ),
-                    ),
+                concurrent_index_step(
+                    table,
+                    self._unique_name(),
+                    f"create unique index concurrently {quote_ident(self._unique_name())} "
+                    f"on {qualified} ({target})",
+                    description=f"build the unique index for {self.new.name} concurrently",
                     operation=self.name,
                 )
             )
@@ -655,10 +636,10 @@ def _fits(
         f"(select {', '.join(columns)} from only {table.qualified}) as _ls_row",
     ]
     if raise_for is not None:
-        probe._ask(statements, f"the `{raise_for}` expression `{expression}`")
+        probe.ask(statements, f"the `{raise_for}` expression `{expression}`")
         return True
     try:
-        probe._ask(statements, "the conversion")
+        probe.ask(statements, "the conversion")
     except ValidationError:
         return False
     return True
@@ -668,7 +649,7 @@ def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
     """PostgreSQL's own answer to "does ALTER COLUMN TYPE rewrite the table?", asked of a one-row
     temporary table: the relfilenode changes when it does."""
     try:
-        rows = probe._ask(
+        rows = probe.ask(
             [
                 f"create temp table _ls_probe (value {old_type}) on commit drop",
                 "insert into _ls_probe values (null)",

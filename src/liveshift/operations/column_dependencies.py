@@ -93,14 +93,14 @@ def column_dependents(probe: Probe, table: Table, physical: str) -> list[Depende
     table_literal = quote_literal(table.qualified)
     column_literal = quote_literal(physical)
     # The probe runs each question in a rolled-back transaction under a short lock_timeout.
-    exists = probe._ask(
+    exists = probe.ask(
         ["select to_regclass('liveshift.migrations') is not null"], "the liveshift state"
     )
     version_schemas = "''"
     if exists and exists[0][0]:
         version_schemas = "select version_schema from liveshift.migrations"
     # With only pg_catalog on the search_path, regclass::text always names the schema.
-    rows = probe._ask(
+    rows = probe.ask(
         [
             "set local search_path = pg_catalog",
             _DEPENDENTS.format(
@@ -109,7 +109,7 @@ def column_dependents(probe: Probe, table: Table, physical: str) -> list[Depende
         ],
         f"what depends on {table.name}.{physical}",
     )
-    rows += probe._ask(
+    rows += probe.ask(
         [
             "set local search_path = pg_catalog",
             _REFERENCING.format(table=table_literal, column=column_literal),
@@ -124,7 +124,7 @@ def column_dependents(probe: Probe, table: Table, physical: str) -> list[Depende
 
 def has_rows_where(probe: Probe, table: Table, condition: str) -> bool:
     """Whether any row of `table` matches `condition` (over physical column names)."""
-    rows = probe._ask(
+    rows = probe.ask(
         [f"select exists (select from only {table.qualified} where {condition})"], "the table"
     )
     return bool(rows[0][0])

@@ -14,7 +14,8 @@ from liveshift.operations.objects import (
     refuse_reserved,
     refuse_taken_relation_name,
 )
-from liveshift.plan import ConcurrentIndex, LockMode, Step
+from liveshift.operations.steps import concurrent_index_step
+from liveshift.plan import LockMode, Step
 from liveshift.schema import Index, Schema, quote_ident
 from liveshift.sqlexpr import check_expression
 
@@ -103,18 +104,11 @@ class CreateIndexOperation(Operation[CreateIndex]):
     def start(self, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         return [
-            Step(
-                f"build index {self.spec.name} on {table.name} concurrently",
-                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                tables=(table.qualified,),
-                scans=True,
-                transactional=False,
-                estimated_rows=table.estimated_rows,
-                concurrent_index=ConcurrentIndex(
-                    schema=table.schema,
-                    name=self.spec.name,
-                    create_sql=self._create_sql(table.qualified),
-                ),
+            concurrent_index_step(
+                table,
+                self.spec.name,
+                self._create_sql(table.qualified),
+                description=f"build index {self.spec.name} on {table.name} concurrently",
                 operation=self.name,
                 notes=("reads and writes continue; waits for transactions older than the build",),
             )

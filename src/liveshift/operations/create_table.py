@@ -73,7 +73,7 @@ class CreateTableOperation(Operation[CreateTable]):
                     self.targets[column.name] = (target.qualified, target_column.physical)
         # The server checks types, defaults and checks together on a temporary twin of the table
         # (without foreign keys: their targets may be tables this migration creates).
-        probe._ask(
+        probe.ask(
             [f"create temporary table {quote_ident('_ls_probe')} ({self._body(temporary=True)})"],
             f"the definition of table {spec.table}",
         )

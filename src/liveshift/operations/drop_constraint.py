@@ -69,12 +69,12 @@ class DropConstraintOperation(Operation[DropConstraint]):
             table.indexes.pop(spec.name, None)
 
     def _referencing(self, probe: Probe, table: Table) -> list[str]:
-        exists = probe._ask(
+        exists = probe.ask(
             [f"select to_regclass({quote_literal(table.qualified)}) is not null"], "the table"
         )
         if not exists or not exists[0][0]:
             return []  # a table this migration creates: nothing outside it refers to it yet
-        rows = probe._ask(
+        rows = probe.ask(
             [
                 _REFERENCING.format(
                     table=quote_literal(table.qualified), name=quote_literal(self.spec.name)

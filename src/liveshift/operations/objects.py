@@ -24,7 +24,7 @@ def refuse_reserved(name: str, kind: str) -> None:
 
 def relation_kind(probe: Probe, schema: str, name: str) -> str | None:
     """What the catalog holds under `schema.name` (table, view, index, sequence, ...), if anything."""
-    rows = probe._ask(
+    rows = probe.ask(
         [
             "select case c.relkind when 'r' then 'table' when 'p' then 'table' "
             "when 'v' then 'view' when 'm' then 'materialized view' when 'i' then 'index' "
@@ -105,12 +105,12 @@ def _model_row(table: Table) -> str:
 
 def condition_fits_model(probe: Probe, table: Table, condition: str, what: str) -> None:
     """A boolean condition over the table's physical columns type-checks on the server."""
-    probe._ask([f"explain select 1 from {_model_row(table)} where ({condition})"], what)
+    probe.ask([f"explain select 1 from {_model_row(table)} where ({condition})"], what)
 
 
 def expression_fits_model(probe: Probe, table: Table, expression: str, what: str) -> None:
     """An expression over the table's physical columns type-checks on the server."""
-    probe._ask([f"explain select ({expression}) from {_model_row(table)}"], what)
+    probe.ask([f"explain select ({expression}) from {_model_row(table)}"], what)
 
 
 @dataclass(frozen=True)
@@ -161,14 +161,14 @@ def table_dependents(probe: Probe, table: Table) -> list[TableDependent]:
     (liveshift's own version views excepted). Functions are found through pg_depend (row types,
     SQL-standard bodies) and by the table's name appearing in their source, which may over-report
     but never misses a PL/pgSQL function that queries the table."""
-    exists = probe._ask(
+    exists = probe.ask(
         ["select to_regclass('liveshift.migrations') is not null"], "the liveshift state"
     )
     version_schemas = "''"
     if exists and exists[0][0]:
         version_schemas = "select version_schema from liveshift.migrations"
     name = re.escape(table.physical)
-    rows = probe._ask(
+    rows = probe.ask(
         [
             _TABLE_DEPENDENTS.format(
                 table=quote_literal(table.qualified),
