@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from liveshift.linter.context import DEFAULT_PG_VERSION, Context
+from liveshift.linter.context import Context
 from liveshift.linter.finding import Finding, Severity
 from liveshift.linter.ignores import find_ignores
-from liveshift.linter.registry import all_rules, rules_by_id
-from liveshift.linter.rule import Rule
+from liveshift.linter.options import DEFAULT_PG_VERSION, LintOptions
+from liveshift.linter.registry import all_rules, check_excluded, rules_by_id
+from liveshift.linter.rule import Rule, alter_commands
 from liveshift.linter.source import Source, Statement
 
 SYNTAX_ERROR = "syntax-error"
 UNUSED_IGNORE = "unused-ignore"
-
-
-@dataclass(frozen=True)
-class LintOptions:
-    """Settings for one run: target server version, transaction assumption, disabled rules."""
-
-    pg_version: int = DEFAULT_PG_VERSION
-    assume_in_transaction: bool = False
-    exclude: frozenset[str] = field(default_factory=frozenset)
+ALTER_TABLE = "AlterTableStmt"
 
 
 class Linter:
@@ -31,15 +23,7 @@ class Linter:
     def __init__(self, options: LintOptions | None = None) -> None:
         self.options = options or LintOptions()
         self.rules = {rule.id: rule for rule in all_rules()}
-        unknown = set(self.options.exclude) - set(self.rules)
-        if unknown:
-            from liveshift.errors import ConfigError, did_you_mean
-
-            name = sorted(unknown)[0]
-            raise ConfigError(
-                f"Unknown lint rule {name!r} in the excluded rules.",
-                hint=did_you_mean(name, self.rules) or "See `docs/rules/` for the rule ids.",
-            )
+        check_excluded(self.options.exclude, self.rules)
         self.statements_seen = 0
         self.by_kind: dict[str, list[Rule]] = {}
         for rule in self.rules.values():
@@ -47,6 +31,8 @@ class Linter:
                 continue
             for kind in rule.kinds:
                 self.by_kind.setdefault(kind, []).append(rule)
+        # The rules an ALTER TABLE needs, by the set of its sub-command types.
+        self._alter_table_rules: dict[frozenset[str], list[Rule]] = {}
 
     def lint(self, source: Source) -> list[Finding]:
         statements, problem = source.parse()
@@ -56,11 +42,15 @@ class Linter:
             assume_in_transaction=self.options.assume_in_transaction,
         )
         raw: list[tuple[Rule, str, int, Statement | None]] = []
+        by_kind = self.by_kind
         for statement in statements:
-            for rule in self.by_kind.get(statement.kind, ()):
-                for hit in rule.check(statement, ctx):
-                    offset = statement.start if hit.offset is None else hit.offset
-                    raw.append((rule, hit.message, offset, statement))
+            kind = statement.kind
+            rules = self._rules_for_alter(statement) if kind == ALTER_TABLE else by_kind.get(kind)
+            if rules:
+                for rule in rules:
+                    for hit in rule.check(statement, ctx):
+                        offset = statement.start if hit.offset is None else hit.offset
+                        raw.append((rule, hit.message, offset, statement))
             ctx.advance(statement)
         findings = self._apply_ignores(source, statements, raw)
         if problem is not None and SYNTAX_ERROR not in self.options.exclude:
@@ -74,6 +64,18 @@ class Linter:
             )  # fmt: skip
         findings.sort(key=lambda f: (f.line, f.column, f.rule))
         return findings
+
+    def _rules_for_alter(self, statement: Statement) -> list[Rule]:
+        subtypes = frozenset(subtype for _table, subtype, _cmd in alter_commands(statement))
+        rules = self._alter_table_rules.get(subtypes)
+        if rules is None:
+            rules = list(self.by_kind.get(ALTER_TABLE, ()))
+            for subtype in sorted(subtypes):
+                for rule in self.by_kind.get(f"{ALTER_TABLE}:{subtype}", ()):
+                    if all(rule.id != known.id for known in rules):
+                        rules.append(rule)
+            self._alter_table_rules[subtypes] = rules
+        return rules
 
     def _apply_ignores(
         self,

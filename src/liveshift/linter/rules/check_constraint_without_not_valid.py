@@ -31,6 +31,6 @@ RULE = Rule(
     "lock.",
     help="Add it with `NOT VALID` (instant; new rows are checked), then `VALIDATE CONSTRAINT` in a "
     "later transaction, which scans under a lock that allows reads and writes.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
 )

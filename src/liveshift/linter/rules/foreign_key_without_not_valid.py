@@ -32,6 +32,6 @@ RULE = Rule(
     "is checked.",
     help="Add it with `NOT VALID`, then `VALIDATE CONSTRAINT` in a later transaction (it takes "
     "only SHARE UPDATE EXCLUSIVE on the table and ROW SHARE on the referenced one).",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
 )
