@@ -186,7 +186,7 @@ def test_crlf_files_report_the_same_places_as_lf(project: Path) -> None:
     ]
 
 
-def test_directory_order_is_path_order(tmp_path: Path) -> None:
+def test_directory_order_is_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("a/b.sql", "a-c.sql", "A.sql", "z/y/x.yaml", "n.txt", ".sql", "d.sql."):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("select 1;")
@@ -195,6 +195,12 @@ def test_directory_order_is_path_order(tmp_path: Path) -> None:
     expected = [p for p in sorted(tmp_path.rglob("*")) if p.suffix in wanted and p.is_file()]
     assert list(expand_paths([str(tmp_path)])) == expected
     assert [p.name for p in expected] == ["A.sql", "b.sql", "a-c.sql", "x.yaml"]
+    # Names as str(Path) gives them, whatever the spelling of the directory argument.
+    monkeypatch.chdir(tmp_path)
+    for spelling in (".", "./", "a/", "./a//"):
+        found = [str(p) for p in expand_paths([spelling])]
+        walked = sorted(Path(spelling).rglob("*"))
+        assert found == [str(p) for p in walked if p.suffix in wanted and p.is_file()], spelling
 
 
 def test_migration_file_lines_map_into_the_yaml(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ class LintCache:
         return digest.hexdigest()
 
     def file_key(
-        self, path: Path, kind: str, read: Callable[[], bytes]
+        self, path: Path | str, kind: str, read: Callable[[], bytes]
     ) -> tuple[str, bytes | None]:
         """The key of a file's bytes, and the bytes when they had to be read for it."""
         try:

@@ -39,24 +39,30 @@ class LintInput:
 
 def expand_paths(paths: list[str], exclude: tuple[str, ...] = ()) -> Iterator[Path | None]:
     """Files named, and .sql / migration files under directories; None stands for stdin."""
+    for name in _expand(paths, exclude):
+        yield None if name is None else Path(name)
+
+
+def _expand(paths: list[str], exclude: tuple[str, ...]) -> Iterator[str | None]:
+    """expand_paths, as the strings str(Path) would give (no Path built per file)."""
     for raw in paths:
         if raw == "-":
             yield None
             continue
-        path = Path(raw)
-        if path.is_dir():
-            for child in _files_under(raw):
-                child_path = Path(child)
-                if not exclude or not _excluded(child_path, exclude):
-                    yield child_path
-        elif not _excluded(path, exclude):
-            yield path
+        base = str(Path(raw))
+        if os.path.isdir(base):
+            for child in _files_under(base):
+                if not exclude or not _excluded(Path(child), exclude):
+                    yield child
+        elif not _excluded(Path(base), exclude):
+            yield base
 
 
 def _files_under(directory: str) -> list[str]:
-    """Lint files below `directory`, in the order of sorted(Path(directory).rglob("*")).
+    """Lint files below `directory` (normalized as str(Path) does), in the order of
+    sorted(Path(directory).rglob("*")), named as str() of those paths.
 
-    os.scandir gives the file type without a stat per entry, and sorting strings split at `/`
+    os.scandir gives the file type without a stat per entry, and sorting names split at `/`
     is what Path ordering does, without building a Path per entry first.
     """
     wanted = SQL_SUFFIXES | MIGRATION_SUFFIXES
@@ -64,18 +70,21 @@ def _files_under(directory: str) -> list[str]:
     pending = [directory]
     while pending:
         current = pending.pop()
+        # Names as str(Path) gives them: no "./" in front, one separator between parts.
+        prefix = "" if current == "." else current.rstrip(os.sep) + os.sep
         try:
             with os.scandir(current) as entries:
                 for entry in entries:
+                    name = prefix + entry.name
                     # Like Path.rglob: no descent into symbolic links to directories.
                     if entry.is_dir(follow_symlinks=False):
-                        pending.append(entry.path)
+                        pending.append(name)
                     elif os.path.splitext(entry.name)[1] in wanted and entry.is_file():
-                        found.append((entry.path.split(os.sep), entry.path))
+                        found.append((name.split(os.sep), name))
         except OSError:
             continue  # unreadable directory: rglob skips it too
     found.sort()
-    return [path for _parts, path in found]
+    return [name for _parts, name in found]
 
 
 def _excluded(path: Path, patterns: tuple[str, ...]) -> bool:
@@ -96,11 +105,12 @@ def _stdin_input() -> LintInput:
     return LintInput("<stdin>", [Source(sys.stdin.read(), "<stdin>")], [])
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path | str) -> bytes:
     """A file's bytes: the parser's offsets are byte offsets, and line endings stay as written."""
     name = str(path)
     try:
-        return path.read_bytes()
+        with open(name, "rb") as handle:
+            return handle.read()
     except FileNotFoundError:
         raise LintInputError(f"No such file: {name}", file=name) from None
     except IsADirectoryError:
@@ -109,11 +119,12 @@ def read_bytes(path: Path) -> bytes:
         raise LintInputError(f"Cannot read {name}: {exc.strerror}", file=name) from None
 
 
-def input_kind(path: Path) -> str:
-    return "migration" if path.suffix in MIGRATION_SUFFIXES else "sql"
+def input_kind(path: Path | str) -> str:
+    suffix = os.path.splitext(path)[1]  # as Path.suffix: a leading dot is not a suffix
+    return "migration" if suffix in MIGRATION_SUFFIXES else "sql"
 
 
-def decode_input(path: Path, data: bytes, *, explicit: bool = True) -> LintInput | None:
+def decode_input(path: Path | str, data: bytes, *, explicit: bool = True) -> LintInput | None:
     """The SQL sources of a file's bytes (a .sql file, or a migration file's raw_sql)."""
     name = str(path)
     try:
@@ -230,20 +241,20 @@ def lint_paths(
     """
     run = LintRun([], 0, 0, [])
     linter: Linter | None = None
-    for path in expand_paths(paths, exclude_paths):
-        explicit = path is None or str(path) in paths
+    for path in _expand(paths, exclude_paths):
+        explicit = path is None or path in paths
         key = None
         try:
             if path is None:
                 lint_input: LintInput | None = _stdin_input()
             else:
                 # Files found in a directory exist; read_bytes reports one that vanished since.
-                if explicit and not path.exists():
-                    raise LintInputError(f"No such file or directory: {path}", file=str(path))
+                if explicit and not os.path.exists(path):
+                    raise LintInputError(f"No such file or directory: {path}", file=path)
                 data = None
                 if cache is not None:
                     key, data = cache.file_key(path, input_kind(path), partial(read_bytes, path))
-                    hit = cache.get(key, str(path))
+                    hit = cache.get(key, path)
                     if hit is not None:
                         run.files += 1
                         run.statements += hit[0]
