@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Finding, Severity
@@ -12,9 +14,25 @@ from liveshift.linter.registry import all_rules, check_excluded, rules_by_id
 from liveshift.linter.rule import Rule, alter_commands
 from liveshift.linter.source import Source, Statement
 
+if TYPE_CHECKING:
+    from liveshift.linter.edits import Edit
+
 SYNTAX_ERROR = "syntax-error"
 UNUSED_IGNORE = "unused-ignore"
 ALTER_TABLE = "AlterTableStmt"
+
+# A rule's hit on a statement, before ignore comments: rule, message, byte offset, statement,
+# and the fix's edits when fixes were asked for.
+Raw = tuple[Rule, str, int, Statement | None, "list[Edit] | None"]
+
+
+@dataclass(frozen=True)
+class FixOffer:
+    """A finding that an automatic fix removes, and the edits of that fix."""
+
+    finding: Finding
+    rule: Rule
+    edits: list[Edit]
 
 
 class Linter:
@@ -34,14 +52,24 @@ class Linter:
         # The rules an ALTER TABLE needs, by the set of its sub-command types.
         self._alter_table_rules: dict[frozenset[str], list[Rule]] = {}
 
-    def lint(self, source: Source) -> list[Finding]:
+    def lint(self, source: Source, fixes: list[FixOffer] | None = None) -> list[Finding]:
+        """The findings of a source, sorted by position.
+
+        With a `fixes` list, each finding that has an automatic fix is also added to it, with
+        the edits (computed only then: linting alone never pays for them).
+        """
         statements, problem = source.parse()
         self.statements_seen += len(statements)
         ctx = Context(
             pg_version=self.options.pg_version,
             assume_in_transaction=self.options.assume_in_transaction,
         )
-        raw: list[tuple[Rule, str, int, Statement | None]] = []
+        fix_input = None
+        if fixes is not None:
+            from liveshift.linter.edits import FixInput
+
+            fix_input = FixInput(source, statements)
+        raw: list[Raw] = []
         by_kind = self.by_kind
         for statement in statements:
             kind = statement.kind
@@ -50,9 +78,12 @@ class Linter:
                 for rule in rules:
                     for hit in rule.check(statement, ctx):
                         offset = statement.start if hit.offset is None else hit.offset
-                        raw.append((rule, hit.message, offset, statement))
+                        edits = None
+                        if fix_input is not None and rule.fix is not None:
+                            edits = rule.fix(statement, ctx, hit, fix_input)
+                        raw.append((rule, hit.message, offset, statement, edits))
             ctx.advance(statement)
-        findings = self._apply_ignores(source, statements, raw)
+        findings = self._apply_ignores(source, statements, raw, fixes)
         if problem is not None and SYNTAX_ERROR not in self.options.exclude:
             rule = self.rules[SYNTAX_ERROR]
             line, column = source.position(source.char_to_byte(problem.offset))
@@ -81,11 +112,12 @@ class Linter:
         self,
         source: Source,
         statements: list[Statement],
-        raw: Iterable[tuple[Rule, str, int, Statement | None]],
+        raw: Iterable[Raw],
+        fixes: list[FixOffer] | None,
     ) -> list[Finding]:
         ignores = find_ignores(source, statements)
         findings = []
-        for rule, message, offset, statement in raw:
+        for rule, message, offset, statement, edits in raw:
             index = statement.index if statement is not None else None
             suppressed = False
             for ignore in ignores:
@@ -95,11 +127,12 @@ class Linter:
             if suppressed:
                 continue
             line, column = source.position(offset)
-            findings.append(
-                Finding(
-                    rule.id, rule.severity, message, rule.help, source.name, line, column, index
-                )
+            finding = Finding(
+                rule.id, rule.severity, message, rule.help, source.name, line, column, index
             )
+            findings.append(finding)
+            if fixes is not None and edits:
+                fixes.append(FixOffer(finding, rule, edits))
         if UNUSED_IGNORE in self.options.exclude:
             return findings
         unused_rule = self.rules[UNUSED_IGNORE]

@@ -39,11 +39,11 @@ class LintInput:
 
 def expand_paths(paths: list[str], exclude: tuple[str, ...] = ()) -> Iterator[Path | None]:
     """Files named, and .sql / migration files under directories; None stands for stdin."""
-    for name in _expand(paths, exclude):
+    for name in expand_names(paths, exclude):
         yield None if name is None else Path(name)
 
 
-def _expand(paths: list[str], exclude: tuple[str, ...]) -> Iterator[str | None]:
+def expand_names(paths: list[str], exclude: tuple[str, ...]) -> Iterator[str | None]:
     """expand_paths, as the strings str(Path) would give (no Path built per file)."""
     for raw in paths:
         if raw == "-":
@@ -241,7 +241,7 @@ def lint_paths(
     """
     run = LintRun([], 0, 0, [])
     linter: Linter | None = None
-    for path in _expand(paths, exclude_paths):
+    for path in expand_names(paths, exclude_paths):
         explicit = path is None or path in paths
         key = None
         try:

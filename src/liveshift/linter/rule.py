@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import ColumnType, Node, column_type, relation_name
 from liveshift.linter.source import Statement
+
+if TYPE_CHECKING:
+    from liveshift.linter.edits import Edit, FixInput
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,9 @@ class Hit:
 
 
 Check = Callable[[Statement, Context], Iterable[Hit]]
+# The edits that make a hit go away with the statement's meaning kept, or None when the rewrite
+# is not mechanical here (inside a transaction block, several objects, an unnamed constraint...).
+Fix = Callable[[Statement, Context, Hit, "FixInput"], "list[Edit] | None"]
 
 
 def _never(statement: Statement, ctx: Context) -> Iterable[Hit]:
@@ -41,6 +48,10 @@ class Rule:
     help: str
     kinds: tuple[str, ...] = ()
     check: Check = _never
+    fix: Fix | None = None
+    # Applied only when no other fix is pending, and one at a time: one `SET lock_timeout`
+    # covers the statements after it, and a fix such as CONCURRENTLY may make it unneeded.
+    fix_alone: bool = False
 
     @property
     def doc_path(self) -> str:

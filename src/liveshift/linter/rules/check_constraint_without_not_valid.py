@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import not_valid_then_validate
 from liveshift.linter.finding import Severity
 from liveshift.linter.rule import Hit, Rule, added_constraints, offset_of
 from liveshift.linter.source import Statement
@@ -33,4 +34,5 @@ RULE = Rule(
     "later transaction, which scans under a lock that allows reads and writes.",
     kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
+    fix=not_valid_then_validate,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import not_valid_then_validate
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import relation_name
 from liveshift.linter.rule import Hit, Rule, added_constraints, offset_of
@@ -34,4 +35,5 @@ RULE = Rule(
     "only SHARE UPDATE EXCLUSIVE on the table and ROW SHARE on the referenced one).",
     kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
+    fix=not_valid_then_validate,
 )
