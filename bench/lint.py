@@ -1,18 +1,29 @@
 """Benchmark `liveshift lint` as a whole process over ~1,000 generated migration files.
 
-Prints files/s and statements/s, and the ratio to a baseline measured in the same run: a bare
-Python process that only parses the same files with pglast (parse_sql_json + json.loads). The
-ratio, not the absolute time, is what compares across noisy machines; the issue's target is
-Squawk 2.x at about 0.18 s wall for such a corpus here.
+Times, on the same files and in the same run (rounds interleave the commands, so load on a
+shared machine falls on all of them alike; medians are reported):
 
-    .venv/bin/python bench/lint.py [--files 1000] [--repeat 5]
+- `liveshift lint --no-cache` (cold: every file parsed and checked),
+- `liveshift lint` with its cache filled by an earlier run (warm: the files are unchanged),
+- Squawk, when `--squawk PATH` is given or `squawk` is on PATH (with its json reporter, like
+  liveshift's `--format json`), and
+- a bare Python process that only parses the files with pglast (parse_sql_json + json.loads),
+  the baseline that stands in for Squawk when it is not installed.
+
+Squawk is not a dependency; to compare, install it outside the repository, for example
+`pip install --target /tmp/squawk squawk-cli` and pass `--squawk /tmp/squawk/bin/squawk`.
+
+    .venv/bin/python bench/lint.py [--files 1000] [--rounds 15] [--squawk PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,9 +96,14 @@ def migration(number: int, rng: random.Random) -> tuple[str, int]:
 def generate(directory: Path, files: int) -> int:
     rng = random.Random(5)
     total = 0
+    # Dated an hour back, like the files of a real migrations directory: liveshift's cache
+    # trusts an unchanged size and mtime only for files last modified before it looked.
+    stamp = time.time_ns() - 3600 * 1_000_000_000
     for number in range(files):
         text, count = migration(number, rng)
-        (directory / f"{number:04d}_migration.sql").write_text(text)
+        path = directory / f"{number:04d}_migration.sql"
+        path.write_text(text)
+        os.utime(path, ns=(stamp, stamp))
         total += count
     return total
 
@@ -113,47 +129,122 @@ def lint_command() -> list[str]:
     return [sys.executable, "-m", "liveshift.linter"]
 
 
-def best_wall_time(command: list[str], repeat: int, ok_codes: tuple[int, ...]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
+def compile_package() -> None:
+    """Write liveshift's bytecode, as installing a wheel does (with PYTHONDONTWRITEBYTECODE set,
+    as on these machines, an editable install would otherwise compile ~55 modules every run)."""
+    import liveshift
+
+    compileall.compile_dir(Path(liveshift.__file__).parent, quiet=1)
+
+
+def find_squawk(explicit: str | None) -> str | None:
+    if explicit:
+        if not Path(explicit).exists():
+            raise SystemExit(f"--squawk {explicit}: no such file")
+        return explicit
+    return shutil.which("squawk")
+
+
+class Timer:
+    """Wall times of one command over the rounds."""
+
+    def __init__(
+        self,
+        label: str,
+        command: list[str],
+        ok_codes: tuple[int, ...],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.label = label
+        self.command = command
+        self.ok_codes = ok_codes
+        self.env = env
+        self.cwd = cwd
+        self.times: list[float] = []
+
+    def once(self) -> None:
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, check=False)
+        done = subprocess.run(
+            self.command, capture_output=True, check=False, env=self.env, cwd=self.cwd
+        )
         elapsed = time.perf_counter() - started
-        if done.returncode not in ok_codes:
-            raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr!r}")
-        best = min(best, elapsed)
-    return best
+        if done.returncode not in self.ok_codes:
+            raise SystemExit(
+                f"{' '.join(self.command)} failed ({done.returncode}): {done.stderr!r}"
+            )
+        self.times.append(elapsed)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    def line(self, files: int, statements: int) -> str:
+        return (
+            f"{self.label:34} median {self.median:.3f} s  min {min(self.times):.3f} s  "
+            f"{files / self.median:8,.0f} files/s  {statements / self.median:9,.0f} statements/s"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--squawk", metavar="PATH", help="the squawk binary (default: on PATH)")
     options = parser.parse_args()
-    directory = Path(tempfile.mkdtemp(prefix="liveshift-lint-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="liveshift-lint-bench-"))
     try:
-        statements = generate(directory, options.files)
-        command = lint_command()
-        config = directory.parent / f"{directory.name}.toml"  # empty: no project settings
+        corpus = work / "migrations"
+        corpus.mkdir()
+        statements = generate(corpus, options.files)
+        compile_package()
+        config = work / "empty.toml"  # no project settings
         config.write_text("")
-        lint = best_wall_time(
-            [*command, "--format", "json", "--config", str(config), str(directory)],
-            options.repeat,
-            (0, 1),
-        )
-        config.unlink()
-        baseline = best_wall_time(
-            [sys.executable, "-c", BASELINE, str(directory)], options.repeat, (0,)
-        )
-        print(f"corpus: {options.files} files, {statements} statements ({directory})")
-        print(f"command: {' '.join(command)}")
-        print(f"liveshift lint: {lint:.3f} s wall (best of {options.repeat})")
-        print(f"  {options.files / lint:,.0f} files/s, {statements / lint:,.0f} statements/s")
-        print(f"baseline (python + pglast parse_sql_json + json.loads, no rules): {baseline:.3f} s")
-        print(f"ratio lint / baseline: {lint / baseline:.2f}x")
-        print("reference: Squawk 2.x ~0.18 s on such a corpus on these machines (not run here)")
+        environment = {**os.environ, "LIVESHIFT_CACHE_DIR": str(work / "cache"), "NO_COLOR": "1"}
+        lint = [*lint_command(), "--format", "json", "--config", str(config)]
+        timers = [
+            Timer("liveshift lint --no-cache (cold)", [*lint, "--no-cache", str(corpus)], (0, 1),
+                  env=environment),
+            Timer("liveshift lint (warm cache)", [*lint, str(corpus)], (0, 1), env=environment),
+            Timer("baseline: python + pglast parse", [sys.executable, "-c", BASELINE, str(corpus)],
+                  (0,)),
+        ]  # fmt: skip
+        squawk = find_squawk(options.squawk)
+        squawk_version = ""
+        if squawk:
+            squawk_version = subprocess.run(
+                [squawk, "--version"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            # Run from the work directory so that no .squawk.toml of a project applies.
+            timers.append(
+                Timer(f"{squawk_version} --reporter json",
+                      [squawk, "--reporter", "json", f"{corpus}/*.sql"], (0, 1), cwd=work)
+            )  # fmt: skip
+        for timer in timers:
+            timer.once()  # warm-up: fills the lint cache and the OS file cache; not counted
+            timer.times.clear()
+        for round_number in range(options.rounds):
+            order = timers[round_number % len(timers) :] + timers[: round_number % len(timers)]
+            for timer in order:
+                timer.once()
+        cold, warm, baseline = timers[:3]
+        print(f"corpus: {options.files} files, {statements} statements ({corpus})")
+        print(f"command: {' '.join(lint)} [--no-cache] DIR")
+        print(f"rounds: {options.rounds}, interleaved; {os.cpu_count()} CPUs, load "
+              f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+        for timer in timers:
+            print(timer.line(options.files, statements))
+        print(f"ratio cold / baseline: {cold.median / baseline.median:.2f}x")
+        if squawk:
+            reference = timers[3]
+            print(f"ratio cold / squawk: {cold.median / reference.median:.2f}x "
+                  f"({'faster' if cold.median < reference.median else 'slower'} than Squawk)")  # fmt: skip
+            print(f"ratio warm / squawk: {warm.median / reference.median:.2f}x "
+                  f"({'faster' if warm.median < reference.median else 'slower'} than Squawk)")  # fmt: skip
+        else:
+            print("Squawk not found (--squawk PATH, or squawk on PATH): only the baseline ran.")
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

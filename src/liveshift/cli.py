@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -272,8 +271,25 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _lint_only_parser() -> argparse.ArgumentParser:
+    """The parser with just `lint`: linting skips building (and importing) every other command."""
+    from liveshift.linter.command import add_parser as add_lint_parser
+
+    parser = argparse.ArgumentParser(prog="liveshift")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_lint_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    return parser
+
+
+def _is_lint(argv: Sequence[str]) -> bool:
+    words = [arg for arg in argv if arg != "--debug"]
+    return bool(words) and words[0] == "lint"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `liveshift lint` runs in pre-commit hooks and CI on every change: its start-up time counts.
+    parser = _lint_only_parser() if _is_lint(argv) else build_parser()
     args = parser.parse_args(argv)
     debug = args.debug or bool(os.environ.get("LIVESHIFT_DEBUG"))
     try:
@@ -281,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except LiveshiftError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         print(f"liveshift: {exc.paragraph()}", file=sys.stderr)
         return exc.exit_code
@@ -293,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_DATABASE
     except Exception as exc:  # a bug: say so plainly, with the traceback under --debug
         if debug:
+            import traceback
+
             traceback.print_exc()
         print(
             f"liveshift: internal error: {type(exc).__name__}: {exc}\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from liveshift.linter.config import LintConfigError, load_config
-from liveshift.linter.inputs import LintInputError, read_migration
+from liveshift.linter.inputs import LintInputError, expand_paths, read_migration
 
 
 def lint(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -20,6 +20,13 @@ def lint(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Complete
         [sys.executable, "-m", "liveshift.linter", *args],
         capture_output=True, text=True, cwd=cwd, env=env, input=stdin, check=False,
     )  # fmt: skip
+
+
+def python(script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a Python snippet in a fresh interpreter (to see what a process imports)."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd, check=False
+    )
 
 
 @pytest.fixture
@@ -127,10 +134,73 @@ def test_lint_does_not_import_psycopg_pydantic_or_rich(project: Path) -> None:
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'psycopg', 'pydantic', 'rich'})\n"
         "print('HEAVY', heavy, code)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=project, check=False
-    )
+    done = python(script, project)
     assert "HEAVY [] 1" in done.stdout, done.stdout + done.stderr
+
+
+def test_liveshift_lint_imports_only_what_linting_sql_needs(project: Path) -> None:
+    (project / "a.sql").write_text("drop table t;\n")
+    script = (
+        "import sys\nfrom liveshift.cli import main\n"
+        "code = main(['lint', 'a.sql'])\n"
+        "unwanted = {'psycopg', 'pydantic', 'rich', 'yaml', 'tomllib', 'liveshift.convert',\n"
+        "            'liveshift.migration', 'liveshift.migrator', 'liveshift.linter.trace'}\n"
+        "loaded = sorted(m for m in sys.modules if m in unwanted or m.split('.')[0] in unwanted)\n"
+        "deferred = sorted(n for n in ('pglast.ast', 'pglast.enums')\n"
+        "                  if type(sys.modules[n]).__name__ == '_Deferred')\n"
+        "print('LOADED', loaded, 'DEFERRED', deferred, code)\n"
+    )
+    done = python(script, project)
+    expected = "LOADED [] DEFERRED ['pglast.ast', 'pglast.enums'] 1"
+    assert expected in done.stdout, done.stdout + done.stderr
+
+
+def test_deferred_pglast_modules_work_when_used_later() -> None:
+    script = (
+        "from liveshift.linter.source import Source\n"
+        "assert Source('select 1;').parse()[0][0].kind == 'SelectStmt'\n"
+        "import pglast, pglast.ast\n"
+        "from pglast.enums import ObjectType\n"
+        "from pglast.stream import RawStream\n"
+        "tree = pglast.parse_sql('drop table t')\n"
+        "assert isinstance(tree[0].stmt, pglast.ast.DropStmt)\n"
+        "assert tree[0].stmt.removeType is ObjectType.OBJECT_TABLE\n"
+        "print(RawStream()(tree))\n"
+    )
+    done = python(script)
+    assert done.returncode == 0 and "DROP TABLE t" in done.stdout, done.stderr
+
+
+def test_crlf_files_report_the_same_places_as_lf(project: Path) -> None:
+    sql = "set lock_timeout = '1s';\n-- note\ncreate index i on t (a);\ndrop table t;\n"
+    (project / "lf.sql").write_bytes(sql.encode())
+    (project / "crlf.sql").write_bytes(sql.replace("\n", "\r\n").encode())
+    lf = json.loads(lint("--format", "json", "lf.sql", cwd=project).stdout)["findings"]
+    crlf = json.loads(lint("--format", "json", "crlf.sql", cwd=project).stdout)["findings"]
+    assert [(f["rule"], f["line"], f["column"]) for f in lf] == [
+        ("create-index-non-concurrently", 3, 1),
+        ("drop-table", 4, 1),
+    ]
+    assert [(f["rule"], f["line"], f["column"]) for f in crlf] == [
+        (f["rule"], f["line"], f["column"]) for f in lf
+    ]
+
+
+def test_directory_order_is_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a/b.sql", "a-c.sql", "A.sql", "z/y/x.yaml", "n.txt", ".sql", "d.sql."):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("select 1;")
+    (tmp_path / "link").symlink_to(tmp_path / "a", target_is_directory=True)
+    wanted = {".sql", ".yaml", ".yml", ".json"}
+    expected = [p for p in sorted(tmp_path.rglob("*")) if p.suffix in wanted and p.is_file()]
+    assert list(expand_paths([str(tmp_path)])) == expected
+    assert [p.name for p in expected] == ["A.sql", "b.sql", "a-c.sql", "x.yaml"]
+    # Names as str(Path) gives them, whatever the spelling of the directory argument.
+    monkeypatch.chdir(tmp_path)
+    for spelling in (".", "./", "a/", "./a//"):
+        found = [str(p) for p in expand_paths([spelling])]
+        walked = sorted(Path(spelling).rglob("*"))
+        assert found == [str(p) for p in walked if p.suffix in wanted and p.is_file()], spelling
 
 
 def test_migration_file_lines_map_into_the_yaml(tmp_path: Path) -> None:

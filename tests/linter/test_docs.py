@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from liveshift.linter import lint_sql
+from liveshift.linter.fix import fix_sql
 from liveshift.linter.inputs import read_migration
 from liveshift.linter.registry import all_rules
+from liveshift.linter.rule import Rule
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules"
 # ```sql bad``` / ```sql good pg-version=10``` / ```yaml bad```
@@ -61,3 +63,26 @@ def test_documented_example(
         # A good example is clean for its rule and has no error at all: it is what to copy.
         assert rule_id not in found, findings
         assert not [f for f in findings if f.is_error], findings
+
+
+FIXED = re.compile(r"^```sql fixed\n(.*?)^```$", re.M | re.S)
+LINT_DOC = DOCS.parent / "lint.md"
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.id)
+def test_fixable_rules_show_their_fix_of_the_bad_example(rule: Rule) -> None:
+    text = (DOCS / f"{rule.id}.md").read_text(encoding="utf-8")
+    shown = FIXED.findall(text)
+    assert ("## Automatic fix" in text) == (rule.fix is not None) == bool(shown), rule.id
+    if rule.fix is not None:
+        bad = next(
+            body for page, _l, verdict, body, _o in EXAMPLES if (page, verdict) == (rule.id, "bad")
+        )
+        assert fix_sql(bad).after == shown[0]
+
+
+def test_lint_doc_lists_the_fixable_rules() -> None:
+    section = LINT_DOC.read_text(encoding="utf-8").split("## Automatic fixes", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| \[([a-z0-9-]+)\]", section, re.M))
+    assert listed == {rule.id for rule in all_rules() if rule.fix is not None}

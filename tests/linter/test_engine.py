@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 import liveshift
@@ -136,3 +138,8 @@ def test_exclude_unknown_rule_is_a_config_error_with_suggestion() -> None:
 def test_findings_are_sorted_by_position() -> None:
     findings = lint_sql("drop table b;\ntruncate a;\n")
     assert [(f.line, f.column) for f in findings] == sorted((f.line, f.column) for f in findings)
+
+
+def test_finding_to_dict_has_every_field() -> None:
+    finding = lint_sql("truncate t;")[0]
+    assert finding.to_dict() == {**asdict(finding), "severity": "error"}

@@ -45,16 +45,22 @@ def find_pyproject(start: Path) -> Path | None:
 
 def load_config(explicit: str | None = None, start: Path | None = None) -> LintConfig:
     """The settings from `explicit` (a pyproject.toml or a bare TOML table) or the nearest project."""
-    import tomllib
-
     path = Path(explicit) if explicit else find_pyproject((start or Path.cwd()).resolve())
     if path is None:
         return LintConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LintConfigError(f"Configuration file {path} does not exist.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LintConfigError(f"Cannot read {path}: {exc}", file=str(path)) from exc
+    if not text.strip() or (not explicit and "liveshift" not in text):
+        return LintConfig(source=path, root=path.parent)  # nothing for us: skip parsing the TOML
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise LintConfigError(f"Cannot read {path}: {exc}", file=str(path)) from exc
     section: Any = data.get("tool", {}).get("liveshift", {}).get("lint")
     if section is None and explicit and "tool" not in data:

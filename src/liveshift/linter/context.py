@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from liveshift.linter.nodes import ColumnType, Node, column_type, const_value, strings, walk
+from liveshift.linter.options import DEFAULT_PG_VERSION
 from liveshift.linter.source import Statement
-
-DEFAULT_PG_VERSION = 17
 
 # Functions whose value is fixed for the statement (immutable or stable): a default calling only
 # these is evaluated once and stored in the catalog ("fast default", PostgreSQL 11+).

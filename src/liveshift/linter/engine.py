@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from liveshift.linter.context import DEFAULT_PG_VERSION, Context
+from liveshift.linter.context import Context
 from liveshift.linter.finding import Finding, Severity
 from liveshift.linter.ignores import find_ignores
-from liveshift.linter.registry import all_rules, rules_by_id
-from liveshift.linter.rule import Rule
+from liveshift.linter.options import DEFAULT_PG_VERSION, LintOptions
+from liveshift.linter.registry import all_rules, check_excluded, rules_by_id
+from liveshift.linter.rule import Rule, alter_commands
 from liveshift.linter.source import Source, Statement
+
+if TYPE_CHECKING:
+    from liveshift.linter.edits import Edit
 
 SYNTAX_ERROR = "syntax-error"
 UNUSED_IGNORE = "unused-ignore"
+ALTER_TABLE = "AlterTableStmt"
+
+# A rule's hit on a statement, before ignore comments: rule, message, byte offset, statement,
+# and the fix's edits when fixes were asked for.
+Raw = tuple[Rule, str, int, Statement | None, "list[Edit] | None"]
 
 
 @dataclass(frozen=True)
-class LintOptions:
-    """Settings for one run: target server version, transaction assumption, disabled rules."""
+class FixOffer:
+    """A finding that an automatic fix removes, and the edits of that fix."""
 
-    pg_version: int = DEFAULT_PG_VERSION
-    assume_in_transaction: bool = False
-    exclude: frozenset[str] = field(default_factory=frozenset)
+    finding: Finding
+    rule: Rule
+    edits: list[Edit]
 
 
 class Linter:
@@ -31,15 +41,7 @@ class Linter:
     def __init__(self, options: LintOptions | None = None) -> None:
         self.options = options or LintOptions()
         self.rules = {rule.id: rule for rule in all_rules()}
-        unknown = set(self.options.exclude) - set(self.rules)
-        if unknown:
-            from liveshift.errors import ConfigError, did_you_mean
-
-            name = sorted(unknown)[0]
-            raise ConfigError(
-                f"Unknown lint rule {name!r} in the excluded rules.",
-                hint=did_you_mean(name, self.rules) or "See `docs/rules/` for the rule ids.",
-            )
+        check_excluded(self.options.exclude, self.rules)
         self.statements_seen = 0
         self.by_kind: dict[str, list[Rule]] = {}
         for rule in self.rules.values():
@@ -47,22 +49,41 @@ class Linter:
                 continue
             for kind in rule.kinds:
                 self.by_kind.setdefault(kind, []).append(rule)
+        # The rules an ALTER TABLE needs, by the set of its sub-command types.
+        self._alter_table_rules: dict[frozenset[str], list[Rule]] = {}
 
-    def lint(self, source: Source) -> list[Finding]:
+    def lint(self, source: Source, fixes: list[FixOffer] | None = None) -> list[Finding]:
+        """The findings of a source, sorted by position.
+
+        With a `fixes` list, each finding that has an automatic fix is also added to it, with
+        the edits (computed only then: linting alone never pays for them).
+        """
         statements, problem = source.parse()
         self.statements_seen += len(statements)
         ctx = Context(
             pg_version=self.options.pg_version,
             assume_in_transaction=self.options.assume_in_transaction,
         )
-        raw: list[tuple[Rule, str, int, Statement | None]] = []
+        fix_input = None
+        if fixes is not None:
+            from liveshift.linter.edits import FixInput
+
+            fix_input = FixInput(source, statements)
+        raw: list[Raw] = []
+        by_kind = self.by_kind
         for statement in statements:
-            for rule in self.by_kind.get(statement.kind, ()):
-                for hit in rule.check(statement, ctx):
-                    offset = statement.start if hit.offset is None else hit.offset
-                    raw.append((rule, hit.message, offset, statement))
+            kind = statement.kind
+            rules = self._rules_for_alter(statement) if kind == ALTER_TABLE else by_kind.get(kind)
+            if rules:
+                for rule in rules:
+                    for hit in rule.check(statement, ctx):
+                        offset = statement.start if hit.offset is None else hit.offset
+                        edits = None
+                        if fix_input is not None and rule.fix is not None:
+                            edits = rule.fix(statement, ctx, hit, fix_input)
+                        raw.append((rule, hit.message, offset, statement, edits))
             ctx.advance(statement)
-        findings = self._apply_ignores(source, statements, raw)
+        findings = self._apply_ignores(source, statements, raw, fixes)
         if problem is not None and SYNTAX_ERROR not in self.options.exclude:
             rule = self.rules[SYNTAX_ERROR]
             line, column = source.position(source.char_to_byte(problem.offset))
@@ -75,15 +96,28 @@ class Linter:
         findings.sort(key=lambda f: (f.line, f.column, f.rule))
         return findings
 
+    def _rules_for_alter(self, statement: Statement) -> list[Rule]:
+        subtypes = frozenset(subtype for _table, subtype, _cmd in alter_commands(statement))
+        rules = self._alter_table_rules.get(subtypes)
+        if rules is None:
+            rules = list(self.by_kind.get(ALTER_TABLE, ()))
+            for subtype in sorted(subtypes):
+                for rule in self.by_kind.get(f"{ALTER_TABLE}:{subtype}", ()):
+                    if all(rule.id != known.id for known in rules):
+                        rules.append(rule)
+            self._alter_table_rules[subtypes] = rules
+        return rules
+
     def _apply_ignores(
         self,
         source: Source,
         statements: list[Statement],
-        raw: Iterable[tuple[Rule, str, int, Statement | None]],
+        raw: Iterable[Raw],
+        fixes: list[FixOffer] | None,
     ) -> list[Finding]:
         ignores = find_ignores(source, statements)
         findings = []
-        for rule, message, offset, statement in raw:
+        for rule, message, offset, statement, edits in raw:
             index = statement.index if statement is not None else None
             suppressed = False
             for ignore in ignores:
@@ -93,11 +127,12 @@ class Linter:
             if suppressed:
                 continue
             line, column = source.position(offset)
-            findings.append(
-                Finding(
-                    rule.id, rule.severity, message, rule.help, source.name, line, column, index
-                )
+            finding = Finding(
+                rule.id, rule.severity, message, rule.help, source.name, line, column, index
             )
+            findings.append(finding)
+            if fixes is not None and edits:
+                fixes.append(FixOffer(finding, rule, edits))
         if UNUSED_IGNORE in self.options.exclude:
             return findings
         unused_rule = self.rules[UNUSED_IGNORE]

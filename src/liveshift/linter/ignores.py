@@ -6,8 +6,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from pglast.parser import ParseError, scan
-
+from liveshift.linter.pgparse import ParseError, scan
 from liveshift.linter.source import Source, Statement
 
 MARKER = "liveshift:"

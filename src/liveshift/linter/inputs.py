@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liveshift.errors import LiveshiftError
 from liveshift.linter.finding import Finding
-from liveshift.linter.source import Source
+
+if TYPE_CHECKING:
+    from liveshift.linter.cache import LintCache
+    from liveshift.linter.engine import Linter
+    from liveshift.linter.source import Source
 
 SQL_SUFFIXES = frozenset({".sql"})
 MIGRATION_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
@@ -33,18 +39,52 @@ class LintInput:
 
 def expand_paths(paths: list[str], exclude: tuple[str, ...] = ()) -> Iterator[Path | None]:
     """Files named, and .sql / migration files under directories; None stands for stdin."""
+    for name in expand_names(paths, exclude):
+        yield None if name is None else Path(name)
+
+
+def expand_names(paths: list[str], exclude: tuple[str, ...]) -> Iterator[str | None]:
+    """expand_paths, as the strings str(Path) would give (no Path built per file)."""
     for raw in paths:
         if raw == "-":
             yield None
             continue
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                wanted = child.suffix in SQL_SUFFIXES | MIGRATION_SUFFIXES
-                if wanted and child.is_file() and not _excluded(child, exclude):
+        base = str(Path(raw))
+        if os.path.isdir(base):
+            for child in _files_under(base):
+                if not exclude or not _excluded(Path(child), exclude):
                     yield child
-        elif not _excluded(path, exclude):
-            yield path
+        elif not _excluded(Path(base), exclude):
+            yield base
+
+
+def _files_under(directory: str) -> list[str]:
+    """Lint files below `directory` (normalized as str(Path) does), in the order of
+    sorted(Path(directory).rglob("*")), named as str() of those paths.
+
+    os.scandir gives the file type without a stat per entry, and sorting names split at `/`
+    is what Path ordering does, without building a Path per entry first.
+    """
+    wanted = SQL_SUFFIXES | MIGRATION_SUFFIXES
+    found: list[tuple[list[str], str]] = []
+    pending = [directory]
+    while pending:
+        current = pending.pop()
+        # Names as str(Path) gives them: no "./" in front, one separator between parts.
+        prefix = "" if current == "." else current.rstrip(os.sep) + os.sep
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    name = prefix + entry.name
+                    # Like Path.rglob: no descent into symbolic links to directories.
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(name)
+                    elif os.path.splitext(entry.name)[1] in wanted and entry.is_file():
+                        found.append((name.split(os.sep), name))
+        except OSError:
+            continue  # unreadable directory: rglob skips it too
+    found.sort()
+    return [name for _parts, name in found]
 
 
 def _excluded(path: Path, patterns: tuple[str, ...]) -> bool:
@@ -55,24 +95,50 @@ def _excluded(path: Path, patterns: tuple[str, ...]) -> bool:
 def read_input(path: Path | None, *, explicit: bool = True) -> LintInput | None:
     """Read one input; None for a YAML/JSON file found in a directory that is not a migration."""
     if path is None:
-        return LintInput("<stdin>", [Source(sys.stdin.read(), "<stdin>")], [])
+        return _stdin_input()
+    return decode_input(path, read_bytes(path), explicit=explicit)
+
+
+def _stdin_input() -> LintInput:
+    from liveshift.linter.source import Source
+
+    return LintInput("<stdin>", [Source(sys.stdin.read(), "<stdin>")], [])
+
+
+def read_bytes(path: Path | str) -> bytes:
+    """A file's bytes: the parser's offsets are byte offsets, and line endings stay as written."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(name, "rb") as handle:
+            return handle.read()
     except FileNotFoundError:
         raise LintInputError(f"No such file: {name}", file=name) from None
     except IsADirectoryError:
         raise LintInputError(f"{name} is a directory.", file=name) from None
+    except OSError as exc:
+        raise LintInputError(f"Cannot read {name}: {exc.strerror}", file=name) from None
+
+
+def input_kind(path: Path | str) -> str:
+    suffix = os.path.splitext(path)[1]  # as Path.suffix: a leading dot is not a suffix
+    return "migration" if suffix in MIGRATION_SUFFIXES else "sql"
+
+
+def decode_input(path: Path | str, data: bytes, *, explicit: bool = True) -> LintInput | None:
+    """The SQL sources of a file's bytes (a .sql file, or a migration file's raw_sql)."""
+    name = str(path)
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LintInputError(
             f"{name} is not UTF-8 text (byte {exc.start}).", file=name,
             hint="Convert it to UTF-8 before linting.",
         ) from None  # fmt: skip
-    except OSError as exc:
-        raise LintInputError(f"Cannot read {name}: {exc.strerror}", file=name) from None
-    if path.suffix in MIGRATION_SUFFIXES:
+    if input_kind(path) == "migration":
         return read_migration(name, text, explicit=explicit)
-    return LintInput(name, [Source(text, name)], [])
+    from liveshift.linter.source import Source
+
+    return LintInput(name, [Source(text, name, data=data)], [])
 
 
 def read_migration(name: str, text: str, *, explicit: bool = True) -> LintInput | None:
@@ -137,6 +203,8 @@ def _mapping_get(node: Any, key: str) -> Any:
 
 
 def _scalar_source(name: str, text: str, scalar: Any) -> Source:
+    from liveshift.linter.source import Source
+
     mark = scalar.start_mark
     if scalar.style in ("|", ">"):
         # A block scalar's content starts on the next line, indented uniformly.
@@ -160,25 +228,56 @@ class LintRun:
     input_errors: list[LiveshiftError]
 
 
-def lint_paths(paths: list[str], linter: Any, exclude_paths: tuple[str, ...] = ()) -> LintRun:
-    """Lint every input under `paths` with a Linter; unreadable inputs are collected, not raised."""
-    findings: list[Finding] = []
-    errors: list[LiveshiftError] = []
-    files = 0
-    for path in expand_paths(paths, exclude_paths):
-        explicit = path is None or str(path) in paths
+def lint_paths(
+    paths: list[str],
+    make_linter: Callable[[], Linter],
+    exclude_paths: tuple[str, ...] = (),
+    cache: LintCache | None = None,
+) -> LintRun:
+    """Lint every input under `paths`; unreadable inputs are collected, not raised.
+
+    The Linter is made on the first input the cache does not answer, so that a run answered
+    entirely from the cache never imports the parser or the rules.
+    """
+    run = LintRun([], 0, 0, [])
+    linter: Linter | None = None
+    for path in expand_names(paths, exclude_paths):
+        explicit = path is None or path in paths
+        key = None
         try:
-            if path is not None and not path.exists():
-                raise LintInputError(f"No such file or directory: {path}", file=str(path))
-            lint_input = read_input(path, explicit=explicit)
+            if path is None:
+                lint_input: LintInput | None = _stdin_input()
+            else:
+                # Files found in a directory exist; read_bytes reports one that vanished since.
+                if explicit and not os.path.exists(path):
+                    raise LintInputError(f"No such file or directory: {path}", file=path)
+                data = None
+                if cache is not None:
+                    key, data = cache.file_key(path, input_kind(path), partial(read_bytes, path))
+                    hit = cache.get(key, path)
+                    if hit is not None:
+                        run.files += 1
+                        run.statements += hit[0]
+                        run.findings.extend(hit[1])
+                        continue
+                if data is None:
+                    data = read_bytes(path)
+                lint_input = decode_input(path, data, explicit=explicit)
         except LiveshiftError as exc:
-            errors.append(exc)
+            run.input_errors.append(exc)
             continue
         if lint_input is None:
             continue
-        files += 1
-        findings.extend(lint_input.findings)
+        if linter is None:
+            linter = make_linter()
+        seen = linter.statements_seen
+        findings = list(lint_input.findings)
         for source in lint_input.sources:
             findings.extend(f for f in linter.lint(source) if f.rule not in linter.options.exclude)
-    findings.sort(key=lambda f: (f.file or "", f.line, f.column, f.rule))
-    return LintRun(findings, files, linter.statements_seen, errors)
+        run.files += 1
+        run.statements += linter.statements_seen - seen
+        run.findings.extend(findings)
+        if cache is not None and key is not None:
+            cache.put(key, linter.statements_seen - seen, findings)
+    run.findings.sort(key=lambda f: (f.file or "", f.line, f.column, f.rule))
+    return run

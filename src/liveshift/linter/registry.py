@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import functools
 import importlib
-import pkgutil
+import os
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
-from liveshift.linter.rule import Rule
+if TYPE_CHECKING:
+    from liveshift.linter.rule import Rule
+
+RULES_DIRECTORY = os.path.join(os.path.dirname(__file__), "rules")
+
+
+def _module_names() -> list[str]:
+    names = []
+    for entry in os.scandir(RULES_DIRECTORY):
+        stem, suffix = os.path.splitext(entry.name)
+        if suffix == ".py" and not stem.startswith("_"):
+            names.append(stem)
+    return sorted(names)
 
 
 @functools.cache
 def all_rules() -> tuple[Rule, ...]:
     """Every rule, sorted by id."""
-    from liveshift.linter import rules as package
+    from liveshift.linter.rule import Rule
 
     found: dict[str, Rule] = {}
-    for module_info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+    for name in _module_names():
+        module = importlib.import_module(f"liveshift.linter.rules.{name}")
         rule = getattr(module, "RULE", None)
         if isinstance(rule, Rule):
             if rule.id in found:
@@ -27,3 +41,24 @@ def all_rules() -> tuple[Rule, ...]:
 
 def rules_by_id() -> dict[str, Rule]:
     return {rule.id: rule for rule in all_rules()}
+
+
+def rule_ids_without_import() -> list[str]:
+    """The rule ids, from the module names (rule `set-not-null` lives in `set_not_null.py`).
+
+    Lets a run whose findings all come from the cache check its options without importing
+    the rules and the parser; tests/linter/test_rules.py holds every module to this naming.
+    """
+    return [name.replace("_", "-") for name in _module_names()]
+
+
+def check_excluded(excluded: Iterable[str], known: Collection[str]) -> None:
+    """Raise a ConfigError naming the first excluded rule id that is not a rule."""
+    unknown = sorted(set(excluded) - set(known))
+    if unknown:
+        from liveshift.errors import ConfigError, did_you_mean
+
+        raise ConfigError(
+            f"Unknown lint rule {unknown[0]!r} in the excluded rules.",
+            hint=did_you_mean(unknown[0], known) or "See `docs/rules/` for the rule ids.",
+        )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liveshift.linter.finding import Finding, Severity
-from liveshift.linter.rule import Rule
+
+if TYPE_CHECKING:
+    from liveshift.linter.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
 DOCS_URL = "https://github.com/liveshift/liveshift/blob/main/docs/rules/{id}.md"

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast.parser import ParseError, parse_sql_json, scan
+from liveshift.linter.pgparse import ParseError, parse_sql_json, scan
 
 Node = dict[str, Any]
 
@@ -39,14 +39,19 @@ class Source:
     """A SQL text, with conversions from parser byte offsets to 1-based line and column."""
 
     def __init__(
-        self, text: str, name: str | None = None, line_offset: int = 0, column_offset: int = 0
+        self,
+        text: str,
+        name: str | None = None,
+        line_offset: int = 0,
+        column_offset: int = 0,
+        data: bytes | None = None,
     ) -> None:
         self.text = text
         self.name = name
         # Where the text sits in its file, for SQL embedded in a migration file's YAML.
         self.line_offset = line_offset
         self.column_offset = column_offset
-        self.data = text.encode("utf-8")
+        self.data = text.encode("utf-8") if data is None else data  # data: the UTF-8 of text
         self.ascii = len(self.data) == len(text)
         self._newlines: list[int] | None = None
 
@@ -98,7 +103,7 @@ class Source:
 
     def _statements(self, text: str) -> list[Statement]:
         tree = json.loads(parse_sql_json(text))
-        total = len(text.encode("utf-8")) if not self.ascii else len(text)
+        total = len(text) if self.ascii else len(text.encode("utf-8"))
         statements = []
         for index, raw in enumerate(tree.get("stmts", ())):
             ((kind, node),) = raw["stmt"].items()

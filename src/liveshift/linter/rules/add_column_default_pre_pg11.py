@@ -35,6 +35,6 @@ RULE = Rule(
     help="Add the column without a default, then `ALTER COLUMN ... SET DEFAULT` in a second "
     "statement (it applies to new rows only) and backfill existing rows in batches; or upgrade: "
     "from PostgreSQL 11 a constant default is stored in the catalog.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
 )

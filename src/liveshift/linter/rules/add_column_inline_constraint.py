@@ -41,6 +41,6 @@ RULE = Rule(
     help="Add the bare column first; then add the constraint the safe way in its own statement: "
     "`CREATE UNIQUE INDEX CONCURRENTLY` + `ADD CONSTRAINT ... UNIQUE USING INDEX`, or "
     "`ADD CONSTRAINT ... FOREIGN KEY/CHECK ... NOT VALID` followed by `VALIDATE CONSTRAINT`.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
 )

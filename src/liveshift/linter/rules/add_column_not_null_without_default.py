@@ -38,6 +38,6 @@ RULE = Rule(
     help="Add the column nullable (or with a constant default), backfill it in batches, then add "
     "`CHECK (col IS NOT NULL) NOT VALID`, VALIDATE it and SET NOT NULL; liveshift's add_column "
     "with `nullable: false` and an `up` expression does this and keeps old clients working.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
 )

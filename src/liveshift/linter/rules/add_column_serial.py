@@ -33,6 +33,6 @@ RULE = Rule(
     help="Add a plain nullable bigint column, create a sequence and set it as the column default "
     "(a default on new rows only does not rewrite), backfill existing rows in batches, then add "
     "NOT NULL through a validated CHECK; liveshift's add_column operation runs that plan.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
 )

@@ -31,6 +31,6 @@ RULE = Rule(
     summary="Adding a STORED generated column to an existing table rewrites it.",
     help="Add an ordinary nullable column, keep it up to date with a trigger, backfill existing "
     "rows in batches; on PostgreSQL 18 a VIRTUAL generated column needs no rewrite at all.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
 )

@@ -43,6 +43,6 @@ RULE = Rule(
     help="Add the column without a default (or with a constant one), set the default in a "
     "separate statement, and backfill existing rows in small batches; liveshift's add_column "
     "operation does all three for you.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import not_valid_then_validate
 from liveshift.linter.finding import Severity
 from liveshift.linter.rule import Hit, Rule, added_constraints, offset_of
 from liveshift.linter.source import Statement
@@ -31,6 +32,7 @@ RULE = Rule(
     "lock.",
     help="Add it with `NOT VALID` (instant; new rows are checked), then `VALIDATE CONSTRAINT` in a "
     "later transaction, which scans under a lock that allows reads and writes.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
+    fix=not_valid_then_validate,
 )

@@ -45,6 +45,6 @@ RULE = Rule(
     "switch readers, then drop the old one; liveshift's alter_column with `type`, `up` and `down` "
     "does this with a way back. Widening varchar(n), varchar to text and numeric precision "
     "increases are safe.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AlterColumnType",),
     check=check,
 )

@@ -43,6 +43,6 @@ RULE = Rule(
     summary="CONCURRENTLY operations fail inside a transaction block.",
     help="Run the statement outside BEGIN/COMMIT: end the transaction before it, or mark the "
     "migration non-transactional (Alembic `autocommit_block()`, Django `atomic = False`).",
-    kinds=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"),
+    kinds=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt:AT_DetachPartition"),
     check=check,
 )

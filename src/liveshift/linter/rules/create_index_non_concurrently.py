@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import Edit, FixInput, insert_after_keyword
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import relation_name
 from liveshift.linter.rule import Hit, Rule
@@ -24,6 +25,14 @@ def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
     )
 
 
+def fix(statement: Statement, ctx: Context, hit: Hit, fix_input: FixInput) -> list[Edit] | None:
+    relation = statement.node.get("relation") or {}
+    if ctx.in_transaction or not relation.get("inh"):  # the JSON leaves out false
+        return None  # CONCURRENTLY fails in a transaction block and on ONLY (partitioned parents)
+    edit = insert_after_keyword(fix_input.source, statement, ("INDEX",), " CONCURRENTLY")
+    return [edit] if edit else None
+
+
 RULE = Rule(
     id="create-index-non-concurrently",
     severity=Severity.ERROR,
@@ -33,4 +42,5 @@ RULE = Rule(
     "operation does this.",
     kinds=("IndexStmt",),
     check=check,
+    fix=fix,
 )

@@ -26,6 +26,6 @@ RULE = Rule(
     help="First deploy code that no longer uses the column (and remove it from ORM models), then "
     "drop it in a later migration; liveshift's drop_column keeps it readable by old clients "
     "until `liveshift complete`, and `liveshift rollback` restores it.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_DropColumn",),
     check=check,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import Edit, FixInput, insert_after_keyword
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import strings
 from liveshift.linter.rule import Hit, Rule
@@ -28,6 +29,16 @@ def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
         )
 
 
+def fix(statement: Statement, ctx: Context, hit: Hit, fix_input: FixInput) -> list[Edit] | None:
+    node = statement.node
+    if ctx.in_transaction or len(node.get("objects") or ()) != 1:
+        return None  # CONCURRENTLY takes one index, outside a transaction block
+    if node.get("behavior") == "DROP_CASCADE":
+        return None  # and no CASCADE
+    edit = insert_after_keyword(fix_input.source, statement, ("INDEX",), " CONCURRENTLY")
+    return [edit] if edit else None
+
+
 RULE = Rule(
     id="drop-index-non-concurrently",
     severity=Severity.ERROR,
@@ -35,4 +46,5 @@ RULE = Rule(
     help="Use `DROP INDEX CONCURRENTLY IF EXISTS name` outside a transaction block.",
     kinds=("DropStmt",),
     check=check,
+    fix=fix,
 )

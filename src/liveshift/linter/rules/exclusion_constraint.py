@@ -28,6 +28,6 @@ RULE = Rule(
     help="There is no online form: add it when the table is created, or build the replacement "
     "table with the constraint and switch over (liveshift's create_table + backfill), or do it in "
     "a maintenance window with a lock_timeout.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
 )

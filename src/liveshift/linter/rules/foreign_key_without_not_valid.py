@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import not_valid_then_validate
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import relation_name
 from liveshift.linter.rule import Hit, Rule, added_constraints, offset_of
@@ -32,6 +33,7 @@ RULE = Rule(
     "is checked.",
     help="Add it with `NOT VALID`, then `VALIDATE CONSTRAINT` in a later transaction (it takes "
     "only SHARE UPDATE EXCLUSIVE on the table and ROW SHARE on the referenced one).",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
+    fix=not_valid_then_validate,
 )

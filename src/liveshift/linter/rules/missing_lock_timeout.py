@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import Edit, FixInput, before_statement, keywords_like
 from liveshift.linter.finding import Severity
 from liveshift.linter.locks import ACCESS_EXCLUSIVE, blocks_writes, effects, sql_name
 from liveshift.linter.rule import Hit, Rule
@@ -25,6 +26,14 @@ def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
             return
 
 
+def fix(statement: Statement, ctx: Context, hit: Hit, fix_input: FixInput) -> list[Edit] | None:
+    # SET LOCAL inside a transaction block: the setting ends with it, as the migration's does.
+    keyword = keywords_like(fix_input.source, statement)
+    local = keyword("LOCAL ") if ctx.in_transaction else ""
+    setting = f"{keyword('SET')} {local}lock_timeout = '2s';"
+    return [before_statement(fix_input, statement, setting)]
+
+
 RULE = Rule(
     id="missing-lock-timeout",
     severity=Severity.ERROR,
@@ -36,4 +45,6 @@ RULE = Rule(
         "ClusterStmt", "LockStmt", "ReindexStmt", "CreateStmt", "CreateTrigStmt",
     ),
     check=check,
+    fix=fix,
+    fix_alone=True,
 )  # fmt: skip

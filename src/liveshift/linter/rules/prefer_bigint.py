@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import column_type
 from liveshift.linter.rule import Hit, Rule, declared_columns, offset_of
 from liveshift.linter.source import Statement
 
@@ -14,8 +13,7 @@ _SMALL = {"int4": "integer", "int2": "smallint"}
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column, type_name, _new in declared_columns(statement, ctx):
-        kind = column_type(type_name)
+    for table, column, type_name, kind, _new in declared_columns(statement, ctx):
         if kind.name in _SMALL and not kind.array and (column == "id" or column.endswith("_id")):
             yield Hit(
                 f"Key column {table}.{column} is {_SMALL[kind.name]}: it overflows at "
@@ -31,6 +29,6 @@ RULE = Rule(
     summary="Id and foreign-key columns declared integer or smallint can run out of values.",
     help="Declare ids and the columns that reference them as bigint; it costs 4 bytes a row and "
     "avoids a rewrite of the table (and of every referencing table) later.",
-    kinds=("CreateStmt", "AlterTableStmt"),
+    kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
 )

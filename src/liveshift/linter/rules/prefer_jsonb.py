@@ -6,14 +6,13 @@ from collections.abc import Iterator
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import column_type
 from liveshift.linter.rule import Hit, Rule, declared_columns, offset_of
 from liveshift.linter.source import Statement
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column, type_name, _new in declared_columns(statement, ctx):
-        if column_type(type_name).name == "json":
+    for table, column, type_name, kind, _new in declared_columns(statement, ctx):
+        if kind.name == "json":
             yield Hit(
                 f"{table}.{column} is json: it is re-parsed on every access, has no equality "
                 "operator and cannot be indexed with GIN.",
@@ -26,6 +25,6 @@ RULE = Rule(
     severity=Severity.WARNING,
     summary="json columns are slower and less capable than jsonb.",
     help="Use `jsonb` unless you must keep key order, duplicate keys or exact whitespace.",
-    kinds=("CreateStmt", "AlterTableStmt"),
+    kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
 )

@@ -6,14 +6,12 @@ from collections.abc import Iterator
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import column_type
 from liveshift.linter.rule import Hit, Rule, declared_columns, offset_of
 from liveshift.linter.source import Statement
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column, type_name, _new in declared_columns(statement, ctx):
-        kind = column_type(type_name)
+    for table, column, type_name, kind, _new in declared_columns(statement, ctx):
         if kind.name == "varchar" and kind.mods:
             yield Hit(
                 f"{table}.{column} is varchar({kind.mods[0]}): lowering the limit later rewrites "
@@ -34,6 +32,6 @@ RULE = Rule(
     summary="varchar(n) and char(n) columns are harder to change than text with a CHECK.",
     help="Use `text` and, if a limit matters, `CHECK (char_length(col) <= n)`: the check can be "
     "replaced NOT VALID + VALIDATE without a rewrite.",
-    kinds=("CreateStmt", "AlterTableStmt"),
+    kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
 )

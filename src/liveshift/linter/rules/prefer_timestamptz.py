@@ -6,14 +6,13 @@ from collections.abc import Iterator
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import column_type
 from liveshift.linter.rule import Hit, Rule, declared_columns, offset_of
 from liveshift.linter.source import Statement
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column, type_name, _new in declared_columns(statement, ctx):
-        if column_type(type_name).name == "timestamp":
+    for table, column, type_name, kind, _new in declared_columns(statement, ctx):
+        if kind.name == "timestamp":
             yield Hit(
                 f"{table}.{column} is timestamp without time zone: values depend on each client's "
                 "time zone setting and daylight-saving changes make them ambiguous.",
@@ -27,6 +26,6 @@ RULE = Rule(
     summary="timestamp without time zone stores wall-clock time with no offset.",
     help="Use `timestamptz` (timestamp with time zone): it stores an instant and converts for "
     "each session's time zone.",
-    kinds=("CreateStmt", "AlterTableStmt"),
+    kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
 )

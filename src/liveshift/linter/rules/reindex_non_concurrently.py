@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from liveshift.linter.context import Context
+from liveshift.linter.edits import Edit, FixInput, insert_after_keyword
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import def_elem_names, relation_name
 from liveshift.linter.rule import Hit, Rule
@@ -25,6 +26,18 @@ def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
     )
 
 
+_KEYWORDS = {"REINDEX_OBJECT_INDEX": "INDEX", "REINDEX_OBJECT_TABLE": "TABLE"}
+
+
+def fix(statement: Statement, ctx: Context, hit: Hit, fix_input: FixInput) -> list[Edit] | None:
+    # SCHEMA and DATABASE CONCURRENTLY skip the system catalogs: not the same statement.
+    keyword = _KEYWORDS.get(statement.node.get("kind", ""))
+    if keyword is None or ctx.pg_version < 12 or ctx.in_transaction:
+        return None
+    edit = insert_after_keyword(fix_input.source, statement, (keyword,), " CONCURRENTLY")
+    return [edit] if edit else None
+
+
 RULE = Rule(
     id="reindex-non-concurrently",
     severity=Severity.ERROR,
@@ -34,4 +47,5 @@ RULE = Rule(
     "index concurrently and rename the new one.",
     kinds=("ReindexStmt",),
     check=check,
+    fix=fix,
 )

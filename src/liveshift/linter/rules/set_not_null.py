@@ -35,6 +35,6 @@ RULE = Rule(
     help="First `ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID`, then (in a later "
     "transaction) `VALIDATE CONSTRAINT c`, then SET NOT NULL, which PostgreSQL 12+ does without "
     "a scan; drop the CHECK afterwards. liveshift's alter_column with `nullable: false` does this.",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_SetNotNull",),
     check=check,
 )

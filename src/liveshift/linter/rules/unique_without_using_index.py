@@ -31,6 +31,6 @@ RULE = Rule(
     "an ACCESS EXCLUSIVE lock.",
     help="`CREATE UNIQUE INDEX CONCURRENTLY idx ON t (cols)`, then `ALTER TABLE t ADD CONSTRAINT c "
     "UNIQUE USING INDEX idx` (or `PRIMARY KEY USING INDEX idx`, after the columns are NOT NULL).",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
 )

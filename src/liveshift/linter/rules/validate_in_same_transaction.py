@@ -30,6 +30,6 @@ RULE = Rule(
     "lock for the whole scan.",
     help="COMMIT after `ADD CONSTRAINT ... NOT VALID` and run `VALIDATE CONSTRAINT` in a new "
     "transaction (or a later migration).",
-    kinds=("AlterTableStmt",),
+    kinds=("AlterTableStmt:AT_ValidateConstraint",),
     check=check,
 )
