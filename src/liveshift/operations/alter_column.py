@@ -9,7 +9,11 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
 from liveshift.operations.base import Operation, short_name
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
-from liveshift.operations.steps import backfill_step, concurrent_index_step
+from liveshift.operations.steps import (
+    backfill_step,
+    concurrent_index_step,
+    contract_column_steps,
+)
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
@@ -428,70 +432,51 @@ class AlterColumnOperation(Operation[AlterColumn]):
         table = before.table(spec.table)
         qualified = table.qualified
         target = quote_ident(self.new.physical)
-        steps: list[Step] = []
-        to_validate: list[tuple[str, tuple[str, ...]]] = []
-        if (self.swap and not self.new.nullable) or self.set_not_null:
-            to_validate.append((self._nn(), (qualified,)))
+        not_null = (self.swap and not self.new.nullable) or self.set_not_null
+        validate: list[tuple[str, tuple[str, ...]]] = []
+        if not_null:
+            validate.append((self._nn(), (qualified,)))
         if spec.check is not None:
-            to_validate.append((self._check_name(), (qualified,)))
+            validate.append((self._check_name(), (qualified,)))
         if spec.references is not None:
-            to_validate.append(
+            validate.append(
                 (self._fk_name(), (qualified, before.table(spec.references.table).qualified))
             )
-        for constraint, tables in to_validate:
-            steps.append(
-                Step(
-                    f"validate {constraint}",
-                    sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=tables,
-                    scans=True,
-                    estimated_rows=table.estimated_rows,
-                    operation=self.name,
-                )
-            )
-        final: list[str] = []
-        if self._has_trigger():
-            final.append(f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}")
+        before_not_null: list[str] = []
         if self.swap:
-            final.append(_move_owned_sequences(table, self.old.physical, self.new.physical))
-            final.append(
+            before_not_null.append(
+                _move_owned_sequences(table, self.old.physical, self.new.physical)
+            )
+            before_not_null.append(
                 f"alter table only {qualified} drop column {quote_ident(self.old.physical)}"
             )
-        if (self.swap and not self.new.nullable) or self.set_not_null:
-            # SET NOT NULL finds the validated check and skips its scan; drop the check after.
-            final.append(f"alter table only {qualified} alter column {target} set not null")
-            final.append(f"alter table only {qualified} drop constraint {quote_ident(self._nn())}")
+        after_not_null: list[str] = []
         if self.drop_unique is not None and not self.swap:
-            final.append(
+            after_not_null.append(
                 f"alter table only {qualified} drop constraint {quote_ident(self.drop_unique)}"
             )
         if self.add_unique:
-            final.append(
+            after_not_null.append(
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_name())}"
             )
         if self.drop_default and not self.swap:
-            final.append(f"alter table only {qualified} alter column {target} drop default")
-        if self.new.physical != self.new.name:
-            final.append(
-                f"alter table only {qualified} rename column {target} to "
-                f"{quote_ident(self.new.name)}"
+            after_not_null.append(
+                f"alter table only {qualified} alter column {target} drop default"
             )
-        if self._has_trigger():
-            final.append(f"drop function if exists {self._function()}()")
-        if final:
-            steps.append(
-                Step(
-                    f"make {table.name}.{self.new.name} final",
-                    sql=";\n".join(final),
-                    lock=LockMode.ACCESS_EXCLUSIVE,
-                    tables=(qualified,),
-                    operation=self.name,
-                    notes=("catalog only: the validated check spares SET NOT NULL its scan",),
-                )
-            )
-        return steps
+        return contract_column_steps(
+            table,
+            column=self.new.physical,
+            final_name=self.new.name,
+            operation=self.name,
+            description=f"make {table.name}.{self.new.name} final",
+            validate=validate,
+            not_null_check=self._nn() if not_null else None,
+            trigger=self._trigger() if self._has_trigger() else None,
+            function=self._function() if self._has_trigger() else None,
+            before_not_null=before_not_null,
+            after_not_null=after_not_null,
+        )
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec

@@ -1,6 +1,8 @@
-"""Step builders that several operations share: a backfill and a concurrent index build."""
+"""Step builders several operations share: backfill, concurrent index, a column's contract phase."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Table, quote_ident
@@ -51,3 +53,87 @@ def concurrent_index_step(
         operation=operation,
         notes=notes,
     )
+
+
+def validate_constraint_step(
+    qualified: str,
+    constraint: str,
+    *,
+    operation: str,
+    estimated_rows: int | None,
+    tables: tuple[str, ...] = (),
+) -> Step:
+    """VALIDATE CONSTRAINT on `qualified`: a scan under SHARE UPDATE EXCLUSIVE, so reads and
+    writes go on (a foreign key also takes ROW SHARE on the table it references)."""
+    return Step(
+        f"validate {constraint}",
+        sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
+        lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+        tables=tables or (qualified,),
+        scans=True,
+        estimated_rows=estimated_rows,
+        operation=operation,
+    )
+
+
+def contract_column_steps(
+    table: Table,
+    *,
+    column: str,
+    final_name: str,
+    operation: str,
+    description: str,
+    validate: Sequence[tuple[str, tuple[str, ...]]] = (),
+    not_null_check: str | None = None,
+    trigger: str | None = None,
+    function: str | None = None,
+    before_not_null: Sequence[str] = (),
+    after_not_null: Sequence[str] = (),
+    tables: tuple[str, ...] = (),
+) -> list[Step]:
+    """The complete phase of a column made under a temporary name (add_column, alter_column
+    through a new column) or changed in place: validate the NOT VALID constraints (each a
+    non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
+    trigger, `before_not_null`, SET NOT NULL through the validated check (which spares it the
+    scan) and drop the check, `after_not_null`, rename `column` to `final_name`, drop the trigger
+    function. `validate` lists (constraint on `table`, tables its validation locks)."""
+    qualified = table.qualified
+    steps = [
+        validate_constraint_step(
+            qualified,
+            constraint,
+            operation=operation,
+            estimated_rows=table.estimated_rows,
+            tables=locked,
+        )
+        for constraint, locked in validate
+    ]
+    final: list[str] = []
+    if trigger is not None:
+        final.append(f"drop trigger if exists {quote_ident(trigger)} on {qualified}")
+    final.extend(before_not_null)
+    if not_null_check is not None:
+        final.append(
+            f"alter table only {qualified} alter column {quote_ident(column)} set not null"
+        )
+        final.append(f"alter table only {qualified} drop constraint {quote_ident(not_null_check)}")
+    final.extend(after_not_null)
+    if column != final_name:
+        final.append(
+            f"alter table only {qualified} rename column {quote_ident(column)} to "
+            f"{quote_ident(final_name)}"
+        )
+    if function is not None:
+        final.append(f"drop function if exists {function}()")
+    if final:
+        steps.append(
+            Step(
+                description,
+                sql=";\n".join(final),
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=tables or (qualified,),
+                operation=operation,
+                notes=("catalog only: the validated check spares SET NOT NULL its scan",),
+            )
+        )
+    return steps
