@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
-from liveshift.schema import Table, quote_ident
+from liveshift.schema import Table, quote_ident, quote_literal
 
 
 def backfill_step(
@@ -89,14 +89,18 @@ def contract_column_steps(
     function: str | None = None,
     before_not_null: Sequence[str] = (),
     after_not_null: Sequence[str] = (),
+    before_final: Sequence[Step] = (),
     tables: tuple[str, ...] = (),
+    temporary: bool = True,
 ) -> list[Step]:
     """The complete phase of a column made under a temporary name (add_column, alter_column
     through a new column) or changed in place: validate the NOT VALID constraints (each a
     non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
     trigger, `before_not_null`, SET NOT NULL through the validated check (which spares it the
     scan) and drop the check, `after_not_null`, rename `column` to `final_name`, drop the trigger
-    function. `validate` lists (constraint on `table`, tables its validation locks)."""
+    function. `validate` lists (constraint on `table`, tables its validation locks);
+    `before_final` are steps to run between the validations and the final transaction.
+    `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too."""
     qualified = table.qualified
     steps = [
         validate_constraint_step(
@@ -108,6 +112,7 @@ def contract_column_steps(
         )
         for constraint, locked in validate
     ]
+    steps.extend(before_final)
     final: list[str] = []
     if trigger is not None:
         final.append(f"drop trigger if exists {quote_ident(trigger)} on {qualified}")
@@ -123,6 +128,8 @@ def contract_column_steps(
             f"alter table only {qualified} rename column {quote_ident(column)} to "
             f"{quote_ident(final_name)}"
         )
+        if temporary:
+            final.append(rename_index_columns_sql(table, column, final_name))
     if function is not None:
         final.append(f"drop function if exists {function}()")
     if final:
@@ -137,3 +144,20 @@ def contract_column_steps(
             )
         )
     return steps
+
+
+def rename_index_columns_sql(table: Table, old: str, new: str) -> str:
+    """An index's columns keep the names its table's columns had when it was built, and RENAME
+    COLUMN on the table leaves them be: rename those called `old` in every index of `table` (ALTER
+    TABLE accepts an index for RENAME COLUMN)."""
+    return (
+        "do $liveshift$ declare i regclass; begin\n"
+        "  for i in select x.indexrelid::regclass from pg_index x join pg_attribute a\n"
+        "      on a.attrelid = x.indexrelid\n"
+        f"    where x.indrelid = {quote_literal(table.qualified)}::regclass\n"
+        f"      and a.attname = {quote_literal(old)} loop\n"
+        "    execute format('alter table %s rename column %I to %I', i, "
+        f"{quote_literal(old)}, {quote_literal(new)});\n"
+        "  end loop;\n"
+        "end $liveshift$"
+    )
