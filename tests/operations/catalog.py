@@ -56,8 +56,8 @@ def columns(conn: Conn, table: str, schema: str = "public") -> list[tuple[str, s
 
 def shape(conn: Conn, schema: str = "public") -> dict[str, list[tuple[Any, ...]]]:
     """Everything 'exactly as before' compares: the user schemas, and in `schema` every relation,
-    column, default, constraint (with validity), index (with definition and validity), trigger,
-    function, view definition and sequence (with its options)."""
+    column, default, constraint (with validity), index (with definition, validity, replica identity
+    and cluster marks), trigger, function, view definition and sequence (with its options)."""
     params = {"schema": schema}
     queries = {
         "relations": "select c.relname, c.relkind::text from pg_class c "
@@ -71,7 +71,8 @@ def shape(conn: Conn, schema: str = "public") -> dict[str, list[tuple[Any, ...]]
         "constraints": "select c.relname, con.conname, pg_get_constraintdef(con.oid), "
         "con.convalidated from pg_constraint con join pg_class c on c.oid = con.conrelid "
         "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %(schema)s order by 1, 2",
-        "indexes": "select ic.relname, pg_get_indexdef(i.indexrelid), i.indisvalid "
+        "indexes": "select ic.relname, pg_get_indexdef(i.indexrelid), i.indisvalid, "
+        "i.indisreplident, i.indisclustered "
         "from pg_index i join pg_class ic on ic.oid = i.indexrelid "
         "join pg_namespace n on n.oid = ic.relnamespace where n.nspname = %(schema)s order by 1",
         "triggers": "select c.relname, t.tgname from pg_trigger t join pg_class c "

@@ -26,6 +26,7 @@ class Writer(threading.Thread):
         update: Callable[[Conn, int, int], Any],
         *,
         wait_for: str | None = None,
+        prepare: bool = True,
     ) -> None:
         super().__init__(daemon=True)
         self.url = url
@@ -33,6 +34,7 @@ class Writer(threading.Thread):
         self.insert = insert
         self.update = update
         self.wait_for = wait_for  # a relation that must exist before writing (the view)
+        self.prepare = prepare  # psycopg prepares a statement on the server after 5 runs
         self.written: dict[int, Any] = {}
         self.errors: list[str] = []
         self.stop = threading.Event()
@@ -43,6 +45,8 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             with psycopg.connect(self.url, autocommit=True) as conn:
+                if not self.prepare:
+                    conn.prepare_threshold = None
                 conn.execute(f"set search_path = {self.search_path}")
                 if self.wait_for is not None:
                     while not self.stop.is_set():

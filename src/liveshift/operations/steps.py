@@ -100,7 +100,8 @@ def contract_column_steps(
     scan) and drop the check, `after_not_null`, rename `column` to `final_name`, drop the trigger
     function. `validate` lists (constraint on `table`, tables its validation locks);
     `before_final` are steps to run between the validations and the final transaction.
-    `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too."""
+    `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too.
+    `tables`: every table the final transaction locks, in the order to lock them."""
     qualified = table.qualified
     steps = [
         validate_constraint_step(
@@ -114,6 +115,14 @@ def contract_column_steps(
     ]
     steps.extend(before_final)
     final: list[str] = []
+    if len(tables) > 1:
+        # Every table at once, in the order given (tables whose writers lock this one after
+        # their own first, then this one, then the tables it references: the order application
+        # transactions take them in), so that the transaction never holds one lock while it
+        # queues for another behind a writer that needs the first.
+        final.append(
+            "lock table " + ", ".join(f"only {t}" for t in tables) + " in access exclusive mode"
+        )
     if trigger is not None:
         final.append(f"drop trigger if exists {quote_ident(trigger)} on {qualified}")
     final.extend(before_not_null)
