@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 class AlterColumnOperation(Operation[AlterColumn]):
     """A type change that would rewrite the table is made on a new column (`_ls_new_<col>`) kept in
     step with the old one by a two-way trigger (`up` for old-version writes, `down` for new-version
-    writes) and filled by a batched backfill; complete swaps the columns. A binary-coercible type
-    change (varchar widening, varchar -> text) is applied in place, catalog only. NOT NULL goes
-    through a NOT VALID check validated at complete; unique through an index built concurrently;
-    check and foreign key as NOT VALID constraints validated at complete; a rename is a view alias
-    until complete."""
+    writes) and filled by a batched backfill; complete swaps the columns. The new column carries
+    the old one's indexes, keys, constraints, the foreign keys pointing at it and its serial or
+    identity sequence over (carry_over.py). A binary-coercible type change (varchar widening,
+    varchar -> text) is applied in place, catalog only. NOT NULL goes through a NOT VALID check
+    validated at complete; unique through an index built concurrently; check and foreign key as
+    NOT VALID constraints validated at complete; a rename is a view alias until complete."""
 
     name = "alter_column"
 

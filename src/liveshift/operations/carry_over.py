@@ -268,13 +268,7 @@ class CarryOver:
         statement.concurrent = False
         live = statement.relation
         statement.relation = ast.RangeVar(relname=_PROBE_TABLE, inh=True, relpersistence="p")
-        try:
-            probe.ask([*self._probe_table(), _sql(statement)], what)
-        except ValidationError as exc:
-            raise self._refusal(
-                what,
-                f"on the new type {self.new_type} the server refuses it ({exc.message})",
-            ) from None
+        self._server_accepts(probe, [*self._probe_table(), _sql(statement)], what)
         statement.relation = live
         statement.concurrent = True
         return _sql(statement)
@@ -331,12 +325,9 @@ class CarryOver:
         temp = self.names.object("ck", self.table.name, constraint.name)
         clause = self._constraint_clause(constraint, temp)
         what = f"check constraint {constraint.name}"
-        try:
-            probe.ask([*self._probe_table(), f"alter table {_PROBE_TABLE} {clause}"], what)
-        except ValidationError as exc:
-            raise self._refusal(
-                what, f"on the new type {self.new_type} the server refuses it ({exc.message})"
-            ) from None
+        self._server_accepts(
+            probe, [*self._probe_table(), f"alter table {_PROBE_TABLE} {clause}"], what
+        )
         self.checks.append(CarriedConstraint(constraint, temp, clause))
 
     def _add_foreign_key(self, probe: Probe, constraint: ConstraintFact) -> None:
@@ -359,24 +350,31 @@ class CarryOver:
         """Whether a foreign key from columns of the `referencing` types to a unique key of the
         `referenced` types is allowed (asked of two temporary tables)."""
         keys = ", ".join(f"k{i}" for i in range(len(referenced)))
+        self._server_accepts(
+            probe,
+            [
+                "create temp table _ls_probe_pk ("
+                + ", ".join(f"k{i} {t}" for i, t in enumerate(referenced))
+                + f", unique ({keys})) on commit drop",
+                "create temp table _ls_probe_fk ("
+                + ", ".join(f"k{i} {t}" for i, t in enumerate(referencing))
+                + f", foreign key ({keys}) references _ls_probe_pk ({keys})) on commit drop",
+            ],
+            what,
+            tried=f"a foreign key from ({', '.join(referencing)}) to ({', '.join(referenced)})",
+        )
+
+    def _server_accepts(
+        self, probe: Probe, statements: list[str], what: str, tried: str | None = None
+    ) -> None:
+        """Ask the server (in a rolled-back transaction); a refusal becomes one paragraph that
+        names the object and gives the server's reason."""
         try:
-            probe.ask(
-                [
-                    "create temp table _ls_probe_pk ("
-                    + ", ".join(f"k{i} {t}" for i, t in enumerate(referenced))
-                    + f", unique ({keys})) on commit drop",
-                    "create temp table _ls_probe_fk ("
-                    + ", ".join(f"k{i} {t}" for i, t in enumerate(referencing))
-                    + f", foreign key ({keys}) references _ls_probe_pk ({keys})) on commit drop",
-                ],
-                what,
-            )
+            probe.ask(statements, tried or f"its definition on the new type {self.new_type}")
         except ValidationError as exc:
-            raise self._refusal(
-                what,
-                f"a foreign key from ({', '.join(referencing)}) to ({', '.join(referenced)}) is "
-                f"refused ({exc.message})",
-            ) from None
+            refusal = self._refusal(what, exc.message)
+            refusal.sqlstate = exc.sqlstate
+            raise refusal from None
 
     def _add_reference(
         self, probe: Probe, reference: ReferencingKeyFact, dropped_index: str | None
