@@ -11,6 +11,7 @@ from liveshift.operations.steps import (
     backfill_step,
     concurrent_index_step,
     contract_column_steps,
+    drop_index_concurrently_step,
 )
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
@@ -255,13 +256,10 @@ class AddColumnOperation(Operation[AddColumn]):
         steps: list[Step] = []
         if self.spec.column.unique:
             steps.append(
-                Step(
-                    f"drop the unique index for {self.spec.column.name} concurrently",
-                    sql=f"drop index concurrently if exists "
-                    f"{quote_ident(table.schema)}.{quote_ident(self._unique_index())}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    transactional=False,
+                drop_index_concurrently_step(
+                    table,
+                    self._unique_index(),
+                    description=f"drop the unique index for {self.spec.column.name} concurrently",
                     operation=self.name,
                 )
             )

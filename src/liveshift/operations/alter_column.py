@@ -14,6 +14,7 @@ from liveshift.operations.steps import (
     backfill_step,
     concurrent_index_step,
     contract_column_steps,
+    drop_index_concurrently_step,
 )
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
@@ -555,13 +556,10 @@ class AlterColumnOperation(Operation[AlterColumn]):
             steps += self.carry.rollback_steps()
         if self.add_unique:
             steps.append(
-                Step(
-                    f"drop the unique index for {self.new.name} concurrently",
-                    sql=f"drop index concurrently if exists "
-                    f"{quote_ident(table.schema)}.{quote_ident(self._unique_name())}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    transactional=False,
+                drop_index_concurrently_step(
+                    table,
+                    self._unique_name(),
+                    description=f"drop the unique index for {self.new.name} concurrently",
                     operation=self.name,
                 )
             )

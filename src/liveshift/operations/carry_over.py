@@ -19,7 +19,11 @@ from liveshift.operations.column_dependencies import (
     SequenceFact,
     column_facts,
 )
-from liveshift.operations.steps import concurrent_index_step, validate_constraint_step
+from liveshift.operations.steps import (
+    concurrent_index_step,
+    drop_index_concurrently_step,
+    validate_constraint_step,
+)
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
 
@@ -657,14 +661,11 @@ class CarryOver:
 
     def rollback_steps(self) -> list[Step]:
         """Drop the indexes built for the new column, concurrently (its constraints go with it)."""
-        schema = quote_ident(self.table.schema)
         return [
-            Step(
-                f"drop index {index.temp} concurrently",
-                sql=f"drop index concurrently if exists {schema}.{quote_ident(index.temp)}",
-                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                tables=(self.table.qualified,),
-                transactional=False,
+            drop_index_concurrently_step(
+                self.table,
+                index.temp,
+                description=f"drop index {index.temp} concurrently",
                 operation=self.operation,
             )
             for index in self.indexes

@@ -55,6 +55,26 @@ def concurrent_index_step(
     )
 
 
+def drop_index_concurrently_step(
+    table: Table,
+    name: str,
+    *,
+    description: str,
+    operation: str,
+    notes: tuple[str, ...] = (),
+) -> Step:
+    """DROP INDEX CONCURRENTLY (idempotent): SHARE UPDATE EXCLUSIVE, so reads and writes go on."""
+    return Step(
+        description,
+        sql=f"drop index concurrently if exists {quote_ident(table.schema)}.{quote_ident(name)}",
+        lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+        tables=(table.qualified,),
+        transactional=False,
+        operation=operation,
+        notes=notes,
+    )
+
+
 def validate_constraint_step(
     qualified: str,
     constraint: str,
