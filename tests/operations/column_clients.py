@@ -1,5 +1,4 @@
-"""Helpers for the column-operation tests: table shape, leftovers, and application clients of one
-version each that write (insert + update) in a thread while a migration runs."""
+"""Application clients, one per version, writing in a thread while a migration runs."""
 
 from __future__ import annotations
 
@@ -11,73 +10,7 @@ from typing import Any
 
 import psycopg
 
-Conn = psycopg.Connection[Any]
-
-
-def table_shape(conn: Conn, table: str, schema: str = "public") -> list[tuple[Any, ...]]:
-    """Columns, constraints, indexes and triggers: what 'exactly as before' compares."""
-    name = f"{schema}.{table}"
-    columns = conn.execute(
-        "select attname, format_type(atttypid, atttypmod), attnotnull, "
-        "pg_get_expr(d.adbin, d.adrelid) from pg_attribute a "
-        "left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum "
-        "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
-        (name,),
-    ).fetchall()
-    constraints = conn.execute(
-        "select conname, pg_get_constraintdef(oid), convalidated from pg_constraint "
-        "where conrelid = %s::regclass order by conname",
-        (name,),
-    ).fetchall()
-    indexes = conn.execute(
-        "select indexrelid::regclass::text, indisvalid from pg_index where indrelid = %s::regclass "
-        "order by 1",
-        (name,),
-    ).fetchall()
-    triggers = conn.execute(
-        "select tgname from pg_trigger where tgrelid = %s::regclass and not tgisinternal "
-        "order by 1",
-        (name,),
-    ).fetchall()
-    return [*columns, ("--",), *constraints, ("--",), *indexes, ("--",), *triggers]
-
-
-def leftovers(conn: Conn, table: str) -> list[str]:
-    """Anything liveshift made that should be gone after complete or rollback."""
-    return [
-        str(r[0])
-        for r in conn.execute(
-            "select 'column ' || attname from pg_attribute where attrelid = %s::regclass "
-            "and attname like '\\_ls\\_%%' and not attisdropped "
-            "union all select 'function ' || proname from pg_proc where proname like '\\_ls\\_%%' "
-            "union all select 'trigger ' || tgname from pg_trigger where tgname like '\\_ls\\_%%' "
-            "union all select 'constraint ' || conname from pg_constraint "
-            "where conname like '\\_ls\\_%%' "
-            "union all select 'index ' || relname from pg_class where relkind = 'i' "
-            "and relname like '\\_ls\\_%%'",
-            (f"public.{table}",),
-        )
-    ]
-
-
-def version_schemas(conn: Conn) -> list[str]:
-    return [
-        str(r[0])
-        for r in conn.execute(
-            "select nspname from pg_namespace where nspname like 'public\\_%' order by 1"
-        )
-    ]
-
-
-def columns_of(conn: Conn, table: str, schema: str) -> list[tuple[str, str]]:
-    return [
-        (str(r[0]), str(r[1]))
-        for r in conn.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = %s and table_name = %s order by ordinal_position",
-            (schema, table),
-        )
-    ]
+from tests.operations.catalog import Conn
 
 
 class Writer(threading.Thread):
@@ -93,6 +26,7 @@ class Writer(threading.Thread):
         update: Callable[[Conn, int, int], Any],
         *,
         wait_for: str | None = None,
+        prepare: bool = True,
     ) -> None:
         super().__init__(daemon=True)
         self.url = url
@@ -100,6 +34,7 @@ class Writer(threading.Thread):
         self.insert = insert
         self.update = update
         self.wait_for = wait_for  # a relation that must exist before writing (the view)
+        self.prepare = prepare  # psycopg prepares a statement on the server after 5 runs
         self.written: dict[int, Any] = {}
         self.errors: list[str] = []
         self.stop = threading.Event()
@@ -110,6 +45,8 @@ class Writer(threading.Thread):
     def run(self) -> None:
         try:
             with psycopg.connect(self.url, autocommit=True) as conn:
+                if not self.prepare:
+                    conn.prepare_threshold = None
                 conn.execute(f"set search_path = {self.search_path}")
                 if self.wait_for is not None:
                     while not self.stop.is_set():

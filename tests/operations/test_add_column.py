@@ -12,8 +12,7 @@ import pytest
 from liveshift.errors import StateError, ValidationError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
-
-Conn = psycopg.Connection[Any]
+from tests.operations.catalog import Conn, columns, leftovers, table_shape
 
 SETUP = """
 create table users (
@@ -32,63 +31,8 @@ analyze users;
 """
 
 
-def table_shape(conn: Conn, table: str = "users", schema: str = "public") -> list[tuple[Any, ...]]:
-    """Columns, constraints, indexes and triggers of a table: what 'exactly as before' compares."""
-    columns = conn.execute(
-        "select attname, format_type(atttypid, atttypmod), attnotnull, "
-        "pg_get_expr(d.adbin, d.adrelid) from pg_attribute a "
-        "left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum "
-        "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
-        (f"{schema}.{table}",),
-    ).fetchall()
-    constraints = conn.execute(
-        "select conname, pg_get_constraintdef(oid), convalidated from pg_constraint "
-        "where conrelid = %s::regclass order by conname",
-        (f"{schema}.{table}",),
-    ).fetchall()
-    indexes = conn.execute(
-        "select indexrelid::regclass::text, indisvalid from pg_index where indrelid = %s::regclass "
-        "order by 1",
-        (f"{schema}.{table}",),
-    ).fetchall()
-    triggers = conn.execute(
-        "select tgname from pg_trigger where tgrelid = %s::regclass and not tgisinternal",
-        (f"{schema}.{table}",),
-    ).fetchall()
-    return [*columns, ("--",), *constraints, ("--",), *indexes, ("--",), *triggers]
-
-
 def data(conn: Conn) -> list[tuple[Any, ...]]:
     return conn.execute("select * from public.users order by id").fetchall()
-
-
-def leftovers(conn: Conn) -> list[str]:
-    """Anything liveshift made that should be gone after complete or rollback."""
-    found = [
-        r[0]
-        for r in conn.execute(
-            "select 'column ' || attname from pg_attribute where attrelid = 'public.users'::regclass "
-            "and attname like '\\_ls\\_%' and not attisdropped "
-            "union all select 'function ' || proname from pg_proc where proname like '\\_ls\\_%' "
-            "union all select 'trigger ' || tgname from pg_trigger where tgname like '\\_ls\\_%' "
-            "union all select 'constraint ' || conname from pg_constraint "
-            "where conname like '\\_ls\\_nn%' "
-            "union all select 'index ' || relname from pg_class where relkind = 'i' "
-            "and relname like '\\_ls\\_%'"
-        )
-    ]
-    return found
-
-
-def version_columns(conn: Conn, version_schema: str) -> list[str]:
-    return [
-        r[0]
-        for r in conn.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = %s and table_name = 'users' order by ordinal_position",
-            (version_schema,),
-        )
-    ]
 
 
 def migration(column: dict[str, Any], up: str | None = None, name: str = "m1") -> Migration:
@@ -135,13 +79,13 @@ def expected_value(variant: str, row: dict[str, Any]) -> Any:
 def test_lifecycle(pg_url: str, conn: Conn, variant: str) -> None:
     column, up = VARIANTS[variant]
     conn.execute(SETUP)
-    before_shape, before_data = table_shape(conn), data(conn)
+    before_shape, before_data = table_shape(conn, "users"), data(conn)
     migrator = Migrator(pg_url)
 
     # start: old clients see the old shape, new clients the new one.
     migrator.start(migration(column, up))
-    assert version_columns(conn, "public_m1")[-1] == column["name"]
-    assert column["name"] not in [r[0] for r in table_shape(conn) if len(r) == 4]
+    assert [c for c, _ in columns(conn, "users", "public_m1")][-1] == column["name"]
+    assert column["name"] not in [r[0] for r in table_shape(conn, "users") if len(r) == 4]
     assert conn.execute("select count(*) from public.users").fetchone() == (2500,)
     rows = conn.execute(
         f"select id, created_at, updated_at, {column['name']} from public_m1.users order by id"
@@ -155,7 +99,7 @@ def test_lifecycle(pg_url: str, conn: Conn, variant: str) -> None:
     # rollback: exactly as before, shape and data (the old writer's row aside)
     migrator.rollback()
     conn.execute("delete from public.users where name = 'old-writer'")
-    assert table_shape(conn) == before_shape
+    assert table_shape(conn, "users") == before_shape
     assert data(conn) == before_data
     assert conn.execute(
         "select count(*) from pg_namespace where nspname = 'public_m1'"
@@ -315,13 +259,13 @@ BAD_INPUTS: dict[str, tuple[dict[str, Any], str]] = {
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_is_refused_and_changes_nothing(pg_url: str, conn: Conn, case: str) -> None:
     conn.execute(SETUP)
-    before = table_shape(conn)
+    before = table_shape(conn, "users")
     spec, expected = BAD_INPUTS[case]
     with pytest.raises(ValidationError) as raised:
         Migrator(pg_url).start(Migration.from_dict({"operations": [{"add_column": spec}]}, "bad"))
     assert expected in raised.value.paragraph()
     assert raised.value.exit_code == 2
-    assert table_shape(conn) == before
+    assert table_shape(conn, "users") == before
     recorded = conn.execute("select count(*) from liveshift.migrations").fetchone()
     assert recorded == (0,)
 

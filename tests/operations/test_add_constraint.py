@@ -9,7 +9,8 @@ import pytest
 
 from liveshift.errors import DatabaseError
 from liveshift.migrator import Migrator
-from tests.operations.lifecycle import Conn, assert_refused, client, migration, run_lifecycle
+from tests.operations.catalog import Conn
+from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
 
 SETUP = """
 create table teams (id int primary key, title text);

@@ -8,15 +8,8 @@ import psycopg
 import pytest
 
 from liveshift.migrator import Migrator
-from tests.operations.lifecycle import (
-    Conn,
-    assert_refused,
-    client,
-    migration,
-    relations,
-    rows,
-    run_lifecycle,
-)
+from tests.operations.catalog import Conn, relations, rows
+from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
 
 SETUP = """
 create table users (

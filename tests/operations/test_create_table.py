@@ -7,16 +7,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.operations.lifecycle import (
-    Conn,
-    assert_refused,
-    client,
-    columns,
-    migration,
-    relations,
-    rows,
-    run_lifecycle,
-)
+from tests.operations.catalog import Conn, columns, relations, rows
+from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
 
 SETUP = """
 create table teams (id int primary key, title text);

@@ -10,13 +10,7 @@ import pytest
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
-from tests.operations.column_clients import (
-    Conn,
-    columns_of,
-    leftovers,
-    table_shape,
-    version_schemas,
-)
+from tests.operations.catalog import Conn, columns, leftovers, table_shape, version_schemas
 
 SETUP = """
 create table items (
@@ -55,7 +49,7 @@ def test_lifecycle(pg_url: str, conn: Conn, column: str, down: str | None) -> No
 
     migrator.start(drop(column, down))
     assert table_shape(conn, "items")[:5] == shape[:5]  # old clients keep every column
-    visible = [c for c, _ in columns_of(conn, "items", "public_m1")]
+    visible = [c for c, _ in columns(conn, "items", "public_m1")]
     assert column not in visible and "title" in visible
     # A new client inserts without the column; old clients read a value where one is needed.
     # (the triggers tell the versions apart by search_path, as applications set it)
@@ -83,18 +77,18 @@ def test_lifecycle(pg_url: str, conn: Conn, column: str, down: str | None) -> No
     assert table_shape(conn, "items") == shape
     assert all_rows(conn) == data
     assert version_schemas(conn) == []
-    assert leftovers(conn, "items") == []
+    assert leftovers(conn) == []
 
     migrator.start(drop(column, down, name="m2"))
     migrator.complete()
-    final = [c for c, _ in columns_of(conn, "items", "public")]
+    final = [c for c, _ in columns(conn, "items", "public")]
     assert column not in final and len(final) == 4
-    assert [c for c, _ in columns_of(conn, "items", "public_m2")] == final
+    assert [c for c, _ in columns(conn, "items", "public_m2")] == final
     if column == "note":
         assert conn.execute("select to_regclass('public.items_note_idx')").fetchone() == (None,)
     assert conn.execute("select count(*) from public.items").fetchone() == (1200,)
     assert version_schemas(conn) == ["public_m2"]
-    assert leftovers(conn, "items") == []
+    assert leftovers(conn) == []
 
 
 def test_not_null_without_default_needs_down(pg_url: str, conn: Conn) -> None:

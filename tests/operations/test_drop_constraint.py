@@ -7,7 +7,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.operations.lifecycle import Conn, assert_refused, migration, run_lifecycle
+from tests.operations.catalog import Conn
+from tests.operations.lifecycle import assert_refused, migration, run_lifecycle
 
 SETUP = """
 create table teams (id int primary key, title text);

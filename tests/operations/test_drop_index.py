@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 from liveshift.migrator import Migrator
-from tests.operations.lifecycle import (
-    Conn,
-    assert_refused,
-    client,
-    migration,
-    relations,
-    run_lifecycle,
-)
+from tests.operations.catalog import Conn, relations
+from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
 
 SETUP = """
 create table users (id int primary key, email text unique, score int);

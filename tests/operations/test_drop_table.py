@@ -6,16 +6,8 @@ import psycopg
 import pytest
 
 from liveshift.migrator import Migrator
-from tests.operations.lifecycle import (
-    Conn,
-    assert_refused,
-    client,
-    migration,
-    relations,
-    rows,
-    run_lifecycle,
-    shape,
-)
+from tests.operations.catalog import Conn, relations, rows, shape
+from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
 
 SETUP = """
 create table teams (id int primary key, title text);

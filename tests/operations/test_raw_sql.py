@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from liveshift.migrator import Migrator
-from tests.operations.lifecycle import (
-    Conn,
-    assert_refused,
-    client,
-    migration,
-    relations,
-    rows,
-    run_lifecycle,
-    shape,
-)
+from tests.operations.catalog import Conn, relations, rows, shape
+from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
 
 SETUP = """
 create table users (id int primary key, email text);

@@ -10,16 +10,8 @@ from liveshift.errors import ValidationError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.settings import Settings
-from tests.operations.column_clients import (
-    Conn,
-    Writer,
-    columns_of,
-    leftovers,
-    table_shape,
-    version_schemas,
-    wait_for_writes,
-    writers_paused,
-)
+from tests.operations.catalog import Conn, columns, leftovers, table_shape, version_schemas
+from tests.operations.column_clients import Writer, wait_for_writes, writers_paused
 
 SETUP = """
 create table items (
@@ -49,7 +41,7 @@ def test_lifecycle(pg_url: str, conn: Conn) -> None:
     migrator.start(rename())
     # Old clients: nothing changed. New clients: the same data under the new name.
     assert table_shape(conn, "items") == shape
-    assert columns_of(conn, "items", "public_m1") == [
+    assert columns(conn, "items", "public_m1") == [
         ("id", "bigint"),
         ("name", "text"),
         ("qty", "integer"),
@@ -66,15 +58,15 @@ def test_lifecycle(pg_url: str, conn: Conn) -> None:
     assert table_shape(conn, "items") == shape
     assert rows(conn, "public", "title") == data
     assert version_schemas(conn) == []
-    assert leftovers(conn, "items") == []
+    assert leftovers(conn) == []
 
     migrator.start(rename(name="m2"))
     migrator.complete()
-    assert [c for c, _ in columns_of(conn, "items", "public")] == ["id", "name", "qty"]
+    assert [c for c, _ in columns(conn, "items", "public")] == ["id", "name", "qty"]
     assert rows(conn, "public", "name") == data
     assert rows(conn, "public_m2", "name") == data
     assert version_schemas(conn) == ["public_m2"]
-    assert leftovers(conn, "items") == []
+    assert leftovers(conn) == []
 
 
 @pytest.mark.parametrize(
@@ -159,4 +151,4 @@ def test_old_and_new_clients_write_side_by_side(pg_url: str, conn: Conn) -> None
         for row_id, value in writer.written.items():
             assert final[row_id] == value
     assert new.writes > 80
-    assert leftovers(conn, "items") == []
+    assert leftovers(conn) == []

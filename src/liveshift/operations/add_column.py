@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn
 from liveshift.operations.base import Operation
-from liveshift.operations.steps import backfill_step, concurrent_index_step
+from liveshift.operations.steps import (
+    backfill_step,
+    concurrent_index_step,
+    contract_column_steps,
+    drop_index_concurrently_step,
+)
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
@@ -218,69 +223,32 @@ class AddColumnOperation(Operation[AddColumn]):
         column = self.spec.column
         table = self._table(before)
         qualified = table.qualified
-        temp = quote_ident(self._temp())
-        steps: list[Step] = []
-        to_validate = []
+        validate: list[tuple[str, tuple[str, ...]]] = []
         if not column.nullable:
-            to_validate.append(self._constraint("nn"))
+            validate.append((self._constraint("nn"), (qualified,)))
         if column.check is not None:
-            to_validate.append(self._check_name())
-        for constraint in to_validate:
-            steps.append(
-                Step(
-                    f"validate {constraint}",
-                    sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    scans=True,
-                    estimated_rows=table.estimated_rows,
-                    operation=self.name,
-                )
-            )
+            validate.append((self._check_name(), (qualified,)))
         if column.references is not None:
             target = before.table(column.references.table)
-            steps.append(
-                Step(
-                    f"validate foreign key {self._fk_name()}",
-                    sql=f"alter table only {qualified} validate constraint "
-                    f"{quote_ident(self._fk_name())}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified, target.qualified),
-                    scans=True,
-                    estimated_rows=table.estimated_rows,
-                    operation=self.name,
-                )
-            )
-        final: list[str] = []
-        if self.fill is not None:
-            final.append(f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}")
-        if not column.nullable:
-            # SET NOT NULL finds the validated check and skips its scan; drop the check after.
-            final.append(f"alter table only {qualified} alter column {temp} set not null")
-            final.append(
-                f"alter table only {qualified} drop constraint {quote_ident(self._constraint('nn'))}"
-            )
+            validate.append((self._fk_name(), (qualified, target.qualified)))
+        after_not_null: list[str] = []
         if column.unique:
-            final.append(
+            after_not_null.append(
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_index())}"
             )
-        final.append(
-            f"alter table only {qualified} rename column {temp} to {quote_ident(column.name)}"
+        return contract_column_steps(
+            table,
+            column=self._temp(),
+            final_name=column.name,
+            operation=self.name,
+            description=f"make {column.name} final on {table.name}",
+            validate=validate,
+            not_null_check=None if column.nullable else self._constraint("nn"),
+            trigger=self._trigger() if self.fill is not None else None,
+            function=self._function() if self.fill is not None else None,
+            after_not_null=after_not_null,
         )
-        if self.fill is not None:
-            final.append(f"drop function if exists {self._function()}()")
-        steps.append(
-            Step(
-                f"make {column.name} final on {table.name}",
-                sql=";\n".join(final),
-                lock=LockMode.ACCESS_EXCLUSIVE,
-                tables=(qualified,),
-                operation=self.name,
-                notes=("metadata only: the validated check spares SET NOT NULL its scan",),
-            )
-        )
-        return steps
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
         table = self._table(before)
@@ -288,13 +256,10 @@ class AddColumnOperation(Operation[AddColumn]):
         steps: list[Step] = []
         if self.spec.column.unique:
             steps.append(
-                Step(
-                    f"drop the unique index for {self.spec.column.name} concurrently",
-                    sql=f"drop index concurrently if exists "
-                    f"{quote_ident(table.schema)}.{quote_ident(self._unique_index())}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    transactional=False,
+                drop_index_concurrently_step(
+                    table,
+                    self._unique_index(),
+                    description=f"drop the unique index for {self.spec.column.name} concurrently",
                     operation=self.name,
                 )
             )

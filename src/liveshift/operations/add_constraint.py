@@ -13,7 +13,7 @@ from liveshift.operations.objects import (
     refuse_reserved,
     refuse_taken_relation_name,
 )
-from liveshift.operations.steps import concurrent_index_step
+from liveshift.operations.steps import concurrent_index_step, drop_index_concurrently_step
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Constraint, Index, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression
@@ -167,13 +167,10 @@ class AddConstraintOperation(Operation[AddConstraint]):
         table = self._table(before)
         if spec.type == "unique":
             return [
-                Step(
-                    f"drop the unique index {spec.name} concurrently",
-                    sql=f"drop index concurrently if exists {quote_ident(table.schema)}."
-                    f"{quote_ident(spec.name)}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(table.qualified,),
-                    transactional=False,
+                drop_index_concurrently_step(
+                    table,
+                    spec.name,
+                    description=f"drop the unique index {spec.name} concurrently",
                     operation=self.name,
                 )
             ]

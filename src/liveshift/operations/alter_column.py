@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
 from liveshift.operations.base import Operation, short_name
+from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
-from liveshift.operations.steps import backfill_step, concurrent_index_step
+from liveshift.operations.steps import (
+    backfill_step,
+    concurrent_index_step,
+    contract_column_steps,
+    drop_index_concurrently_step,
+)
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
@@ -22,11 +28,12 @@ if TYPE_CHECKING:
 class AlterColumnOperation(Operation[AlterColumn]):
     """A type change that would rewrite the table is made on a new column (`_ls_new_<col>`) kept in
     step with the old one by a two-way trigger (`up` for old-version writes, `down` for new-version
-    writes) and filled by a batched backfill; complete swaps the columns. A binary-coercible type
-    change (varchar widening, varchar -> text) is applied in place, catalog only. NOT NULL goes
-    through a NOT VALID check validated at complete; unique through an index built concurrently;
-    check and foreign key as NOT VALID constraints validated at complete; a rename is a view alias
-    until complete."""
+    writes) and filled by a batched backfill; complete swaps the columns. The new column carries
+    the old one's indexes, keys, constraints, the foreign keys pointing at it and its serial or
+    identity sequence over (carry_over.py). A binary-coercible type change (varchar widening,
+    varchar -> text) is applied in place, catalog only. NOT NULL goes through a NOT VALID check
+    validated at complete; unique through an index built concurrently; check and foreign key as
+    NOT VALID constraints validated at complete; a rename is a view alias until complete."""
 
     name = "alter_column"
 
@@ -44,6 +51,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
     drop_default: bool = False
     add_unique: bool = False
     drop_unique: str | None = None  # the unique constraint to drop at complete
+    carry: CarryOver | None = None  # what the new column takes over from the old one
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -59,15 +67,31 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 hint="Give every change of one column in one alter_column (it has `name:` for a "
                 "rename), or change it again in a later migration.",
             )
-        if column.generated or column.identity:
-            kind = "generated" if column.generated else "an identity column"
-            if spec.type is not None or spec.default is not None or spec.drop_default:
-                raise ValidationError(
-                    f"column {spec.table}.{spec.column} is {kind}: liveshift cannot change its "
-                    "type or default",
-                    object=where,
-                    hint="Use raw_sql for this change.",
-                )
+        if column.generated and (
+            spec.type is not None or spec.default is not None or spec.drop_default
+        ):
+            raise ValidationError(
+                f"column {spec.table}.{spec.column} is generated: liveshift cannot change its "
+                "type or default",
+                object=where,
+                hint="Use raw_sql for this change.",
+            )
+        if column.identity and (spec.default is not None or spec.drop_default):
+            raise ValidationError(
+                f"column {spec.table}.{spec.column} is an identity column: its values come from "
+                "its sequence, liveshift cannot give it a default",
+                object=where,
+                hint="Use raw_sql (ALTER COLUMN ... DROP IDENTITY) for this change.",
+            )
+        if spec.nullable is True and (
+            column.identity or column.physical in (table.primary_key() or [])
+        ):
+            kind = "an identity column" if column.identity else "part of the primary key"
+            raise ValidationError(
+                f"column {spec.table}.{spec.column} is {kind}: it cannot become nullable",
+                object=where,
+                hint="Drop `nullable: true`.",
+            )
         final = spec.name or spec.column
         if spec.name is not None and spec.name != spec.column:
             if spec.name in table.columns:
@@ -107,6 +131,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             # Filling NULLs in place could not be rolled back exactly: fill a new column.
             self.swap = self.fill_nulls = True
         default = column.default
+        self.carry = None
         if spec.default is not None:
             check_expression(spec.default, "default")
             default = spec.default
@@ -118,10 +143,19 @@ class AlterColumnOperation(Operation[AlterColumn]):
             nullable=nullable,
             default=default,
             physical=self.names.temp_column(spec.column) if self.swap else column.physical,
+            identity=column.identity,
         )
         old_names = {c.name: c.physical for c in before.values()}
+        unique_now = self._unique_constraint(table, column.physical)
         if self.swap:
-            self._validate_swap(table, column, probe, old_names)
+            self._validate_swap(
+                schema,
+                table,
+                column,
+                probe,
+                old_names,
+                unique_now if spec.unique is False else None,
+            )
         else:
             self.set_not_null = column.nullable and not nullable
             if self.set_not_null:
@@ -135,9 +169,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
         self.drop_default = spec.drop_default and column.default is not None
         if default is not None and (spec.default is not None or self.swap):
             probe.expression_fits(table, default, new_type, f"the default `{default}`")
-        unique_now = self._unique_constraint(table, column.physical)
         if spec.unique is True:
-            self.add_unique = self.swap or unique_now is None
+            self.add_unique = unique_now is None  # with a new column, it carries the old one
         elif spec.unique is False and not self.swap:
             self.drop_unique = unique_now
         # The new shape, as the next operation and the version views see it.
@@ -163,28 +196,51 @@ class AlterColumnOperation(Operation[AlterColumn]):
     # -- validation helpers -----------------------------------------------------------------
 
     def _validate_swap(
-        self, table: Table, column: Column, probe: Probe, old_names: dict[str, str]
+        self,
+        schema: Schema,
+        table: Table,
+        column: Column,
+        probe: Probe,
+        old_names: dict[str, str],
+        drop_unique: str | None,
     ) -> None:
         spec = self.spec
         where = f"{table.schema}.{table.name}.{spec.column}"
-        dependents = column_dependents(probe, table, column.physical)
+        dependents = [
+            d
+            for d in column_dependents(probe, table, column.physical)
+            if d.kind not in CARRIED_KINDS
+        ]
         if dependents:
             raise ValidationError(
                 f"cannot change {table.name}.{spec.column} through a new column (a type change "
-                "that would rewrite the table, or NULLs to fill) while other objects depend on "
-                "it: the new column would not carry them",
+                "that would rewrite the table, or NULLs to fill) while these objects depend on "
+                "it: the new column carries indexes and primary key, unique, check and foreign "
+                "key constraints over, not these",
                 object=where,
                 details=[d.describe() for d in dependents],
-                hint="Drop them in an earlier migration and create them again after this one "
-                "(drop_index / drop_constraint / create_index / add_constraint), or use raw_sql.",
+                hint="Drop them in an earlier migration and create them again after this one, "
+                "or use raw_sql.",
             )
+        self.carry = CarryOver.plan(
+            probe,
+            schema,
+            table,
+            old=column.physical,
+            new=self.new.physical,
+            new_type=self.new.type,
+            names=self.names,
+            operation=self.name,
+            drop_unique=drop_unique,
+        )
+        old_row = {name: table.columns[name].type for name in old_names}
         up = spec.up
         if up is not None and self.fill_nulls:
             check_expression(up, "up")
             up = f"coalesce({quote_ident(spec.column)}, {up})"
         if up is None:
             up = quote_ident(spec.column)
-            if not _fits(probe, table, old_names, {}, up, self.new.type):
+            if not _fits(probe, old_row, up, self.new.type):
                 raise ValidationError(
                     f"{column.type} does not convert to {self.new.type} implicitly: say how old "
                     f"values become new ones",
@@ -195,7 +251,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 )
         else:
             check_expression(up, "up")
-            _fits(probe, table, old_names, {}, up, self.new.type, raise_for="up")
+            _fits(probe, old_row, up, self.new.type, raise_for="up")
         self.up = up
         if (
             not self.new.nullable
@@ -215,12 +271,11 @@ class AlterColumnOperation(Operation[AlterColumn]):
     def _validate_down(self, table: Table, probe: Probe, new_names: dict[str, str]) -> None:
         spec = self.spec
         where = f"{table.schema}.{table.name}.{spec.column}"
-        extra = {self.new.name: self.new.type}
-        names = {n: p for n, p in new_names.items() if n != self.new.name}
+        row = {name: table.columns[name].type for name in new_names}
         down = spec.down
         if down is None:
             down = quote_ident(self.new.name)
-            if not _fits(probe, table, names, extra, down, self.old.type):
+            if not _fits(probe, row, down, self.old.type):
                 raise ValidationError(
                     f"{self.new.type} does not convert back to {self.old.type} implicitly: say "
                     "how values new clients write become values old clients read",
@@ -230,7 +285,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 )
         else:
             check_expression(down, "down")
-            _fits(probe, table, names, extra, down, self.old.type, raise_for="down")
+            _fits(probe, row, down, self.old.type, raise_for="down")
         self.down = down
 
     def _validate_set_not_null(
@@ -327,6 +382,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
             clauses.append(
                 f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
             )
+        if self.carry is not None:
+            clauses += self.carry.start_clauses()
         if self.swap:
             extra_sql.append(self._two_way_trigger(table, old_names, new_names))
         steps: list[Step] = []
@@ -377,6 +434,11 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     operation=self.name,
                 )
             )
+        if self.carry is not None:
+            # After the backfill: its batches need not check the foreign keys row by row (the
+            # VALIDATE at complete does, once), and the indexes are built once, on full data.
+            steps += self.carry.start_foreign_key_steps()
+            steps += self.carry.start_index_steps()
         if self.add_unique:
             steps.append(
                 concurrent_index_step(
@@ -399,14 +461,19 @@ class AlterColumnOperation(Operation[AlterColumn]):
         new_ref = f"new.{quote_ident(self.new.physical)}"
         old_ref = f"new.{quote_ident(self.old.physical)}"
         before_ref = f"old.{quote_ident(self.new.physical)}"
+        # A row the backfill has not reached yet, updated without touching the column: bring the
+        # new column up to date instead of writing NULL back into the old one.
+        fill_new = f"tg_op = 'UPDATE' and {new_ref} is null and {before_ref} is null"
+        if self.carry is not None and self.carry.identity:
+            # A new-version insert that leaves the identity column out: the old column got the
+            # identity's next value; the new column (no default) takes it over.
+            fill_new = f"({fill_new}) or (tg_op = 'INSERT' and {new_ref} is null)"
         return (
             f"create or replace function {self._function()}() returns trigger\n"
             "language plpgsql as $liveshift$\n"
             "begin\n"
             f"  if {on_version(self.names.version_schema)} then\n"
-            # A row the backfill has not reached yet, updated without touching the column: bring
-            # the new column up to date instead of writing NULL back into the old one.
-            f"    if tg_op = 'UPDATE' and {new_ref} is null and {before_ref} is null then\n"
+            f"    if {fill_new} then\n"
             f"      {new_ref} := {up};\n"
             "    else\n"
             f"      {old_ref} := {down};\n"
@@ -428,70 +495,56 @@ class AlterColumnOperation(Operation[AlterColumn]):
         table = before.table(spec.table)
         qualified = table.qualified
         target = quote_ident(self.new.physical)
-        steps: list[Step] = []
-        to_validate: list[tuple[str, tuple[str, ...]]] = []
-        if (self.swap and not self.new.nullable) or self.set_not_null:
-            to_validate.append((self._nn(), (qualified,)))
+        not_null = (self.swap and not self.new.nullable) or self.set_not_null
+        validate: list[tuple[str, tuple[str, ...]]] = []
+        if not_null:
+            validate.append((self._nn(), (qualified,)))
         if spec.check is not None:
-            to_validate.append((self._check_name(), (qualified,)))
+            validate.append((self._check_name(), (qualified,)))
         if spec.references is not None:
-            to_validate.append(
+            validate.append(
                 (self._fk_name(), (qualified, before.table(spec.references.table).qualified))
             )
-        for constraint, tables in to_validate:
-            steps.append(
-                Step(
-                    f"validate {constraint}",
-                    sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=tables,
-                    scans=True,
-                    estimated_rows=table.estimated_rows,
-                    operation=self.name,
-                )
-            )
-        final: list[str] = []
-        if self._has_trigger():
-            final.append(f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}")
-        if self.swap:
-            final.append(_move_owned_sequences(table, self.old.physical, self.new.physical))
-            final.append(
-                f"alter table only {qualified} drop column {quote_ident(self.old.physical)}"
-            )
-        if (self.swap and not self.new.nullable) or self.set_not_null:
-            # SET NOT NULL finds the validated check and skips its scan; drop the check after.
-            final.append(f"alter table only {qualified} alter column {target} set not null")
-            final.append(f"alter table only {qualified} drop constraint {quote_ident(self._nn())}")
+        before_not_null: list[str] = []
+        after_not_null: list[str] = []
+        prepare: list[Step] = []
+        tables: tuple[str, ...] = (qualified,)
+        if self.carry is not None:
+            validate += self.carry.validate_on_table()
+            prepare = self.carry.reference_steps()
+            before_not_null += self.carry.swap_before_not_null()
+            after_not_null += self.carry.swap_drop_old()
+            after_not_null += self.carry.swap_take_names()
+            tables = self.carry.complete_tables()
         if self.drop_unique is not None and not self.swap:
-            final.append(
+            after_not_null.append(
                 f"alter table only {qualified} drop constraint {quote_ident(self.drop_unique)}"
             )
         if self.add_unique:
-            final.append(
+            after_not_null.append(
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_name())}"
             )
         if self.drop_default and not self.swap:
-            final.append(f"alter table only {qualified} alter column {target} drop default")
-        if self.new.physical != self.new.name:
-            final.append(
-                f"alter table only {qualified} rename column {target} to "
-                f"{quote_ident(self.new.name)}"
+            after_not_null.append(
+                f"alter table only {qualified} alter column {target} drop default"
             )
-        if self._has_trigger():
-            final.append(f"drop function if exists {self._function()}()")
-        if final:
-            steps.append(
-                Step(
-                    f"make {table.name}.{self.new.name} final",
-                    sql=";\n".join(final),
-                    lock=LockMode.ACCESS_EXCLUSIVE,
-                    tables=(qualified,),
-                    operation=self.name,
-                    notes=("catalog only: the validated check spares SET NOT NULL its scan",),
-                )
-            )
-        return steps
+        return contract_column_steps(
+            table,
+            column=self.new.physical,
+            final_name=self.new.name,
+            operation=self.name,
+            description=f"make {table.name}.{self.new.name} final",
+            validate=validate,
+            not_null_check=self._nn() if not_null else None,
+            trigger=self._trigger() if self._has_trigger() else None,
+            function=self._function() if self._has_trigger() else None,
+            before_not_null=before_not_null,
+            after_not_null=after_not_null,
+            before_final=prepare,
+            tables=tables,
+            temporary=self.swap,
+        )
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec
@@ -499,15 +552,14 @@ class AlterColumnOperation(Operation[AlterColumn]):
         qualified = table.qualified
         column = quote_ident(self.old.physical)
         steps: list[Step] = []
+        if self.carry is not None:
+            steps += self.carry.rollback_steps()
         if self.add_unique:
             steps.append(
-                Step(
-                    f"drop the unique index for {self.new.name} concurrently",
-                    sql=f"drop index concurrently if exists "
-                    f"{quote_ident(table.schema)}.{quote_ident(self._unique_name())}",
-                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                    tables=(qualified,),
-                    transactional=False,
+                drop_index_concurrently_step(
+                    table,
+                    self._unique_name(),
+                    description=f"drop the unique index for {self.new.name} concurrently",
                     operation=self.name,
                 )
             )
@@ -547,6 +599,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
         tables = [qualified]
         if spec.references is not None:
             tables.append(before.table(spec.references.table).qualified)
+        if self.carry is not None:  # its foreign keys go with the new column
+            tables += [t for t in self.carry.referenced_tables if t not in tables]
         if statements:
             steps.append(
                 Step(
@@ -619,21 +673,20 @@ class AlterColumnOperation(Operation[AlterColumn]):
 
 def _fits(
     probe: Probe,
-    table: Table,
-    names: dict[str, str],
-    extra: dict[str, str],
+    row: dict[str, str],
     expression: str,
     type_name: str,
     raise_for: str | None = None,
 ) -> bool:
-    """Whether `expression` (over `names` -> physical columns, plus NULL `extra` columns of the
-    given types) type-checks and assigns to `type_name`. With `raise_for`, a refusal raises."""
-    columns = [f"{quote_ident(p)} as {quote_ident(n)}" for n, p in names.items()]
-    columns += [f"null::{t} as {quote_ident(n)}" for n, t in extra.items()]
+    """Whether `expression`, over a row of the given columns (name -> type), type-checks and
+    assigns to `type_name`. The row comes from the model, not the live table: columns an earlier
+    operation of the migration adds or replaces do not exist there yet. With `raise_for`, a
+    refusal raises."""
+    columns = ", ".join(f"null::{t} as {quote_ident(n)}" for n, t in row.items())
     statements = [
         f"create temp table _ls_probe (value {type_name}) on commit drop",
         f"explain insert into _ls_probe (value) select {expression} from "
-        f"(select {', '.join(columns)} from only {table.qualified}) as _ls_row",
+        f"(select {columns}) as _ls_row",
     ]
     if raise_for is not None:
         probe.ask(statements, f"the `{raise_for}` expression `{expression}`")
@@ -664,20 +717,3 @@ def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
     except ValidationError:
         return True  # no implicit conversion at all: certainly not binary coercible
     return bool(rows[0][0])
-
-
-def _move_owned_sequences(table: Table, old: str, new: str) -> str:
-    """A sequence owned by the old column (serial) would be dropped with it: move it over."""
-    return (
-        "do $liveshift$ declare s regclass; begin\n"
-        "  for s in select d.objid::regclass from pg_depend d join pg_attribute a\n"
-        "      on a.attrelid = d.refobjid and a.attnum = d.refobjsubid\n"
-        f"    where d.classid = 'pg_class'::regclass and d.refobjid = "
-        f"'{table.qualified.replace(chr(39), chr(39) * 2)}'::regclass\n"
-        f"      and a.attname = '{old.replace(chr(39), chr(39) * 2)}' and d.deptype = 'a' loop\n"
-        f"    execute format('alter sequence %s owned by %s.%I', s, "
-        f"'{table.qualified.replace(chr(39), chr(39) * 2)}', "
-        f"'{new.replace(chr(39), chr(39) * 2)}');\n"
-        "  end loop;\n"
-        "end $liveshift$"
-    )

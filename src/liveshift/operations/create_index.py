@@ -14,8 +14,8 @@ from liveshift.operations.objects import (
     refuse_reserved,
     refuse_taken_relation_name,
 )
-from liveshift.operations.steps import concurrent_index_step
-from liveshift.plan import LockMode, Step
+from liveshift.operations.steps import concurrent_index_step, drop_index_concurrently_step
+from liveshift.plan import Step
 from liveshift.schema import Index, Schema, quote_ident
 from liveshift.sqlexpr import check_expression
 
@@ -120,13 +120,10 @@ class CreateIndexOperation(Operation[CreateIndex]):
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         return [
-            Step(
-                f"drop index {self.spec.name} concurrently",
-                sql=f"drop index concurrently if exists {quote_ident(table.schema)}."
-                f"{quote_ident(self.spec.name)}",
-                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                tables=(table.qualified,),
-                transactional=False,
+            drop_index_concurrently_step(
+                table,
+                self.spec.name,
+                description=f"drop index {self.spec.name} concurrently",
                 operation=self.name,
             )
         ]

@@ -8,8 +8,9 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import DropIndex
 from liveshift.operations.base import Operation
 from liveshift.operations.objects import find_index
-from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, quote_ident
+from liveshift.operations.steps import drop_index_concurrently_step
+from liveshift.plan import Step
+from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -44,13 +45,10 @@ class DropIndexOperation(Operation[DropIndex]):
     def complete(self, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.table_name)
         return [
-            Step(
-                f"drop index {self.spec.name} concurrently",
-                sql=f"drop index concurrently if exists {quote_ident(table.schema)}."
-                f"{quote_ident(self.spec.name)}",
-                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                tables=(table.qualified,),
-                transactional=False,
+            drop_index_concurrently_step(
+                table,
+                self.spec.name,
+                description=f"drop index {self.spec.name} concurrently",
                 operation=self.name,
                 notes=("reads and writes continue; waits for transactions using the table",),
             )

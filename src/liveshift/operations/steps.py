@@ -1,9 +1,11 @@
-"""Step builders that several operations share: a backfill and a concurrent index build."""
+"""Step builders several operations share: backfill, concurrent index, a column's contract phase."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
-from liveshift.schema import Table, quote_ident
+from liveshift.schema import Table, quote_ident, quote_literal
 
 
 def backfill_step(
@@ -50,4 +52,141 @@ def concurrent_index_step(
         concurrent_index=ConcurrentIndex(schema=table.schema, name=name, create_sql=create_sql),
         operation=operation,
         notes=notes,
+    )
+
+
+def drop_index_concurrently_step(
+    table: Table,
+    name: str,
+    *,
+    description: str,
+    operation: str,
+    notes: tuple[str, ...] = (),
+) -> Step:
+    """DROP INDEX CONCURRENTLY (idempotent): SHARE UPDATE EXCLUSIVE, so reads and writes go on."""
+    return Step(
+        description,
+        sql=f"drop index concurrently if exists {quote_ident(table.schema)}.{quote_ident(name)}",
+        lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+        tables=(table.qualified,),
+        transactional=False,
+        operation=operation,
+        notes=notes,
+    )
+
+
+def validate_constraint_step(
+    qualified: str,
+    constraint: str,
+    *,
+    operation: str,
+    estimated_rows: int | None,
+    tables: tuple[str, ...] = (),
+) -> Step:
+    """VALIDATE CONSTRAINT on `qualified`: a scan under SHARE UPDATE EXCLUSIVE, so reads and
+    writes go on (a foreign key also takes ROW SHARE on the table it references)."""
+    return Step(
+        f"validate {constraint}",
+        sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
+        lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+        tables=tables or (qualified,),
+        scans=True,
+        estimated_rows=estimated_rows,
+        operation=operation,
+    )
+
+
+def contract_column_steps(
+    table: Table,
+    *,
+    column: str,
+    final_name: str,
+    operation: str,
+    description: str,
+    validate: Sequence[tuple[str, tuple[str, ...]]] = (),
+    not_null_check: str | None = None,
+    trigger: str | None = None,
+    function: str | None = None,
+    before_not_null: Sequence[str] = (),
+    after_not_null: Sequence[str] = (),
+    before_final: Sequence[Step] = (),
+    tables: tuple[str, ...] = (),
+    temporary: bool = True,
+) -> list[Step]:
+    """The complete phase of a column made under a temporary name (add_column, alter_column
+    through a new column) or changed in place: validate the NOT VALID constraints (each a
+    non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
+    trigger, `before_not_null`, SET NOT NULL through the validated check (which spares it the
+    scan) and drop the check, `after_not_null`, rename `column` to `final_name`, drop the trigger
+    function. `validate` lists (constraint on `table`, tables its validation locks);
+    `before_final` are steps to run between the validations and the final transaction.
+    `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too.
+    `tables`: every table the final transaction locks, in the order to lock them."""
+    qualified = table.qualified
+    steps = [
+        validate_constraint_step(
+            qualified,
+            constraint,
+            operation=operation,
+            estimated_rows=table.estimated_rows,
+            tables=locked,
+        )
+        for constraint, locked in validate
+    ]
+    steps.extend(before_final)
+    final: list[str] = []
+    if len(tables) > 1:
+        # Every table at once, in the order given (tables whose writers lock this one after
+        # their own first, then this one, then the tables it references: the order application
+        # transactions take them in), so that the transaction never holds one lock while it
+        # queues for another behind a writer that needs the first.
+        final.append(
+            "lock table " + ", ".join(f"only {t}" for t in tables) + " in access exclusive mode"
+        )
+    if trigger is not None:
+        final.append(f"drop trigger if exists {quote_ident(trigger)} on {qualified}")
+    final.extend(before_not_null)
+    if not_null_check is not None:
+        final.append(
+            f"alter table only {qualified} alter column {quote_ident(column)} set not null"
+        )
+        final.append(f"alter table only {qualified} drop constraint {quote_ident(not_null_check)}")
+    final.extend(after_not_null)
+    if column != final_name:
+        final.append(
+            f"alter table only {qualified} rename column {quote_ident(column)} to "
+            f"{quote_ident(final_name)}"
+        )
+        if temporary:
+            final.append(rename_index_columns_sql(table, column, final_name))
+    if function is not None:
+        final.append(f"drop function if exists {function}()")
+    if final:
+        steps.append(
+            Step(
+                description,
+                sql=";\n".join(final),
+                lock=LockMode.ACCESS_EXCLUSIVE,
+                tables=tables or (qualified,),
+                operation=operation,
+                notes=("catalog only: the validated check spares SET NOT NULL its scan",),
+            )
+        )
+    return steps
+
+
+def rename_index_columns_sql(table: Table, old: str, new: str) -> str:
+    """An index's columns keep the names its table's columns had when it was built, and RENAME
+    COLUMN on the table leaves them be: rename those called `old` in every index of `table` (ALTER
+    TABLE accepts an index for RENAME COLUMN)."""
+    return (
+        "do $liveshift$ declare i regclass; begin\n"
+        "  for i in select x.indexrelid::regclass from pg_index x join pg_attribute a\n"
+        "      on a.attrelid = x.indexrelid\n"
+        f"    where x.indrelid = {quote_literal(table.qualified)}::regclass\n"
+        f"      and a.attname = {quote_literal(old)} loop\n"
+        "    execute format('alter table %s rename column %I to %I', i, "
+        f"{quote_literal(old)}, {quote_literal(new)});\n"
+        "  end loop;\n"
+        "end $liveshift$"
     )
