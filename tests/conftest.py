@@ -74,7 +74,9 @@ def fresh_database(server: PgServer) -> Iterator[str]:
         yield _with_dbname(server.admin_url, name)
     finally:
         with psycopg.connect(server.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture

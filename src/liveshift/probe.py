@@ -72,12 +72,19 @@ class Probe:
         close = suggest(type_name.lower(), aliases + names)
         return f"Did you mean {close!r}?" if close else "Create the type first, or fix its name."
 
-    def expression_fits(self, table: Table, expression: str, type_name: str, what: str) -> None:
-        """The expression parses, names only existing columns and assigns to the type."""
+    def expression_fits(
+        self, table: Table, expression: str, type_name: str | None, what: str
+    ) -> None:
+        """The expression (over the table's physical column names) parses, names only columns
+        the table has at this point of the migration and, given a type, assigns to it."""
+        if type_name is None:
+            self.ask([f"explain select ({expression}) from {model_row(table)}"], what)
+            return
         self.ask(
             [
                 f"create temp table _ls_probe (value {type_name}) on commit drop",
-                f"explain insert into _ls_probe (value) select {expression} from only {table.qualified}",
+                f"explain insert into _ls_probe (value) select {expression} "
+                f"from {model_row(table)}",
             ],
             what,
         )
@@ -85,13 +92,10 @@ class Probe:
     def condition_fits(
         self, table: Table, condition: str, extra: dict[str, str], what: str
     ) -> None:
-        """A boolean condition over the table (with extra typed columns added) type-checks."""
-        extras = "".join(f", null::{t} as {quote_ident(n)}" for n, t in extra.items())
+        """A boolean condition over the table's physical columns (with `extra` typed columns
+        added: name -> type) type-checks."""
         self.ask(
-            [
-                f"explain select 1 from (select *{extras} from only {table.qualified}) as _ls_row "
-                f"where ({condition})::boolean"
-            ],
+            [f"explain select 1 from {model_row(table, extra)} where ({condition})"],
             what,
         )
 
@@ -113,6 +117,15 @@ class Probe:
     def has_rows(self, table: Table) -> bool:
         rows = self.ask([f"select exists (select from only {table.qualified})"], "the table")
         return bool(rows[0][0])
+
+
+def model_row(table: Table, extra: dict[str, str] | None = None) -> str:
+    """A one-row relation with the table's physical columns and types, built from the schema model
+    rather than read from the live table: columns an earlier operation of the migration adds,
+    renames or replaces are there as the steps will find them."""
+    columns = [f"null::{c.type} as {quote_ident(c.physical)}" for c in table.columns.values()]
+    columns += [f"null::{t} as {quote_ident(n)}" for n, t in (extra or {}).items()]
+    return f"(select {', '.join(columns)}) as _ls_row"
 
 
 def _literal(value: str) -> str:

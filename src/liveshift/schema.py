@@ -78,19 +78,21 @@ class Table:
         return found
 
     def primary_key(self) -> list[str] | None:
+        """Physical names of the primary key's columns."""
         for constraint in self.constraints.values():
             if constraint.kind == "p":
                 return list(constraint.columns)
         return None
 
     def unique_not_null_key(self) -> list[str] | None:
-        """Columns of a valid, non-partial unique index whose columns are all NOT NULL."""
+        """Physical names of the columns of a valid, non-partial unique index whose columns are
+        all NOT NULL."""
         for index in sorted(self.indexes.values(), key=lambda i: (not i.primary, len(i.columns))):
             if not index.unique or not index.valid or index.partial:
                 continue
             columns = [self.columns_by_physical().get(c) for c in index.columns]
             if all(c is not None and not c.nullable for c in columns):
-                return [c.name for c in columns if c is not None]
+                return [c.physical for c in columns if c is not None]
         return None
 
     def columns_by_physical(self) -> dict[str, Column]:

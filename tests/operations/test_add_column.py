@@ -283,3 +283,35 @@ def test_one_active_migration_at_a_time(pg_url: str, conn: Conn) -> None:
     assert "public_m2" in schemas and "public_m1" not in schemas
     history = migrator.history()
     assert [(h["name"], h["phase"]) for h in history] == [("m1", "complete"), ("m2", "complete")]
+
+
+def test_backfill_keys_on_a_primary_key_renamed_earlier_in_the_migration(
+    conn: Conn, pg_url: str
+) -> None:
+    """The backfill runs on the base table, so it must key on the key's physical name even when an
+    earlier operation of the same migration gave that column a new logical name."""
+    conn.execute(SETUP)
+    m = Migration.from_dict(
+        {
+            "operations": [
+                {"rename_column": {"table": "users", "from": "id", "to": "user_id"}},
+                {
+                    "add_column": {
+                        "table": "users",
+                        "column": {"name": "code", "type": "text", "nullable": False},
+                        "up": "'u' || user_id",
+                    }
+                },
+            ]
+        },
+        name="m_rename_key",
+    )
+    Migrator(pg_url).start(m)
+    missing = conn.execute(
+        "select count(*) from public.users where _ls_new_code is distinct from 'u' || id"
+    ).fetchone()
+    assert missing == (0,)
+    Migrator(pg_url).complete()
+    assert conn.execute(
+        "select count(*) from public.users where code = 'u' || user_id"
+    ).fetchone() == (2500,)

@@ -33,6 +33,7 @@ class AddColumnOperation(Operation[AddColumn]):
     # Facts found in validate() that planning needs.
     instant_default: bool = False
     fill: str | None = None
+    check_condition: str = ""  # the check over physical column names
 
     def _table(self, schema: Schema) -> Table:
         return schema.table(self.spec.table)
@@ -55,12 +56,15 @@ class AddColumnOperation(Operation[AddColumn]):
         if column.default is not None:
             check_expression(column.default, "default")
             self.instant_default = probe.default_is_instant(type_name, column.default)
+        # `up` and `check` name columns as the new version sees them at this point of the
+        # migration; the steps run on the base table, under the columns' physical names.
+        physical = {c.name: c.physical for c in table.columns.values()}
         if spec.up is not None:
             check_expression(spec.up, "up")
-            probe.expression_fits(table, spec.up, type_name, f"the `up` expression `{spec.up}`")
+            self.fill = rewrite_columns(spec.up, physical, what="up")
+            probe.expression_fits(table, self.fill, type_name, f"the `up` expression `{spec.up}`")
         # Existing rows (and rows old clients write) get `up`; without it, a default the server
         # cannot store in the catalog (e.g. volatile) is evaluated per row, as ALTER TABLE would.
-        self.fill = spec.up
         if self.fill is None and column.default is not None and not self.instant_default:
             self.fill = column.default
         if (
@@ -77,10 +81,13 @@ class AddColumnOperation(Operation[AddColumn]):
                 "`default:`, or make the column nullable.",
             )
         if column.check is not None:
+            self.check_condition = rewrite_columns(
+                column.check.constraint, {**physical, column.name: self._temp()}, what="check"
+            )
             probe.condition_fits(
                 table,
-                column.check.constraint,
-                {column.name: type_name},
+                self.check_condition,
+                {self._temp(): type_name},
                 f"the check `{column.check.constraint}`",
             )
         if column.references is not None:
@@ -149,9 +156,9 @@ class AddColumnOperation(Operation[AddColumn]):
                 f"check ({temp} is not null) not valid"
             )
         if column.check is not None:
-            condition = rewrite_columns(column.check.constraint, {column.name: self._temp()})
             clauses.append(
-                f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
+                f"add constraint {quote_ident(self._check_name())} "
+                f"check ({self.check_condition}) not valid"
             )
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"

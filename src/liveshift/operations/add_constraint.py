@@ -8,7 +8,6 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import AddConstraint
 from liveshift.operations.base import Operation
 from liveshift.operations.objects import (
-    condition_fits_model,
     physical_expression,
     refuse_reserved,
     refuse_taken_relation_name,
@@ -60,7 +59,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
             assert spec.check is not None  # the file format requires it
             check_expression(spec.check, "check")
             self.condition = physical_expression(table, spec.check, "check")
-            condition_fits_model(probe, table, self.condition, f"the check `{spec.check}`")
+            probe.condition_fits(table, self.condition, {}, f"the check `{spec.check}`")
         if spec.type == "foreign_key":
             ref = spec.references
             assert ref is not None  # the file format requires it

@@ -8,8 +8,6 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import CreateIndex
 from liveshift.operations.base import Operation
 from liveshift.operations.objects import (
-    condition_fits_model,
-    expression_fits_model,
     physical_expression,
     refuse_reserved,
     refuse_taken_relation_name,
@@ -70,7 +68,7 @@ class CreateIndexOperation(Operation[CreateIndex]):
                 table.column(key)  # the likelier mistake: a misspelt column, with a suggestion
                 raise
             expression = physical_expression(table, key, "index key")
-            expression_fits_model(probe, table, expression, f"the index key `{key}`")
+            probe.expression_fits(table, expression, None, f"the index key `{key}`")
             self.keys.append(f"({expression})")
         self.include = []
         for column in spec.include:
@@ -79,7 +77,7 @@ class CreateIndexOperation(Operation[CreateIndex]):
         if spec.where is not None:
             check_expression(spec.where, "where")
             self.where = physical_expression(table, spec.where, "where")
-            condition_fits_model(probe, table, self.where, f"the index predicate `{spec.where}`")
+            probe.condition_fits(table, self.where, {}, f"the index predicate `{spec.where}`")
         table.indexes[spec.name] = Index(
             spec.name,
             physical_columns,

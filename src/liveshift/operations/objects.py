@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
-from liveshift.schema import Index, Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Index, Schema, Table, quote_literal
 from liveshift.sqlexpr import referenced_columns, rewrite_columns
 
 if TYPE_CHECKING:
@@ -92,25 +92,6 @@ def physical_expression(table: Table, expression: str, what: str) -> str:
     if not renames:
         return expression
     return rewrite_columns(expression, renames, what=what)
-
-
-def _model_row(table: Table) -> str:
-    """A one-row relation with the table's physical columns and types, from the model only (so
-    columns and tables this migration creates are there too)."""
-    columns = ", ".join(
-        f"null::{c.type} as {quote_ident(c.physical)}" for c in table.columns.values()
-    )
-    return f"(select {columns}) as _ls_row"
-
-
-def condition_fits_model(probe: Probe, table: Table, condition: str, what: str) -> None:
-    """A boolean condition over the table's physical columns type-checks on the server."""
-    probe.ask([f"explain select 1 from {_model_row(table)} where ({condition})"], what)
-
-
-def expression_fits_model(probe: Probe, table: Table, expression: str, what: str) -> None:
-    """An expression over the table's physical columns type-checks on the server."""
-    probe.ask([f"explain select ({expression}) from {_model_row(table)}"], what)
 
 
 @dataclass(frozen=True)

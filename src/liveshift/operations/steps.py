@@ -26,7 +26,7 @@ def backfill_step(
             column=column,
             expression=expression,
             where=f"{quote_ident(column)} is null",
-            key=tuple(table.columns[k].physical for k in key) if key else None,
+            key=tuple(key) if key else None,
         ),
         operation=operation,
     )
