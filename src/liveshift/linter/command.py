@@ -59,6 +59,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "$LIVESHIFT_CACHE_DIR, else ~/.cache/liveshift)",
     )  # fmt: skip
     parser.add_argument(
+        "--jobs", "-j", type=_job_count, default=None, metavar="N",
+        help="lint in up to N processes (default: one per CPU when there are enough files; "
+        "1: in this process only)",
+    )  # fmt: skip
+    parser.add_argument(
         "--trace", action="store_true",
         help="also run the statements in a scratch database and report locks and rewrites",
     )  # fmt: skip
@@ -67,6 +72,18 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="with --trace: copy the schema of the tables the SQL touches from this database",
     )  # fmt: skip
     parser.set_defaults(func=run, handler=run)
+
+
+def _job_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of processes, 1 or more: {text!r}"
+        )
+    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
         from liveshift.linter.cache import LintCache
 
         cache = LintCache.for_options(options)
-    result = lint_paths(paths, make_linter, config.exclude_paths, cache)
+    result = lint_paths(paths, make_linter, config.exclude_paths, cache, args.jobs)
     if cache is not None:
         cache.save()
     for error in result.input_errors:

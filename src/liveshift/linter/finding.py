@@ -34,6 +34,18 @@ class Finding:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def to_row(self) -> tuple[Any, ...]:
+        """The fields as plain values, for sending to another process (see from_row)."""
+        return (
+            self.rule, self.severity.value, self.message, self.help, self.file, self.line,
+            self.column, self.statement,
+        )  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Finding:
+        rule, severity, *rest = row
+        return cls(rule, Severity(severity), *rest)
+
     def location(self) -> str:
         return f"{self.file or '<string>'}:{self.line}:{self.column}"
 
