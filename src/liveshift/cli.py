@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from liveshift.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_OK, LiveshiftError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _settings(args: argparse.Namespace) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from liveshift.linter.config import LintConfigError, load_config
-from liveshift.linter.inputs import LintInputError, expand_paths, read_migration
+from liveshift.linter.inputs import LintInputError, expand_paths, normal_path, read_migration
 
 
 def lint(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -201,6 +201,28 @@ def test_directory_order_is_path_order(tmp_path: Path, monkeypatch: pytest.Monke
         found = [str(p) for p in expand_paths([spelling])]
         walked = sorted(Path(spelling).rglob("*"))
         assert found == [str(p) for p in walked if p.suffix in wanted and p.is_file()], spelling
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        ".",
+        "./",
+        "a",
+        "a/",
+        "./a//b/./c/",
+        "/",
+        "//",
+        "///",
+        "//a/./b",
+        "/../x/..",
+        "a/../b",
+        ". /x",
+    ],
+)
+def test_paths_are_named_as_pathlib_names_them(raw: str) -> None:
+    assert normal_path(raw) == str(Path(raw))
 
 
 def test_migration_file_lines_map_into_the_yaml(tmp_path: Path) -> None:

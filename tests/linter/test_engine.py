@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 
 import liveshift
@@ -144,7 +142,18 @@ def test_findings_are_sorted_by_position() -> None:
 
 def test_finding_to_dict_has_every_field() -> None:
     finding = lint_sql("truncate t;")[0]
-    assert finding.to_dict() == {**asdict(finding), "severity": "error"}
+    fields = {name: getattr(finding, name) for name in Finding.__slots__}
+    assert finding.to_dict() == {**fields, "severity": "error"}
+
+
+def test_finding_is_a_value() -> None:
+    finding = lint_sql("truncate t;")[0]
+    copy = Finding.from_row(finding.to_row())
+    assert copy == finding and hash(copy) == hash(finding) and copy is not finding
+    assert repr(finding).startswith(
+        "Finding(rule='missing-lock-timeout', severity=<Severity.ERROR: 'error'>, "
+    )
+    assert Finding.from_row((*finding.to_row()[:5], 99, 1, 0)) != finding
 
 
 IGNORE_TEXTS = [

@@ -6,7 +6,10 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from liveshift.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, ConfigError
     from liveshift.linter.config import load_config
-    from liveshift.linter.inputs import lint_paths
+    from liveshift.linter.inputs import lint_paths, normal_path
     from liveshift.linter.options import DEFAULT_PG_VERSION, LintOptions
 
     if args.list_rules:
@@ -131,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         ),
         exclude=frozenset(exclude),
     )
-    paths = list(args.paths) or [str(config.root / p) for p in config.paths]
+    paths = list(args.paths) or [normal_path(os.path.join(config.root, p)) for p in config.paths]
     if not paths:
         raise ConfigError(
             "Nothing to lint: give files or directories (or - for stdin).",

@@ -6,15 +6,16 @@ import fnmatch
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from liveshift.errors import LiveshiftError
 from liveshift.linter.finding import Finding
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from liveshift.linter.cache import LintCache
     from liveshift.linter.engine import Linter
     from liveshift.linter.source import Source
@@ -28,17 +29,21 @@ class LintInputError(LiveshiftError):
     """A lint input cannot be read (missing, unreadable, not UTF-8, not a migration file)."""
 
 
-@dataclass
 class LintInput:
     """One file to lint: its display name, and the SQL sources it holds."""
 
-    name: str
-    sources: list[Source]
-    findings: list[Finding]  # found while reading (raw_sql without down)
+    __slots__ = ("name", "sources", "findings")  # noqa: RUF023 - field order
+
+    def __init__(self, name: str, sources: list[Source], findings: list[Finding]) -> None:
+        self.name = name
+        self.sources = sources
+        self.findings = findings  # found while reading (raw_sql without down)
 
 
 def expand_paths(paths: list[str], exclude: tuple[str, ...] = ()) -> Iterator[Path | None]:
     """Files named, and .sql / migration files under directories; None stands for stdin."""
+    from pathlib import Path
+
     for name in expand_names(paths, exclude):
         yield None if name is None else Path(name)
 
@@ -49,13 +54,26 @@ def expand_names(paths: list[str], exclude: tuple[str, ...]) -> Iterator[str | N
         if raw == "-":
             yield None
             continue
-        base = str(Path(raw))
+        base = normal_path(raw)
         if os.path.isdir(base):
             for child in _files_under(base):
-                if not exclude or not _excluded(Path(child), exclude):
+                if not exclude or not _excluded(child, exclude):
                     yield child
-        elif not _excluded(Path(base), exclude):
+        elif not _excluded(base, exclude):
             yield base
+
+
+def normal_path(raw: str) -> str:
+    """`str(Path(raw))`, without importing pathlib on POSIX systems: no `.` parts, no repeated or
+    trailing `/` (`..` stays, as it may cross a symbolic link); `//` at the start is kept."""
+    if os.sep != "/":  # pragma: no cover - Windows: drives, UNC names, two separators
+        from pathlib import Path
+
+        return str(Path(raw))
+    root = ""
+    if raw.startswith("/"):
+        root = "//" if raw.startswith("//") and not raw.startswith("///") else "/"
+    return root + "/".join(part for part in raw.split("/") if part and part != ".") or "."
 
 
 def _files_under(directory: str) -> list[str]:
@@ -87,9 +105,11 @@ def _files_under(directory: str) -> list[str]:
     return [name for _parts, name in found]
 
 
-def _excluded(path: Path, patterns: tuple[str, ...]) -> bool:
-    text = path.as_posix()
-    return any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(path.name, p) for p in patterns)
+def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a path (normalized) or its file name matches a pattern."""
+    text = name.replace(os.sep, "/")
+    base = os.path.basename(name)
+    return any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(base, p) for p in patterns)
 
 
 def read_input(path: Path | None, *, explicit: bool = True) -> LintInput | None:
@@ -218,20 +238,29 @@ def _scalar_source(name: str, text: str, scalar: Any) -> Source:
     return Source(scalar.value, name, line_offset=mark.line, column_offset=mark.column + quote)
 
 
-@dataclass
 class LintRun:
     """The outcome of linting a set of paths."""
 
-    findings: list[Finding]
-    files: int
-    statements: int
-    input_errors: list[LiveshiftError]
+    __slots__ = ("findings", "files", "statements", "input_errors")  # noqa: RUF023 - field order
+
+    def __init__(
+        self,
+        findings: list[Finding],
+        files: int,
+        statements: int,
+        input_errors: list[LiveshiftError],
+    ) -> None:
+        self.findings = findings
+        self.files = files
+        self.statements = statements
+        self.input_errors = input_errors
 
 
-# What linting one file gives, in a form that pickles small: its statement count and its
-# findings as rows (Finding.to_row), an input error, or None for a YAML/JSON file found in a
-# directory that is not a migration file.
-Outcome = tuple[int, list[tuple[Any, ...]]] | LiveshiftError | None
+if TYPE_CHECKING:
+    # What linting one file gives, in a form that pickles small: its statement count and its
+    # findings as rows (Finding.to_row), an input error, or None for a YAML/JSON file found in
+    # a directory that is not a migration file.
+    Outcome = tuple[int, list[tuple[Any, ...]]] | LiveshiftError | None
 
 # A forked process costs about 10 ms of CPU (pages copied on write, results sent back), and
 # linting a file about 70 us: with fewer files per process, forking costs more than it saves.

@@ -11,10 +11,13 @@ import os
 import pickle
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
-Item = TypeVar("Item")
-Result = TypeVar("Result")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    Item = TypeVar("Item")
+    Result = TypeVar("Result")
 
 
 def available_cpus() -> int:
