@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# json.loads without its type checks and two whitespace matches per call (the parser's JSON
+# has no surrounding whitespace): 5% of decoding a small file's tree.
+_decode_json = json.JSONDecoder().raw_decode
 
 
 class Statement:
@@ -110,7 +113,7 @@ class Source:
         return statements, problem
 
     def _statements(self, text: str) -> list[Statement]:
-        tree = json.loads(parse_sql_json(text))
+        tree, _end = _decode_json(parse_sql_json(text))
         total = len(text) if self.ascii else len(text.encode("utf-8"))
         statements = []
         for index, raw in enumerate(tree.get("stmts", ())):
