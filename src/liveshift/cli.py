@@ -276,9 +276,10 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
 
 def _lint_only_parser() -> argparse.ArgumentParser:
     """The parser with just `lint`: linting skips building (and importing) every other command."""
+    from liveshift.linter.command import HelpFormatter
     from liveshift.linter.command import add_parser as add_lint_parser
 
-    parser = argparse.ArgumentParser(prog="liveshift")
+    parser = argparse.ArgumentParser(prog="liveshift", formatter_class=HelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     add_lint_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     return parser
