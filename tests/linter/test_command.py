@@ -145,7 +145,7 @@ def test_liveshift_lint_imports_only_what_linting_sql_needs(project: Path) -> No
         "code = main(['lint', 'a.sql'])\n"
         "unwanted = {'psycopg', 'pydantic', 'rich', 'yaml', 'tomllib', 'liveshift.convert',\n"
         "            'liveshift.migration', 'liveshift.migrator', 'liveshift.linter.trace',\n"
-        "            'typing', 'dataclasses', 'inspect', 'pathlib', 'difflib'}\n"
+        "            'typing', 'dataclasses', 'inspect', 'pathlib', 'difflib', 'shutil'}\n"
         "loaded = sorted(m for m in sys.modules if m in unwanted or m.split('.')[0] in unwanted)\n"
         "deferred = sorted(n for n in ('pglast', 'pglast.ast', 'pglast.enums')\n"
         "                  if type(sys.modules[n]).__name__ == '_Deferred')\n"
