@@ -3,7 +3,8 @@
 Times, on the same files and in the same run (rounds interleave the commands, so load on a
 shared machine falls on all of them alike; medians are reported):
 
-- `liveshift lint --no-cache` (cold: every file parsed and checked),
+- `liveshift lint --no-cache` (cold: every file parsed and checked; by default in one process
+  per CPU), and the same with `--jobs 1` (cold, in one process),
 - `liveshift lint` with its cache filled by an earlier run (warm: the files are unchanged),
 - Squawk, when `--squawk PATH` is given or `squawk` is on PATH (with its json reporter, like
   liveshift's `--format json`), and
@@ -145,6 +146,12 @@ def find_squawk(explicit: str | None) -> str | None:
     return shutil.which("squawk")
 
 
+def cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Timer:
     """Wall times of one command over the rounds."""
 
@@ -205,6 +212,8 @@ def main() -> None:
         timers = [
             Timer("liveshift lint --no-cache (cold)", [*lint, "--no-cache", str(corpus)], (0, 1),
                   env=environment),
+            Timer("  same, --jobs 1 (cold, serial)",
+                  [*lint, "--no-cache", "--jobs", "1", str(corpus)], (0, 1), env=environment),
             Timer("liveshift lint (warm cache)", [*lint, str(corpus)], (0, 1), env=environment),
             Timer("baseline: python + pglast parse", [sys.executable, "-c", BASELINE, str(corpus)],
                   (0,)),
@@ -223,24 +232,27 @@ def main() -> None:
         for timer in timers:
             timer.once()  # warm-up: fills the lint cache and the OS file cache; not counted
             timer.times.clear()
+        load_before = os.getloadavg()[0]
         for round_number in range(options.rounds):
             order = timers[round_number % len(timers) :] + timers[: round_number % len(timers)]
             for timer in order:
                 timer.once()
-        cold, warm, baseline = timers[:3]
+        load_after = os.getloadavg()[0]
+        cold, serial, warm, baseline = timers[:4]
         print(f"corpus: {options.files} files, {statements} statements ({corpus})")
         print(f"command: {' '.join(lint)} [--no-cache] DIR")
-        print(f"rounds: {options.rounds}, interleaved; {os.cpu_count()} CPUs, load "
-              f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+        print(f"rounds: {options.rounds}, interleaved; {cpus()} CPUs, "
+              f"load {load_before:.2f} before, {load_after:.2f} after")  # fmt: skip
         for timer in timers:
             print(timer.line(options.files, statements))
         print(f"ratio cold / baseline: {cold.median / baseline.median:.2f}x")
+        print(f"ratio cold / cold serial (--jobs 1): {cold.median / serial.median:.2f}x")
         if squawk:
-            reference = timers[3]
-            print(f"ratio cold / squawk: {cold.median / reference.median:.2f}x "
-                  f"({'faster' if cold.median < reference.median else 'slower'} than Squawk)")  # fmt: skip
-            print(f"ratio warm / squawk: {warm.median / reference.median:.2f}x "
-                  f"({'faster' if warm.median < reference.median else 'slower'} than Squawk)")  # fmt: skip
+            reference = timers[4]
+            for label, timer in (("cold", cold), ("cold serial", serial), ("warm", warm)):
+                ratio = timer.median / reference.median
+                verdict = "faster" if ratio < 1 else "slower"
+                print(f"ratio {label} / squawk: {ratio:.2f}x ({verdict} than Squawk)")
         else:
             print("Squawk not found (--squawk PATH, or squawk on PATH): only the baseline ran.")
     finally:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from liveshift.errors import LiveshiftError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from typing import Any
+
     from liveshift.linter import Finding
     from liveshift.migration import Migration
     from liveshift.migrator import Migrator

@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from liveshift.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_OK, LiveshiftError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -273,9 +276,10 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
 
 def _lint_only_parser() -> argparse.ArgumentParser:
     """The parser with just `lint`: linting skips building (and importing) every other command."""
+    from liveshift.linter.command import HelpFormatter
     from liveshift.linter.command import add_parser as add_lint_parser
 
-    parser = argparse.ArgumentParser(prog="liveshift")
+    parser = argparse.ArgumentParser(prog="liveshift", formatter_class=HelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     add_lint_parser(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     return parser

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from liveshift.linter.config import LintConfigError, load_config
-from liveshift.linter.inputs import LintInputError, expand_paths, read_migration
+from liveshift.linter.inputs import LintInputError, expand_paths, normal_path, read_migration
 
 
 def lint(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -144,14 +144,15 @@ def test_liveshift_lint_imports_only_what_linting_sql_needs(project: Path) -> No
         "import sys\nfrom liveshift.cli import main\n"
         "code = main(['lint', 'a.sql'])\n"
         "unwanted = {'psycopg', 'pydantic', 'rich', 'yaml', 'tomllib', 'liveshift.convert',\n"
-        "            'liveshift.migration', 'liveshift.migrator', 'liveshift.linter.trace'}\n"
+        "            'liveshift.migration', 'liveshift.migrator', 'liveshift.linter.trace',\n"
+        "            'typing', 'dataclasses', 'inspect', 'pathlib', 'difflib', 'shutil'}\n"
         "loaded = sorted(m for m in sys.modules if m in unwanted or m.split('.')[0] in unwanted)\n"
-        "deferred = sorted(n for n in ('pglast.ast', 'pglast.enums')\n"
+        "deferred = sorted(n for n in ('pglast', 'pglast.ast', 'pglast.enums')\n"
         "                  if type(sys.modules[n]).__name__ == '_Deferred')\n"
         "print('LOADED', loaded, 'DEFERRED', deferred, code)\n"
     )
     done = python(script, project)
-    expected = "LOADED [] DEFERRED ['pglast.ast', 'pglast.enums'] 1"
+    expected = "LOADED [] DEFERRED ['pglast', 'pglast.ast', 'pglast.enums'] 1"
     assert expected in done.stdout, done.stdout + done.stderr
 
 
@@ -201,6 +202,28 @@ def test_directory_order_is_path_order(tmp_path: Path, monkeypatch: pytest.Monke
         found = [str(p) for p in expand_paths([spelling])]
         walked = sorted(Path(spelling).rglob("*"))
         assert found == [str(p) for p in walked if p.suffix in wanted and p.is_file()], spelling
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        ".",
+        "./",
+        "a",
+        "a/",
+        "./a//b/./c/",
+        "/",
+        "//",
+        "///",
+        "//a/./b",
+        "/../x/..",
+        "a/../b",
+        ". /x",
+    ],
+)
+def test_paths_are_named_as_pathlib_names_them(raw: str) -> None:
+    assert normal_path(raw) == str(Path(raw))
 
 
 def test_migration_file_lines_map_into_the_yaml(tmp_path: Path) -> None:

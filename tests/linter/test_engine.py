@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 
 import liveshift
 from liveshift.errors import ConfigError
 from liveshift.linter import Finding, lint_sql
-from liveshift.linter.ignores import parse_directive
+from liveshift.linter.ignores import _statement_for, find_ignores, parse_directive
+from liveshift.linter.pgparse import ParseError, scan
+from liveshift.linter.source import Source
 
 
 def rules(sql: str, exclude: tuple[str, ...] = ("missing-lock-timeout",)) -> list[str]:
@@ -142,4 +142,58 @@ def test_findings_are_sorted_by_position() -> None:
 
 def test_finding_to_dict_has_every_field() -> None:
     finding = lint_sql("truncate t;")[0]
-    assert finding.to_dict() == {**asdict(finding), "severity": "error"}
+    fields = {name: getattr(finding, name) for name in Finding.__slots__}
+    assert finding.to_dict() == {**fields, "severity": "error"}
+
+
+def test_finding_is_a_value() -> None:
+    finding = lint_sql("truncate t;")[0]
+    copy = Finding.from_row(finding.to_row())
+    assert copy == finding and hash(copy) == hash(finding) and copy is not finding
+    assert repr(finding).startswith(
+        "Finding(rule='missing-lock-timeout', severity=<Severity.ERROR: 'error'>, "
+    )
+    assert Finding.from_row((*finding.to_row()[:5], 99, 1, 0)) != finding
+
+
+IGNORE_TEXTS = [
+    "select 1; -- liveshift: ignore drop-table\ndrop table a; drop table b;\n",
+    "select 'liveshift: ignore drop-table'; drop table a; -- liveshift: ignore drop-table",
+    "select $$ ; -- liveshift: ignore truncate $$;\ntruncate t; /* a ; liveshift: ignore x */",
+    "/* liveshift: ignore drop-table ; */ drop table a;;; drop table b -- liveshift: ignore x",
+    "drop table a;\n-- liveshift: ignore-file drop-table\n",
+    "select 1;\nalter tabel t; -- liveshift: ignore drop-table\nselect 'never closed",
+    "-- liveshift: ignore drop-table\ndrop table a;\nselect 1;\nalter tabel t; select 'never closed",
+    "select 'é'; -- liveshift: ignore drop-table\ndrop table a; -- liveshift: ignore truncate",
+    "-- liveshift: ignore a\nselect 1; /* x */ -- liveshift: ignore b\n; select 2; -- liveshift:",
+]
+
+
+@pytest.mark.parametrize("sql", IGNORE_TEXTS)
+def test_ignores_found_in_stretches_are_those_of_a_whole_scan(sql: str) -> None:
+    source = Source(sql)
+    statements, _problem = source.parse()
+    starts = [s.start for s in statements]
+    expected = []
+    try:
+        tokens = scan(sql)
+    except ParseError:
+        tokens = []  # a scan of the whole text fails on the unterminated literal
+    for token in tokens:
+        directive = parse_directive(sql[token.start : token.end + 1])
+        if token.name in ("SQL_COMMENT", "C_COMMENT") and directive is not None:
+            begin = source.char_to_byte(token.start)
+            finish = source.char_to_byte(token.end + 1)
+            target = (
+                None if directive[0] else _statement_for(source, statements, starts, begin, finish)
+            )
+            expected.append((directive[1], target, begin, directive[0]))
+    found = [
+        (i.rules, i.statement, i.offset, i.whole_file) for i in find_ignores(source, statements)
+    ]
+    if "-- liveshift: ignore drop-table\ndrop table a;\nalter tabel" in sql:
+        # The scan of the whole text fails on the unterminated literal after the syntax
+        # error; the stretch before that statement still gives its ignore.
+        assert expected == [] and found == [(("drop-table",), 0, 0, False)]
+    else:
+        assert found == expected

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from typing import Any
+
     from liveshift.linter.engine import Linter, LintOptions, lint_sql, rule_ids
     from liveshift.linter.finding import Finding, Severity
 

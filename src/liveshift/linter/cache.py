@@ -16,11 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from liveshift.linter.finding import Finding, Severity
 from liveshift.linter.options import LintOptions
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 try:  # hashlib imports OpenSSL first (about 2 ms); BLAKE2 is built into CPython
     from _blake2 import blake2b
@@ -33,12 +35,12 @@ RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 _LINTER_DIRECTORY = os.path.dirname(__file__)
 
 
-def cache_directory() -> Path:
+def cache_directory() -> str:
     explicit = os.environ.get("LIVESHIFT_CACHE_DIR")
     if explicit:
-        return Path(explicit)
+        return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "liveshift"
+    return os.path.join(base, "liveshift")
 
 
 def _code_fingerprint() -> list[Any]:
@@ -69,7 +71,7 @@ class LintCache:
     timestamp granularity after the read would otherwise leave size and mtime as they were.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self.entries: dict[str, list[Any]] = {}
         self.files: dict[str, list[Any]] = {}
@@ -78,7 +80,8 @@ class LintCache:
         self.changed = False
         self.started_ns = time.time_ns()
         try:
-            document = json.loads(path.read_bytes())
+            with open(path, "rb") as handle:
+                document = json.loads(handle.read())
             if isinstance(document, dict) and document.get("format") == FORMAT:
                 self.entries = dict(document["entries"])
                 self.files = dict(document["files"])
@@ -86,7 +89,7 @@ class LintCache:
             self.entries, self.files = {}, {}  # missing or damaged: start afresh
 
     @classmethod
-    def for_options(cls, options: LintOptions, directory: Path | None = None) -> LintCache:
+    def for_options(cls, options: LintOptions, directory: str | None = None) -> LintCache:
         settings = [
             _code_fingerprint(),
             options.pg_version,
@@ -94,7 +97,7 @@ class LintCache:
             sorted(options.exclude),
         ]
         name = blake2b(json.dumps(settings).encode(), digest_size=12).hexdigest()
-        return cls((directory or cache_directory()) / f"lint-{name}.json")
+        return cls(os.path.join(directory or cache_directory(), f"lint-{name}.json"))
 
     @staticmethod
     def key(kind: str, data: bytes) -> str:
@@ -102,9 +105,7 @@ class LintCache:
         digest.update(kind.encode())
         return digest.hexdigest()
 
-    def file_key(
-        self, path: Path | str, kind: str, read: Callable[[], bytes]
-    ) -> tuple[str, bytes | None]:
+    def file_key(self, path: str, kind: str, read: Callable[[], bytes]) -> tuple[str, bytes | None]:
         """The key of a file's bytes, and the bytes when they had to be read for it."""
         try:
             status = os.stat(path)
@@ -163,11 +164,12 @@ class LintCache:
             entries = {key: entries[key] for key in self.used}
             files = {key: files[key] for key in self.used_files}
         document = {"format": FORMAT, "entries": entries, "files": files}
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        temporary = f"{self.path}.{os.getpid()}.tmp"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(document))
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(temporary, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(document))
             os.replace(temporary, self.path)  # atomic: a concurrent run reads old or new
         except OSError:
             with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
+                os.remove(temporary)

@@ -6,15 +6,52 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMATS = ("text", "json", "sarif", "github")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, finding the terminal's width without importing shutil.
+
+    argparse makes a formatter for every add_argument (to check the metavar), and the default
+    one imports shutil (and with it zlib, bz2 and lzma) for the width: 2 ms of `liveshift lint`.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _terminal_columns() - 2  # as argparse does
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the `lint` subcommand; cheap, so the main CLI can call it on every start."""
     parser = subparsers.add_parser(
         "lint",
+        formatter_class=HelpFormatter,
         help="flag dangerous statements in SQL migrations before they ship",
         description="Lint SQL migrations (.sql files, liveshift migration files' raw_sql, or - "
         "for stdin) for statements that would stall traffic, rewrite tables, break running "
@@ -59,6 +96,11 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         "$LIVESHIFT_CACHE_DIR, else ~/.cache/liveshift)",
     )  # fmt: skip
     parser.add_argument(
+        "--jobs", "-j", type=_job_count, default=None, metavar="N",
+        help="lint in up to N processes (default: one per CPU when there are enough files; "
+        "1: in this process only)",
+    )  # fmt: skip
+    parser.add_argument(
         "--trace", action="store_true",
         help="also run the statements in a scratch database and report locks and rewrites",
     )  # fmt: skip
@@ -67,6 +109,18 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="with --trace: copy the schema of the tables the SQL touches from this database",
     )  # fmt: skip
     parser.set_defaults(func=run, handler=run)
+
+
+def _job_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of processes, 1 or more: {text!r}"
+        )
+    return count
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from liveshift.errors import EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK, ConfigError
     from liveshift.linter.config import load_config
-    from liveshift.linter.inputs import lint_paths
+    from liveshift.linter.inputs import lint_paths, normal_path
     from liveshift.linter.options import DEFAULT_PG_VERSION, LintOptions
 
     if args.list_rules:
@@ -114,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         ),
         exclude=frozenset(exclude),
     )
-    paths = list(args.paths) or [str(config.root / p) for p in config.paths]
+    paths = list(args.paths) or [normal_path(os.path.join(config.root, p)) for p in config.paths]
     if not paths:
         raise ConfigError(
             "Nothing to lint: give files or directories (or - for stdin).",
@@ -141,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         from liveshift.linter.cache import LintCache
 
         cache = LintCache.for_options(options)
-    result = lint_paths(paths, make_linter, config.exclude_paths, cache)
+    result = lint_paths(paths, make_linter, config.exclude_paths, cache, args.jobs)
     if cache is not None:
         cache.save()
     for error in result.input_errors:

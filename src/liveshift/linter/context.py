@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from liveshift.linter.nodes import ColumnType, Node, column_type, const_value, strings, walk
 from liveshift.linter.options import DEFAULT_PG_VERSION
 from liveshift.linter.source import Statement
@@ -35,25 +33,30 @@ VOLATILE_FUNCTIONS = frozenset(
 )  # fmt: skip
 
 
-@dataclass
 class Context:
     """The state of the file up to (not including) the statement being checked."""
 
-    pg_version: int = DEFAULT_PG_VERSION
-    assume_in_transaction: bool = False
-    in_transaction: bool = False
-    transaction: int = 0  # id of the current transaction (a block, or one statement outside one)
-    created_tables: set[str] = field(default_factory=set)
-    created_indexes: dict[str, str] = field(default_factory=dict)  # index -> table
-    columns: dict[tuple[str, str], ColumnType] = field(default_factory=dict)
-    not_null_proofs: set[tuple[str, str]] = field(default_factory=set)
-    not_valid: dict[tuple[str, str], tuple[int, tuple[str, ...]]] = field(default_factory=dict)
-    lock_timeout: bool = False
-    lock_timeout_local: bool = False
-    functions: dict[str, str] = field(default_factory=dict)  # volatility of functions created here
+    __slots__ = (  # noqa: RUF023 - in the order of __init__
+        "pg_version", "assume_in_transaction", "in_transaction", "transaction",
+        "created_tables", "created_indexes", "columns", "not_null_proofs", "not_valid",
+        "lock_timeout", "lock_timeout_local", "functions",
+    )  # fmt: skip
 
-    def __post_init__(self) -> None:
-        self.in_transaction = self.assume_in_transaction
+    def __init__(
+        self, pg_version: int = DEFAULT_PG_VERSION, assume_in_transaction: bool = False
+    ) -> None:
+        self.pg_version = pg_version
+        self.assume_in_transaction = assume_in_transaction
+        self.in_transaction = assume_in_transaction
+        self.transaction = 0  # id of the current transaction (a block, or one statement outside)
+        self.created_tables: set[str] = set()
+        self.created_indexes: dict[str, str] = {}  # index -> table
+        self.columns: dict[tuple[str, str], ColumnType] = {}
+        self.not_null_proofs: set[tuple[str, str]] = set()
+        self.not_valid: dict[tuple[str, str], tuple[int, tuple[str, ...]]] = {}
+        self.lock_timeout = False
+        self.lock_timeout_local = False
+        self.functions: dict[str, str] = {}  # volatility of functions created in the file
 
     def is_new_table(self, table: str) -> bool:
         """Whether the table was created earlier in this file (nobody else can be using it)."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
 
 from liveshift.linter.pgparse import scan
+from liveshift.linter.record import Record
 from liveshift.linter.source import Source, Statement
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from liveshift.linter.context import Context
     from liveshift.linter.rule import Hit
@@ -23,29 +23,36 @@ _COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
 _SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(Record):
     """Replace bytes [start, end) of the source with `text`; start == end inserts."""
 
-    start: int
-    end: int
-    text: str
+    __slots__ = ("start", "end", "text")  # noqa: RUF023 - field order
+
+    def __init__(self, start: int, end: int, text: str) -> None:
+        self.start = start
+        self.end = end
+        self.text = text
 
 
-@dataclass
 class FixInput:
     """What a fix function may look at besides its statement: the source and all its statements."""
 
-    source: Source
-    statements: Sequence[Statement]
+    __slots__ = ("source", "statements")
+
+    def __init__(self, source: Source, statements: Sequence[Statement]) -> None:
+        self.source = source
+        self.statements = statements
 
 
-class Token(NamedTuple):
+class Token:
     """One token of a statement, with byte offsets into the source; `end` is exclusive."""
 
-    start: int
-    end: int
-    name: str
+    __slots__ = ("start", "end", "name")  # noqa: RUF023 - field order
+
+    def __init__(self, start: int, end: int, name: str) -> None:
+        self.start = start
+        self.end = end
+        self.name = name
 
 
 def tokens(source: Source, statement: Statement) -> list[Token]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Finding, Severity
@@ -14,6 +12,7 @@ from liveshift.linter.registry import all_rules, check_excluded, rules_by_id
 from liveshift.linter.rule import Rule, alter_commands
 from liveshift.linter.source import Source, Statement
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from liveshift.linter.edits import Edit
 
@@ -26,13 +25,15 @@ ALTER_TABLE = "AlterTableStmt"
 Raw = tuple[Rule, str, int, Statement | None, "list[Edit] | None"]
 
 
-@dataclass(frozen=True)
 class FixOffer:
     """A finding that an automatic fix removes, and the edits of that fix."""
 
-    finding: Finding
-    rule: Rule
-    edits: list[Edit]
+    __slots__ = ("finding", "rule", "edits")  # noqa: RUF023 - field order
+
+    def __init__(self, finding: Finding, rule: Rule, edits: list[Edit]) -> None:
+        self.finding = finding
+        self.rule = rule
+        self.edits = edits
 
 
 class Linter:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from liveshift.linter.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Severity(StrEnum):
@@ -17,28 +21,51 @@ class Severity(StrEnum):
         return self.value
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record):
     """One problem in one statement: which rule, how bad, where, and the safe alternative."""
 
-    rule: str
-    severity: Severity
-    message: str
-    help: str
-    file: str | None = None
-    line: int = 1
-    column: int = 1
-    statement: int | None = None  # 0-based index of the statement in its source, when there is one
+    __slots__ = ("rule", "severity", "message", "help", "file", "line", "column", "statement")  # noqa: RUF023 - field order
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        message: str,
+        help: str,
+        file: str | None = None,
+        line: int = 1,
+        column: int = 1,
+        statement: int | None = None,  # 0-based index of the statement in its source, if any
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.message = message
+        self.help = help
+        self.file = file
+        self.line = line
+        self.column = column
+        self.statement = statement
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
+    def to_row(self) -> tuple[Any, ...]:
+        """The fields as plain values, for sending to another process (see from_row)."""
+        return (
+            self.rule, self.severity.value, self.message, self.help, self.file, self.line,
+            self.column, self.statement,
+        )  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Finding:
+        rule, severity, *rest = row
+        return cls(rule, Severity(severity), *rest)
+
     def location(self) -> str:
         return f"{self.file or '<string>'}:{self.line}:{self.column}"
 
     def to_dict(self) -> dict[str, Any]:
-        # Spelled out: dataclasses.asdict deep-copies every field, a tenth of a cached run.
         return {
             "rule": self.rule,
             "severity": self.severity.value,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 
 from liveshift.linter.pgparse import ParseError, scan
 from liveshift.linter.source import Source, Statement
@@ -14,15 +13,19 @@ _DIRECTIVE = re.compile(r"liveshift:\s*(ignore-file|ignore)\b(.*)", re.DOTALL)
 _RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
-@dataclass
 class Ignore:
     """One directive: the rules it names, the statement it covers (None: whole file), where it is."""
 
-    rules: tuple[str, ...]
-    statement: int | None
-    offset: int  # byte offset of the comment
-    whole_file: bool = False
-    used: set[str] = field(default_factory=set)
+    __slots__ = ("rules", "statement", "offset", "whole_file", "used")  # noqa: RUF023 - field order
+
+    def __init__(
+        self, rules: tuple[str, ...], statement: int | None, offset: int, whole_file: bool = False
+    ) -> None:
+        self.rules = rules
+        self.statement = statement
+        self.offset = offset  # byte offset of the comment
+        self.whole_file = whole_file
+        self.used: set[str] = set()  # the rules it suppressed a finding of
 
 
 def parse_directive(comment: str) -> tuple[bool, tuple[str, ...]] | None:
@@ -44,27 +47,57 @@ def parse_directive(comment: str) -> tuple[bool, tuple[str, ...]] | None:
 
 def find_ignores(source: Source, statements: list[Statement]) -> list[Ignore]:
     """The ignore directives in a source, attached to the statement each one is on or above."""
-    if MARKER not in source.text:
-        return []
-    try:
-        tokens = scan(source.text)
-    except ParseError:
+    text = source.text
+    if MARKER not in text:
         return []
     starts = [s.start for s in statements]
     ignores = []
-    for token in tokens:
-        if token.name not in ("SQL_COMMENT", "C_COMMENT"):
-            continue
-        text = source.text[token.start : token.end + 1]
-        directive = parse_directive(text)
-        if directive is None:
-            continue
-        whole_file, ids = directive
-        begin = source.char_to_byte(token.start)
-        finish = source.char_to_byte(token.end + 1)
-        target = None if whole_file else _statement_for(source, statements, starts, begin, finish)
-        ignores.append(Ignore(ids, target, begin, whole_file))
+    for region_start, region_end in _regions_with_marker(source, starts):
+        try:
+            tokens = scan(text[region_start:region_end])
+        except ParseError:
+            continue  # an unterminated literal after a syntax error: no comment to be found
+        for token in tokens:
+            if token.name not in ("SQL_COMMENT", "C_COMMENT"):
+                continue
+            start = region_start + token.start
+            end = region_start + token.end + 1  # the scanner's end is inclusive
+            directive = parse_directive(text[start:end])
+            if directive is None:
+                continue
+            whole_file, ids = directive
+            begin = source.char_to_byte(start)
+            finish = source.char_to_byte(end)
+            target = (
+                None if whole_file else _statement_for(source, statements, starts, begin, finish)
+            )
+            ignores.append(Ignore(ids, target, begin, whole_file))
     return ignores
+
+
+def _regions_with_marker(source: Source, starts: list[int]) -> list[tuple[int, int]]:
+    """The stretches of text to scan for directives: those holding the marker, cut where
+    statements start.
+
+    A statement starts right after the `;` that ends the one before it, where the scanner is in
+    its initial state, so scanning a stretch alone finds the comments a scan of the whole text
+    would; scanning only the few stretches with a marker is what makes ignores cheap (the
+    scanner builds a Python object per token). Offsets are characters: for text that is not
+    ASCII, where statement offsets (bytes) differ from them, the whole text is one stretch.
+    """
+    text = source.text
+    if not source.ascii:
+        return [(0, len(text))]
+    bounds = sorted({0, len(text), *starts})
+    regions: list[tuple[int, int]] = []
+    position = text.find(MARKER)
+    while position != -1:
+        index = bisect.bisect_right(bounds, position) - 1
+        region = (bounds[index], bounds[index + 1])
+        if not regions or regions[-1] != region:
+            regions.append(region)
+        position = text.find(MARKER, region[1])  # the next marker after this stretch
+    return regions
 
 
 def _statement_for(

@@ -6,8 +6,6 @@ it (tests/linter/test_agreement.py), so the model and the server cannot drift ap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from liveshift.linter.context import Context
 from liveshift.linter.nodes import (
     SERIAL_TYPES,
@@ -19,6 +17,7 @@ from liveshift.linter.nodes import (
     relation_name,
     strings,
 )
+from liveshift.linter.record import Record
 from liveshift.linter.source import Statement
 
 # pg_locks mode names, weakest first.
@@ -55,13 +54,15 @@ def blocks_reads(mode: str) -> bool:
     return mode == ACCESS_EXCLUSIVE
 
 
-@dataclass(frozen=True)
-class Effect:
+class Effect(Record):
     """One statement's hold on one relation: the lock mode and whether the table is rewritten."""
 
-    relation: str
-    mode: str
-    rewrite: bool = False
+    __slots__ = ("relation", "mode", "rewrite")  # noqa: RUF023 - field order
+
+    def __init__(self, relation: str, mode: str, rewrite: bool = False) -> None:
+        self.relation = relation
+        self.mode = mode
+        self.rewrite = rewrite
 
 
 def strongest(a: str, b: str) -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-Node = dict[str, Any]
+from liveshift.linter.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from typing import Any
+
+Node = dict[str, "Any"]  # a JSON parse-tree node
 
 SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 
@@ -52,13 +56,15 @@ def is_null_const(node: Node | None) -> bool:
     return bool(node) and bool(node.get("A_Const", {}).get("isnull"))  # type: ignore[union-attr]
 
 
-@dataclass(frozen=True)
-class ColumnType:
+class ColumnType(Record):
     """A column type as written: base name (pg_catalog names), modifiers and array-ness."""
 
-    name: str
-    mods: tuple[int, ...] = ()
-    array: bool = False
+    __slots__ = ("name", "mods", "array")  # noqa: RUF023 - field order
+
+    def __init__(self, name: str, mods: tuple[int, ...] = (), array: bool = False) -> None:
+        self.name = name
+        self.mods = mods
+        self.array = array
 
     def __str__(self) -> str:
         text = _DISPLAY_NAMES.get(self.name, self.name)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from liveshift.linter.record import Record
 
 DEFAULT_PG_VERSION = 17
 
 
-@dataclass(frozen=True)
-class LintOptions:
+class LintOptions(Record):
     """Settings for one run: target server version, transaction assumption, disabled rules."""
 
-    pg_version: int = DEFAULT_PG_VERSION
-    assume_in_transaction: bool = False
-    exclude: frozenset[str] = field(default_factory=frozenset)
+    __slots__ = ("pg_version", "assume_in_transaction", "exclude")  # noqa: RUF023 - field order
+
+    def __init__(
+        self,
+        pg_version: int = DEFAULT_PG_VERSION,
+        assume_in_transaction: bool = False,
+        exclude: frozenset[str] = frozenset(),
+    ) -> None:
+        self.pg_version = pg_version
+        self.assume_in_transaction = assume_in_transaction
+        self.exclude = exclude

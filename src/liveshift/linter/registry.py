@@ -6,8 +6,8 @@ import functools
 import importlib
 import os
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from liveshift.linter.rule import Rule
 

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import ColumnType, Node, column_type, relation_name
+from liveshift.linter.record import Record
 from liveshift.linter.source import Statement
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from liveshift.linter.edits import Edit, FixInput
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(Record):
     """A rule's verdict on a statement: the message, and the byte offset it points at if not the start."""
 
-    message: str
-    offset: int | None = None
+    __slots__ = ("message", "offset")
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        self.message = message
+        self.offset = offset
 
 
 Check = Callable[[Statement, Context], Iterable[Hit]]
@@ -33,8 +35,7 @@ def _never(statement: Statement, ctx: Context) -> Iterable[Hit]:
     return ()
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     """A lint rule. `kinds` are the statement node types it looks at, so the engine can dispatch.
 
     A kind `AlterTableStmt:<subtype>` (say `AlterTableStmt:AT_AddColumn`) narrows an ALTER TABLE
@@ -42,16 +43,31 @@ class Rule:
     calling all of them on every ALTER TABLE was a third of the rules' time.
     """
 
-    id: str
-    severity: Severity
-    summary: str
-    help: str
-    kinds: tuple[str, ...] = ()
-    check: Check = _never
-    fix: Fix | None = None
-    # Applied only when no other fix is pending, and one at a time: one `SET lock_timeout`
-    # covers the statements after it, and a fix such as CONCURRENTLY may make it unneeded.
-    fix_alone: bool = False
+    __slots__ = (  # noqa: RUF023 - field order
+        "id", "severity", "summary", "help", "kinds", "check", "fix", "fix_alone",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        id: str,
+        severity: Severity,
+        summary: str,
+        help: str,
+        kinds: tuple[str, ...] = (),
+        check: Check = _never,
+        fix: Fix | None = None,
+        fix_alone: bool = False,
+    ) -> None:
+        self.id = id
+        self.severity = severity
+        self.summary = summary
+        self.help = help
+        self.kinds = kinds
+        self.check = check
+        self.fix = fix
+        # Applied only when no other fix is pending, and one at a time: one `SET lock_timeout`
+        # covers the statements after it, and a fix such as CONCURRENTLY may make it unneeded.
+        self.fix_alone = fix_alone
 
     @property
     def doc_path(self) -> str:
