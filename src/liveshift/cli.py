@@ -14,7 +14,7 @@ from liveshift.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_OK, LiveshiftEr
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from liveshift.settings import Settings, parse_batch_size, parse_duration_ms
+    from liveshift.settings import Settings, parse_batch_size, parse_duration_ms, parse_fraction
 
     settings = Settings()
     settings.lock_timeout_ms = parse_duration_ms(args.lock_timeout, "--lock-timeout")
@@ -27,6 +27,7 @@ def _settings(args: argparse.Namespace) -> Any:
         )
     settings.batch_size = parse_batch_size(args.batch_size)
     settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
+    settings.batch_pause = parse_fraction(args.batch_pause, "--batch-pause")
     settings.max_replication_lag_s = (
         parse_duration_ms(args.max_replication_lag, "--max-replication-lag", "s") / 1000
     )
@@ -166,7 +167,12 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--statement-timeout", default=None, help="bound on each statement")
     group.add_argument("--batch-size", default="auto", help="rows per backfill batch, or auto")
-    group.add_argument("--batch-target", default="200ms", help="target duration of an auto batch")
+    group.add_argument("--batch-target", default="20ms", help="target duration of an auto batch")
+    group.add_argument(
+        "--batch-pause",
+        default="0",
+        help="rest after each batch, as a fraction of its duration (0.25: 20%% of the time)",
+    )
     group.add_argument(
         "--max-replication-lag", default="1s", help="pause the backfill above this lag (0: off)"
     )
@@ -264,7 +270,8 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
         lock_retry_deadline="10min",
         statement_timeout=None,
         batch_size="auto",
-        batch_target="200ms",
+        batch_target="20ms",
+        batch_pause="0",
         max_replication_lag="1s",
         replica_url=None,
         throttle_query=None,
