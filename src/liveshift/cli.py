@@ -28,6 +28,9 @@ def _settings(args: argparse.Namespace) -> Any:
     settings.batch_size = parse_batch_size(args.batch_size)
     settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
     settings.batch_pause = parse_fraction(args.batch_pause, "--batch-pause")
+    settings.reconnect_timeout_s = (
+        parse_duration_ms(args.reconnect_timeout, "--reconnect-timeout", "s") / 1000
+    )
     settings.max_replication_lag_s = (
         parse_duration_ms(args.max_replication_lag, "--max-replication-lag", "s") / 1000
     )
@@ -174,6 +177,11 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
         help="rest after each batch, as a fraction of its duration (0.25: 20%% of the time)",
     )
     group.add_argument(
+        "--reconnect-timeout",
+        default="1min",
+        help="after a lost connection, reconnect and resume for this long (0: exit at once)",
+    )
+    group.add_argument(
         "--max-replication-lag", default="1s", help="pause the backfill above this lag (0: off)"
     )
     group.add_argument(
@@ -272,6 +280,7 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
         batch_size="auto",
         batch_target="20ms",
         batch_pause="0",
+        reconnect_timeout="1min",
         max_replication_lag="1s",
         replica_url=None,
         throttle_query=None,

@@ -37,6 +37,7 @@ class Settings:
     verify: bool = False
     application_name: str = "liveshift"
     runner_lock_wait_s: float = 10.0  # wait this long for a just-killed runner's lock to go
+    reconnect_timeout_s: float = 60.0  # reconnect and resume for this long after a lost connection
 
     @property
     def row_lock_timeout_ms(self) -> int:
