@@ -362,10 +362,10 @@ def curve_settings(default: Settings) -> list[Settings]:
         knobs(default),
         (200, 0.0, True),  # the default before this benchmark's findings
         (200, 0.0, False),
-        (50, 0.0, False),
-        (20, 0.0, True),
-        (20, 0.25, False),
-        (10, 0.0, False),
+        (50, 0.0, True),
+        (20, 0.0, False),
+        (20, 0.25, True),
+        (10, 0.0, True),
     ]
     unique = list(dict.fromkeys(points))
     return [

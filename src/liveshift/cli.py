@@ -28,6 +28,7 @@ def _settings(args: argparse.Namespace) -> Any:
     settings.batch_size = parse_batch_size(args.batch_size)
     settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
     settings.batch_pause = parse_fraction(args.batch_pause, "--batch-pause")
+    settings.batch_synchronous_commit = args.batch_commit == "sync"
     settings.reconnect_timeout_s = (
         parse_duration_ms(args.reconnect_timeout, "--reconnect-timeout", "s") / 1000
     )
@@ -177,6 +178,12 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
         help="rest after each batch, as a fraction of its duration (0.25: 20%% of the time)",
     )
     group.add_argument(
+        "--batch-commit",
+        choices=["sync", "async"],
+        default="sync",
+        help="async: batches do not wait for their WAL flush (a crash redoes the last few)",
+    )
+    group.add_argument(
         "--reconnect-timeout",
         default="1min",
         help="after a lost connection, reconnect and resume for this long (0: exit at once)",
@@ -280,6 +287,7 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
         batch_size="auto",
         batch_target="20ms",
         batch_pause="0",
+        batch_commit="sync",
         reconnect_timeout="1min",
         max_replication_lag="1s",
         replica_url=None,

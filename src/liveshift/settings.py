@@ -27,9 +27,10 @@ class Settings:
     # How long a batch waits for a row lock the application holds before it rolls back and
     # retries smaller; None: the batch target (a batch never holds its own locks much longer).
     batch_row_lock_timeout_ms: int | None = None
-    # Batches commit without waiting for their WAL flush (see docs/backfill.md: a crash can undo
-    # only the last batches, together with their checkpoints, and they are redone).
-    batch_synchronous_commit: bool = False
+    # False: batches commit without waiting for their WAL flush. Safe (docs/backfill.md: a crash
+    # undoes only the last batches, with their checkpoints, and they are redone) but the flush
+    # then falls to the application's next commit, which lengthens its tail latency.
+    batch_synchronous_commit: bool = True
     max_replication_lag_s: float = 1.0
     replica_urls: list[str] = field(default_factory=list)
     throttle_query: str | None = None

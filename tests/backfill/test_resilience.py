@@ -144,14 +144,15 @@ def test_a_terminated_connection_reconnects_and_resumes(
         check_done(conn, "t", UP, before, exact=True)
 
 
+@pytest.mark.parametrize("commit", ["sync", "async"])
 def test_a_server_crash_and_restart_mid_backfill(
-    scratch_cluster: ScratchCluster, scratch_url: str, migration_file: Path
+    scratch_cluster: ScratchCluster, scratch_url: str, migration_file: Path, commit: str
 ) -> None:
-    """An immediate stop (a crash: the restart replays WAL) in the middle of the backfill. The
-    batches commit asynchronously, so the crash may undo the last few, each together with its
+    """An immediate stop (a crash: the restart replays WAL) in the middle of the backfill. With
+    `--batch-commit async` the crash may undo the last few batches, each together with its
     checkpoint: the run reconnects, resumes from what the server kept, and every row is right."""
     conn, before = make_table(scratch_url, "uuid_pk")
-    args = start_args(migration_file, scratch_url, "--batch-size", "500")
+    args = start_args(migration_file, scratch_url, "--batch-size", "500", "--batch-commit", commit)
     process = spawn(args)
     try:
         wait_for(lambda: rows_done(scratch_url) > 10_000, timeout=60, interval=0.01)
