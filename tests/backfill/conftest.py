@@ -67,8 +67,8 @@ def _drop_replica() -> None:
 
 @pytest.fixture(scope="session")
 def replica_url(pg15: Any) -> Iterator[str]:
-    """A streaming replica of the PostgreSQL 15 test server on port 5433 (RECIPES.md), made for
-    this session and dropped after it. Returns an admin URL of the replica (database `test`)."""
+    """A streaming replica of the PostgreSQL 15 test server on port 5433 or the next free one
+    (RECIPES.md), made for this session and dropped after it, also when making it fails. Returns an admin URL of the replica (database `test`)."""
     if shutil.which("pg_createcluster") is None or os.geteuid() != 0:
         pytest.fail("a streaming replica needs the Debian postgresql-common tools and root")
     primary = conninfo.conninfo_to_dict(pg15.admin_url)
@@ -82,17 +82,17 @@ def replica_url(pg15: Any) -> Iterator[str]:
                 f.write("\nhost replication all 127.0.0.1/32 trust\n")
             c.execute("select pg_reload_conf()")
     _drop_replica()
-    port = _free_port(range(REPLICA_PORT, REPLICA_PORT + 20))
-    data = f"/var/lib/postgresql/15/{REPLICA_CLUSTER}"
-    _must(f"pg_createcluster 15 {REPLICA_CLUSTER} --port {port}")
-    _must(f"rm -rf {data} && install -d -o postgres -g postgres -m 700 {data}")
-    _must(
-        f"su postgres -c 'pg_basebackup -h {primary.get('host', '127.0.0.1')} "
-        f"-p {primary.get('port', 5432)} -U postgres -D {data} -R -X stream'"
-    )
-    _must(f"cp {hba} /etc/postgresql/15/{REPLICA_CLUSTER}/pg_hba.conf")
-    _must(f"pg_ctlcluster --skip-systemctl-redirect 15 {REPLICA_CLUSTER} start")
     try:
+        port = _free_port(range(REPLICA_PORT, REPLICA_PORT + 20))
+        data = f"/var/lib/postgresql/15/{REPLICA_CLUSTER}"
+        _must(f"pg_createcluster 15 {REPLICA_CLUSTER} --port {port}")
+        _must(f"rm -rf {data} && install -d -o postgres -g postgres -m 700 {data}")
+        _must(
+            f"su postgres -c 'pg_basebackup -h {primary.get('host', '127.0.0.1')} "
+            f"-p {primary.get('port', 5432)} -U postgres -D {data} -R -X stream'"
+        )
+        _must(f"cp {hba} /etc/postgresql/15/{REPLICA_CLUSTER}/pg_hba.conf")
+        _must(f"pg_ctlcluster --skip-systemctl-redirect 15 {REPLICA_CLUSTER} start")
         url = f"postgresql://postgres@127.0.0.1:{port}/test"
         with psycopg.connect(pg15.admin_url, autocommit=True) as c:
             wait_for(
@@ -154,16 +154,17 @@ def scratch_cluster() -> Iterator[ScratchCluster]:
     # Not under pytest's tmp_path: that tree is closed to the postgres user.
     base = Path(tempfile.mkdtemp(prefix="ls-scratch-pg-"))
     data = base / "data"
-    _must(f"chmod 755 {base} && install -d -o postgres -g postgres -m 700 {data}")
-    _must(
-        f'su postgres -c "{PG_BIN / "initdb"} -D {data} -U postgres --auth=trust -E UTF8 --no-sync"'
-    )
-    with open(data / "postgresql.conf", "a") as conf:
-        # A crash here is a process crash, not a power cut: fsync buys nothing but time.
-        conf.write("\nfsync = off\nshared_buffers = 64MB\nmax_connections = 50\n")
     cluster = ScratchCluster(data, _free_port(SCRATCH_PORTS))
-    cluster.start()
     try:
+        _must(f"chmod 755 {base} && install -d -o postgres -g postgres -m 700 {data}")
+        _must(
+            f'su postgres -c "{PG_BIN / "initdb"} -D {data} -U postgres --auth=trust -E UTF8 '
+            '--no-sync"'
+        )
+        with open(data / "postgresql.conf", "a") as conf:
+            # A crash here is a process crash, not a power cut: fsync buys nothing but time.
+            conf.write("\nfsync = off\nshared_buffers = 64MB\nmax_connections = 50\n")
+        cluster.start()
         yield cluster
     finally:
         if cluster.running():
