@@ -98,20 +98,28 @@ class Backfiller:
             rate = (cursor.rows_done - rows_at_start) / max(t0 - started, 1e-6)
             try:
                 scanned, last_key = self._batch(cursor, batch_size, rate)
-            except pg_errors.LockNotAvailable:
+            except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
                 # An application transaction holds some of these rows: back off, with less.
+                # Giving up quickly matters more than finishing this batch: while it waits it
+                # holds the row locks it already took, and the application queues behind them.
                 lock_waits += 1
                 batch_size = max(self.settings.batch_min, batch_size // 2)
-                self.reporter.message(
-                    f"a batch waited more than {self.settings.batch_row_lock_timeout_ms} ms for "
-                    f"row locks held by the application; retrying with {batch_size:,} rows"
-                )
+                if lock_waits == 1 or lock_waits % 10 == 0:
+                    self.reporter.message(
+                        f"a batch waited more than {self.settings.row_lock_timeout_ms} ms for "
+                        f"row locks held by the application ({lock_waits} tries); retrying "
+                        f"with {batch_size:,} rows"
+                    )
                 self.stop.wait(min(0.05 * 2**lock_waits, 2.0))
                 continue
             lock_waits = 0
             elapsed = max(time.monotonic() - t0, 1e-4)
             if last_key is None:
                 break
+            if self.settings.batch_pause > 0:
+                # The duty cycle: the application's commits do not queue behind ours for WAL
+                # flushes and CPU while we rest.
+                self.stop.wait(elapsed * self.settings.batch_pause)
             cursor.checkpoint = last_key
             cursor.rows_done += scanned
             cursor.batches += 1
@@ -302,14 +310,13 @@ class Backfiller:
         """Run one batch in its own transaction, with its checkpoint. Returns (rows scanned,
         last key); (0, None) when the backfill is through."""
         with self.conn.transaction():
-            self.conn.execute(f"set local {BACKFILL_SETTING} = 'on'")
+            # One round trip for every SET LOCAL: per-batch overhead decides how short a batch
+            # can be, and short batches are what keeps the application's waits short.
+            local = self._local_settings()
             self.conn.execute(
-                f"set local lock_timeout = {int(self.settings.batch_row_lock_timeout_ms)}"
+                "select " + ", ".join("set_config(%s, %s, true)" for _ in local),
+                [value for pair in local for value in pair],
             )
-            if self.settings.statement_timeout_ms:
-                self.conn.execute(
-                    f"set local statement_timeout = {int(self.settings.statement_timeout_ms)}"
-                )
             if cursor.key_columns == ["ctid"]:
                 scanned, updated, last = self._ctid_batch(cursor, size)
             else:
@@ -332,6 +339,20 @@ class Backfiller:
                 )
         self.rows_updated += updated
         return scanned, last
+
+    def _local_settings(self) -> list[tuple[str, str]]:
+        local = [
+            (BACKFILL_SETTING, "on"),
+            ("lock_timeout", f"{int(self.settings.row_lock_timeout_ms)}ms"),
+        ]
+        if not self.settings.batch_synchronous_commit:
+            # Safe: the batch's rows and its checkpoint commit in one transaction, and WAL is
+            # durable in order, so a crash undoes only whole batches from the end, checkpoints
+            # included, and the resumed run redoes them (docs/backfill.md).
+            local.append(("synchronous_commit", "off"))
+        if self.settings.statement_timeout_ms:
+            local.append(("statement_timeout", f"{int(self.settings.statement_timeout_ms)}ms"))
+        return local
 
     def _keyset_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
         """Two statements in the batch's transaction: find the batch's last key (an index-only

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from liveshift.settings import Settings, parse_batch_size, parse_duration_ms
+    from liveshift.settings import Settings, parse_batch_size, parse_duration_ms, parse_fraction
 
     settings = Settings()
     settings.lock_timeout_ms = parse_duration_ms(args.lock_timeout, "--lock-timeout")
@@ -29,6 +29,11 @@ def _settings(args: argparse.Namespace) -> Any:
         )
     settings.batch_size = parse_batch_size(args.batch_size)
     settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
+    settings.batch_pause = parse_fraction(args.batch_pause, "--batch-pause")
+    settings.batch_synchronous_commit = args.batch_commit == "sync"
+    settings.reconnect_timeout_s = (
+        parse_duration_ms(args.reconnect_timeout, "--reconnect-timeout", "s") / 1000
+    )
     settings.max_replication_lag_s = (
         parse_duration_ms(args.max_replication_lag, "--max-replication-lag", "s") / 1000
     )
@@ -168,7 +173,23 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--statement-timeout", default=None, help="bound on each statement")
     group.add_argument("--batch-size", default="auto", help="rows per backfill batch, or auto")
-    group.add_argument("--batch-target", default="200ms", help="target duration of an auto batch")
+    group.add_argument("--batch-target", default="20ms", help="target duration of an auto batch")
+    group.add_argument(
+        "--batch-pause",
+        default="0",
+        help="rest after each batch, as a fraction of its duration (0.25: 20%% of the time)",
+    )
+    group.add_argument(
+        "--batch-commit",
+        choices=["sync", "async"],
+        default="sync",
+        help="async: batches do not wait for their WAL flush (a crash redoes the last few)",
+    )
+    group.add_argument(
+        "--reconnect-timeout",
+        default="1min",
+        help="after a lost connection, reconnect and resume for this long (0: exit at once)",
+    )
     group.add_argument(
         "--max-replication-lag", default="1s", help="pause the backfill above this lag (0: off)"
     )
@@ -266,7 +287,10 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
         lock_retry_deadline="10min",
         statement_timeout=None,
         batch_size="auto",
-        batch_target="200ms",
+        batch_target="20ms",
+        batch_pause="0",
+        batch_commit="sync",
+        reconnect_timeout="1min",
         max_replication_lag="1s",
         replica_url=None,
         throttle_query=None,

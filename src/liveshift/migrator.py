@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -18,6 +19,8 @@ from liveshift.adapters.postgres import introspect
 from liveshift.backfill import Backfiller
 from liveshift.connect import connect, resolve_url
 from liveshift.errors import (
+    ConnectionLost,
+    DatabaseError,
     Interrupted,
     LiveshiftError,
     MigrationBusy,
@@ -34,6 +37,8 @@ from liveshift.settings import Settings
 from liveshift.state import MigrationRecord, StateStore, migration_lock
 from liveshift.throttle import Throttle
 from liveshift.verify import verify_backfill
+
+T = TypeVar("T")
 
 
 class Migrator:
@@ -53,6 +58,9 @@ class Migrator:
         self.settings = settings or Settings()
         self.reporter = reporter or Reporter()
         self.stop = threading.Event()
+        # Set while recovering from a lost connection: a refused connection or a runner lock
+        # still held by our own vanished session is then part of the outage, not a new failure.
+        self._outage = False
 
     # -- connections and guards --------------------------------------------------------------
 
@@ -60,7 +68,12 @@ class Migrator:
     def _session(
         self, *, lock: bool = True, init: bool = True
     ) -> Iterator[psycopg.Connection[Any]]:
-        conn = connect(self.url, self.settings.application_name)
+        try:
+            conn = connect(self.url, self.settings.application_name)
+        except DatabaseError as exc:
+            if self._outage:
+                raise ConnectionLost(exc.message, hint=exc.hint) from exc
+            raise
         try:
             state = StateStore(conn)
             if init:
@@ -85,8 +98,10 @@ class Migrator:
                 lock = migration_lock(conn, self.schema)
                 lock.__enter__()
                 break
-            except MigrationBusy:
+            except MigrationBusy as busy:
                 if time.monotonic() >= deadline:
+                    if self._outage:  # perhaps our own session, not yet noticed gone
+                        raise ConnectionLost(busy.message, hint=busy.hint) from busy
                     raise
                 time.sleep(0.25)
         try:
@@ -121,6 +136,73 @@ class Migrator:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
+    def _reconnecting(self, action: Callable[[], T], command: str) -> T:
+        """Run `action`; when the connection is lost, reconnect with backoff for up to
+        `reconnect_timeout_s` and run it again: it resumes from the journal and the backfill
+        checkpoint, which live in the database (never from what this process remembers, which a
+        server crash may have undone). `command` is what the user runs to resume by hand."""
+        deadline: float | None = None
+        with self._stoppable():
+            try:
+                while True:
+                    try:
+                        return action()
+                    except ConnectionLost as lost:
+                        timeout = self.settings.reconnect_timeout_s
+                        if timeout <= 0 or self.stop.is_set():
+                            raise
+                        now = time.monotonic()
+                        if deadline is None or now > deadline:  # a new outage, not a relapse
+                            deadline = now + timeout
+                        self._outage = True
+                        self.reporter.message(
+                            f"{_first_line(lost.message)}; reconnecting for up to "
+                            f"{max(deadline - now, 0):.0f}s"
+                        )
+                        waited = self._await_database(deadline, lost, command, now)
+                        self.reporter.message(
+                            f"reconnected after {waited:.1f}s; resuming from the last checkpoint"
+                        )
+            finally:
+                self._outage = False
+
+    def _await_database(
+        self, deadline: float, lost: ConnectionLost, command: str, since: float
+    ) -> float:
+        """Wait until the server accepts a connection again; seconds waited."""
+        attempt = 0
+        last_error = _first_line(lost.message)
+        while True:
+            remaining = deadline - time.monotonic()
+            if self.stop.is_set():
+                raise Interrupted(
+                    "stopped while reconnecting to the database; every finished step and "
+                    "backfill batch is saved",
+                    hint=f"Run the same `{command}` to resume, or `liveshift rollback` to undo.",
+                )
+            if remaining <= 0:
+                raise ConnectionLost(
+                    f"lost the connection to the database and could not reconnect within "
+                    f"{self.settings.reconnect_timeout_s:g}s (last error: {last_error})",
+                    sqlstate=lost.sqlstate,
+                    hint="Nothing is lost: every finished step and backfill batch is saved in the "
+                    f"database with its checkpoint. When the database is back, run the same "
+                    f"`{command}` to resume from there (raise --reconnect-timeout to wait longer "
+                    "next time), or `liveshift rollback` to undo.",
+                )
+            try:
+                with psycopg.connect(
+                    self.url, connect_timeout=max(1, min(5, int(remaining))), autocommit=True
+                ) as probe:
+                    probe.execute("select 1")
+                return time.monotonic() - since
+            except psycopg.Error as exc:
+                last_error = _first_line(str(exc)) or type(exc).__name__
+            attempt += 1
+            # Backoff with jitter, capped: a restarting server is usually back within seconds.
+            pause = random.uniform(0.1, min(2.0, 0.1 * 2**attempt))
+            self.stop.wait(max(0.0, min(pause, deadline - time.monotonic())))
+
     # -- planning ----------------------------------------------------------------------------
 
     def _plan(
@@ -142,10 +224,15 @@ class Migrator:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, migration: Migration, complete: bool = False) -> MigrationRecord:
-        """Expand and backfill; resumes the same migration if an earlier start was interrupted."""
+        """Expand and backfill; resumes the same migration if an earlier start was interrupted,
+        and reconnects by itself after a lost connection (`reconnect_timeout_s`)."""
         if migration.schema and migration.schema != self.schema:
             self.schema = migration.schema
-        with self._session() as conn, self._stoppable():
+        command = "liveshift start FILE" + (" --complete" if complete else "")
+        return self._reconnecting(lambda: self._start(migration, complete), command)
+
+    def _start(self, migration: Migration, complete: bool) -> MigrationRecord:
+        with self._session() as conn:
             state = StateStore(conn)
             record = self._begin_or_resume(conn, state, migration)
             if record.phase == "starting":
@@ -276,13 +363,19 @@ class Migrator:
 
     def complete(self) -> MigrationRecord:
         """Contract the active migration: only the new shape remains."""
-        with self._session() as conn, self._stoppable():
+        return self._reconnecting(self._complete_active, "liveshift complete")
+
+    def _complete_active(self) -> MigrationRecord:
+        with self._session() as conn:
             state = StateStore(conn)
             return self._complete(conn, state, self._require_active(state))
 
     def rollback(self) -> MigrationRecord:
         """Undo the active migration from wherever its start got to."""
-        with self._session() as conn, self._stoppable():
+        return self._reconnecting(self._rollback, "liveshift rollback")
+
+    def _rollback(self) -> MigrationRecord:
+        with self._session() as conn:
             state = StateStore(conn)
             record = self._require_active(state)
             if record.phase == "completing":
@@ -418,6 +511,10 @@ class Migrator:
     def resume(self) -> None:
         with self._session(lock=False) as conn:
             StateStore(conn).set_paused(self.schema, False)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _eta(backfill: dict[str, Any]) -> float | None:

@@ -17,11 +17,20 @@ class Settings:
     lock_retry_max_backoff_s: float = 5.0
     statement_timeout_ms: int | None = None
     batch_size: int | None = None  # None: adaptive (sized to batch_target_ms)
-    batch_target_ms: int = 200
+    batch_target_ms: int = 20
     batch_min: int = 100
     batch_max: int = 100_000
     batch_start: int = 1_000
-    batch_row_lock_timeout_ms: int = 2_000
+    # Rest after each batch for this fraction of its duration: room for the application's own
+    # writes (CPU, WAL flushes) between batches. 0 runs batches back to back.
+    batch_pause: float = 0.0
+    # How long a batch waits for a row lock the application holds before it rolls back and
+    # retries smaller; None: the batch target (a batch never holds its own locks much longer).
+    batch_row_lock_timeout_ms: int | None = None
+    # False: batches commit without waiting for their WAL flush. Safe (docs/backfill.md: a crash
+    # undoes only the last batches, with their checkpoints, and they are redone) but the flush
+    # then falls to the application's next commit, which lengthens its tail latency.
+    batch_synchronous_commit: bool = True
     max_replication_lag_s: float = 1.0
     replica_urls: list[str] = field(default_factory=list)
     throttle_query: str | None = None
@@ -29,6 +38,13 @@ class Settings:
     verify: bool = False
     application_name: str = "liveshift"
     runner_lock_wait_s: float = 10.0  # wait this long for a just-killed runner's lock to go
+    reconnect_timeout_s: float = 60.0  # reconnect and resume for this long after a lost connection
+
+    @property
+    def row_lock_timeout_ms(self) -> int:
+        if self.batch_row_lock_timeout_ms is not None:
+            return self.batch_row_lock_timeout_ms
+        return max(self.batch_target_ms, 50)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$")
@@ -45,6 +61,21 @@ def parse_duration_ms(text: str, option: str, default_unit: str = "ms") -> int:
         )
     value, unit = float(match.group(1)), match.group(2) or default_unit
     return int(value * _UNIT_MS[unit])
+
+
+def parse_fraction(text: str, option: str) -> float:
+    """'0.25' -> 0.25: a non-negative fraction (of a batch's duration)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise ConfigError(
+            f"{option}: {text!r} is not a non-negative number",
+            hint="Give a fraction of each batch's duration: 0 (none), 0.25, 1 (rest as long as "
+            "the batch ran).",
+        )
+    return value
 
 
 def parse_batch_size(text: str) -> int | None:

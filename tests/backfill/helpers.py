@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +116,121 @@ def replica_db_url(replica: str, primary_db_url: str) -> str:
     params = conninfo.conninfo_to_dict(replica)
     params["dbname"] = conninfo.conninfo_to_dict(primary_db_url)["dbname"]
     return conninfo.make_conninfo(**params)
+
+
+RESUMED = re.compile(r"resuming the backfill of (\w+)\.(\w+) after ([\d,]+) of")
+
+
+def start_args(path: Path, url: str, *extra: str) -> list[str]:
+    return ["start", str(path), "--database-url", url, "--progress", "plain", *extra]
+
+
+SPAWNED: list[subprocess.Popen[str]] = []
+
+
+def spawn(args: list[str]) -> subprocess.Popen[str]:
+    """`liveshift ARGS` in the background; one a failed test left running is killed after it."""
+    process = subprocess.Popen(
+        cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
+    )
+    SPAWNED.append(process)
+    return process
+
+
+def reap_spawned() -> None:
+    while SPAWNED:
+        process = SPAWNED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def resumed_after(stderr: str) -> int:
+    """How far the run said it had got when it resumed (fails when it did not resume)."""
+    found = RESUMED.search(stderr)
+    assert found, stderr
+    return int(found.group(3).replace(",", ""))
+
+
+def terminate_liveshift(conn: psycopg.Connection[Any]) -> int:
+    """pg_terminate_backend on liveshift's own session(s) in this database."""
+    row = conn.execute(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+        "where application_name = 'liveshift' and datname = current_database()"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def kill_9(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+
+
+class Background:
+    """Runs `action` in a thread (a Migrator in the test's own process); `finish()` waits for it
+    and re-raises whatever it raised."""
+
+    def __init__(self, action: Callable[[], object]) -> None:
+        self.failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                action()
+            except BaseException as exc:  # re-raised by finish()
+                self.failure.append(exc)
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+
+    def finish(self, timeout: float = 120) -> None:
+        self.thread.join(timeout=timeout)
+        assert not self.thread.is_alive(), f"still running after {timeout}s"
+        if self.failure:
+            raise self.failure[0]
+
+
+def fingerprint(conn: psycopg.Connection[Any], table: str) -> tuple[Any, ...]:
+    """What a backfill must not change: the rows themselves, by count and content (tables with
+    columns `v int` and `pad text`)."""
+    row = conn.execute(
+        f"select count(*), sum(v), sum(length(pad)), count(distinct (v, pad)) from {table}"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def check_done(
+    conn: psycopg.Connection[Any], table: str, up: str, before: tuple[Any, ...], *, exact: bool
+) -> None:
+    """Every row is right, none lost or duplicated, and the checkpoint counted each row once
+    (`exact`; the ctid path counts pages' worth of rows instead)."""
+    assert fingerprint(conn, table) == before
+    assert wrong_rows(conn, table, "_ls_new_w", up) == 0
+    finished, counted = conn.execute(
+        "select finished_at is not null, rows_done from liveshift.backfills"
+    ).fetchone()  # type: ignore[misc]
+    assert finished
+    if exact:
+        assert counted == before[0]
+    else:
+        assert before[0] * 0.9 <= counted <= before[0] * 1.1
+
+
+def finish_and_check(
+    conn: psycopg.Connection[Any],
+    args: list[str],
+    table: str,
+    up: str,
+    before: tuple[Any, ...],
+    stopped_at: int,
+    *,
+    exact: bool = True,
+) -> str:
+    """Run the same `liveshift start FILE` to the end: it resumes past where the last run
+    stopped, and the backfill is complete and right."""
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert resumed_after(result.stderr) >= stopped_at > 0
+    check_done(conn, table, up, before, exact=exact)
+    return result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from liveshift.errors import VerificationFailed
 from liveshift.plan import Backfill
 from liveshift.verify import scan, verify_backfill
 from tests.backfill.helpers import (
+    Background,
     add_column,
     backfill_row,
     cli,
@@ -106,24 +106,14 @@ def test_throttle_query(pg_url: str, conn: Conn) -> None:
         throttle_poll_s=0.05,
         throttle_query="select closed from gate",
     )
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            runner.start(migration("t", "w", "bigint", UP))
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    backfill = Background(lambda: runner.start(migration("t", "w", "bigint", UP)))
     try:
         reason = wait_for(lambda: (backfill_row(conn) or {}).get("throttle"), timeout=30)
         assert "throttle query" in reason
         assert backfill_row(conn)["rows_done"] == 0  # type: ignore[index]
     finally:
         conn.execute("update gate set closed = false")
-        thread.join(timeout=120)
-    assert not failure, failure
+    backfill.finish()
     assert wrong_rows(conn, "t", "_ls_new_w", UP) == 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from liveshift.progress import BackfillProgress, Reporter
 from liveshift.settings import Settings
 from liveshift.throttle import Throttle
 from tests.backfill.helpers import (
+    Background,
     backfill_row,
     migration,
     migrator,
@@ -70,23 +70,14 @@ def test_backfill_waits_for_a_lagging_replica(replica_url: str, pg15_url: str, w
             if watch == "replica_url":
                 settings["replica_urls"] = [replica]
             runner = migrator(pg15_url, recorder, **settings)
-            failure: list[BaseException] = []
-
-            def run() -> None:
-                try:
-                    runner.start(migration("t", "w", "bigint", UP))
-                except BaseException as exc:
-                    failure.append(exc)
-
-            thread = threading.Thread(target=run)
-            thread.start()
+            backfill = Background(lambda: runner.start(migration("t", "w", "bigint", UP)))
             try:
                 throttled = wait_for(
                     lambda: (backfill_row(conn) or {}).get("throttle"), timeout=60, interval=0.05
                 )
                 assert "behind" in throttled and "limit 0.2s" in throttled
                 if watch == "replica_url":
-                    assert "replay paused" in throttled or "15/lsreplica" in throttled
+                    assert "replay paused" in throttled or "15/lsreplica" in throttled, throttled
                 # While throttled, no batch runs: the checkpoint stands still.
                 held = backfill_row(conn)
                 assert held is not None
@@ -99,9 +90,7 @@ def test_backfill_waits_for_a_lagging_replica(replica_url: str, pg15_url: str, w
                 assert "behind" in status["throttle"]
             finally:
                 standby.execute("select pg_wal_replay_resume()")
-                thread.join(timeout=120)
-            assert not thread.is_alive()
-            assert not failure, failure
+            backfill.finish()
             assert recorder.throttles
             assert wrong_rows(conn, "t", "_ls_new_w", UP) == 0
             done = backfill_row(conn)
@@ -140,3 +129,57 @@ def test_the_replica_view_sees_paused_replay(replica_url: str, pg15_url: str) ->
             assert wait_for(lambda: throttle.reason(force=True) is None, timeout=30)
         finally:
             throttle.close()
+
+
+def set_apply_delay(replica_admin: str, delay: str | None) -> None:
+    """recovery_min_apply_delay on the replica: it applies each commit that long after the
+    primary made it (a lag that persists while the primary writes, unlike a paused replay)."""
+    with psycopg.connect(replica_admin, autocommit=True) as standby:
+        if delay is None:
+            standby.execute("alter system reset recovery_min_apply_delay")
+        else:
+            standby.execute(f"alter system set recovery_min_apply_delay = '{delay}'")
+        standby.execute("select pg_reload_conf()")
+
+
+def test_backfill_pauses_above_the_limit_and_continues_below(
+    replica_url: str, pg15_url: str
+) -> None:
+    """The replica applies commits 3 s late (above --max-replication-lag 1s): the backfill
+    waits, saying why. At 200 ms (below the limit) it continues and finishes."""
+    with psycopg.connect(pg15_url, autocommit=True) as conn:
+        fill(conn, 200_000)
+        replica_ready(replica_url, pg15_url)
+        set_apply_delay(replica_url, "3s")
+        recorder = Recorder()
+        # Small batches: the backfill must still be running when the lag is first seen (the
+        # throttle dates the replica's position against WAL history it starts keeping now).
+        runner = migrator(
+            pg15_url, recorder, batch_size=100, throttle_poll_s=0.1, max_replication_lag_s=1.0
+        )
+        backfill = Background(lambda: runner.start(migration("t", "w", "bigint", UP)))
+        try:
+            throttled = wait_for(
+                lambda: (backfill_row(conn) or {}).get("throttle"), timeout=60, interval=0.05
+            )
+            assert "behind" in throttled and "(limit 1s)" in throttled
+            # Every commit (the throttle's own notes included) reaches the replica 3 s late, so
+            # the lag stays above the limit: no batch runs.
+            held = backfill_row(conn)
+            assert held is not None
+            time.sleep(1.5)
+            again = backfill_row(conn)
+            assert again is not None
+            assert again["rows_done"] == held["rows_done"] < 200_000
+            assert again["throttle"] is not None
+            set_apply_delay(replica_url, "200ms")
+            backfill.finish(timeout=180)
+        finally:
+            set_apply_delay(replica_url, None)
+            backfill.thread.join(timeout=180)
+        assert any("behind" in t for t in recorder.throttles)
+        assert wrong_rows(conn, "t", "_ls_new_w", UP) == 0
+        done = backfill_row(conn)
+        assert done is not None
+        assert done["finished_at"] is not None and done["throttle"] is None
+        assert done["rows_done"] == 200_000
