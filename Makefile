@@ -18,6 +18,7 @@ demo: venv
 
 test: venv
 	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
