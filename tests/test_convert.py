@@ -129,6 +129,49 @@ def test_constraints(tmp_path: Path) -> None:
     ]
 
 
+def test_composite_foreign_key(tmp_path: Path) -> None:
+    _, ops = convert(
+        "ALTER TABLE order_items ADD CONSTRAINT items_order_fkey FOREIGN KEY (tenant_id, order_id)"
+        " REFERENCES orders (tenant_id, id) ON DELETE CASCADE;"
+        " ALTER TABLE lines ADD FOREIGN KEY (a, b) REFERENCES pairs (x, y);"
+        " ALTER TABLE bad ADD FOREIGN KEY (a, b) REFERENCES pairs;"
+        " ALTER TABLE bad ADD FOREIGN KEY (a, b) REFERENCES pairs (x, y) MATCH FULL;",
+        tmp_path,
+    )
+    assert ops == [
+        (
+            "add_constraint",
+            {
+                "table": "order_items",
+                "name": "items_order_fkey",
+                "type": "foreign_key",
+                "columns": ["tenant_id", "order_id"],
+                "references": {
+                    "table": "orders",
+                    "columns": ["tenant_id", "id"],
+                    "on_delete": "cascade",
+                },
+            },
+        ),
+        (
+            "add_constraint",
+            {
+                "table": "lines",
+                "name": "lines_a_b_fkey",
+                "type": "foreign_key",
+                "columns": ["a", "b"],
+                "references": {"table": "pairs", "columns": ["x", "y"]},
+            },
+        ),
+        # Without the referenced column list (the primary key) or with MATCH FULL: raw_sql.
+        ("raw_sql", {"up": "ALTER TABLE bad ADD FOREIGN KEY (a, b) REFERENCES pairs"}),
+        (
+            "raw_sql",
+            {"up": "ALTER TABLE bad ADD FOREIGN KEY (a, b) REFERENCES pairs (x, y) MATCH FULL"},
+        ),
+    ]
+
+
 def test_create_and_drop_index(tmp_path: Path) -> None:
     _, ops = convert(
         "CREATE UNIQUE INDEX CONCURRENTLY users_email ON users USING gist (lower(email), org_id)"

@@ -118,3 +118,66 @@ def test_any_data_is_either_a_migration_or_a_clear_error(data: object) -> None:
         Migration.from_dict(data)  # type: ignore[arg-type]
     except MigrationFileError as exc:
         assert exc.message
+
+
+COMPOSITE_FK_YAML = """\
+operations:
+  - add_constraint:
+      table: order_items
+      name: order_items_order_fkey
+      type: foreign_key
+      columns: [tenant_id, order_id]
+      references:
+        table: orders
+        columns: [tenant_id, id]
+        on_delete: cascade
+"""
+
+
+def test_a_foreign_key_references_one_column_or_several(tmp_path: Path) -> None:
+    [(_, composite)] = Migration.load(write(tmp_path, "m.yaml", COMPOSITE_FK_YAML)).operations
+    assert composite.references.targets == ["tenant_id", "id"]  # type: ignore[union-attr]
+    single = COMPOSITE_FK_YAML.replace("[tenant_id, order_id]", "[order_id]").replace(
+        "columns: [tenant_id, id]", "column: id"
+    )
+    [(_, one)] = Migration.load(write(tmp_path, "one.yaml", single)).operations
+    assert one.references.targets == ["id"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "expected"),
+    [
+        (
+            COMPOSITE_FK_YAML.replace("columns: [tenant_id, id]", "column: id"),
+            3,
+            "lists 2 columns in `columns:` but references 1 (id)",
+        ),
+        (
+            COMPOSITE_FK_YAML.replace(
+                "columns: [tenant_id, id]", "column: id\n        columns: [tenant_id, id]"
+            ),
+            8,
+            "either `column: id` or `columns: [tenant_id, id]`, not both",
+        ),
+        (
+            COMPOSITE_FK_YAML.replace("        columns: [tenant_id, id]\n", ""),
+            8,
+            "either `column: id` or `columns: [tenant_id, id]`",
+        ),
+        (COMPOSITE_FK_YAML.replace("[tenant_id, id]", "[]"), 9, "at least 1"),
+        (
+            GOOD_YAML.replace(
+                "default: now()", "default: now()\n        references: {table: t, columns: [a, b]}"
+            ),
+            5,
+            "a foreign key over several columns is an add_constraint",
+        ),
+    ],
+)
+def test_bad_foreign_key_references(tmp_path: Path, text: str, line: int, expected: str) -> None:
+    path = write(tmp_path, "bad.yaml", text)
+    with pytest.raises(MigrationFileError) as raised:
+        Migration.load(path)
+    assert (raised.value.file, raised.value.line) == (str(path), line)
+    assert expected in raised.value.paragraph()
+    assert "Value error" not in raised.value.paragraph()

@@ -105,12 +105,16 @@ class _Converter:
         )
         return col, extra
 
-    def references(self, con: Any) -> dict[str, Any]:
-        if con.pktable is None or not con.pk_attrs or len(con.pk_attrs) != 1:
-            raise _Unmapped  # no column list (the referenced primary key) or several columns
+    def references(self, con: Any, width: int = 1) -> dict[str, Any]:
+        """The `references:` of a foreign key whose referencing side has `width` columns."""
+        if con.pktable is None or not con.pk_attrs or len(con.pk_attrs) != width:
+            raise _Unmapped  # no column list (the referenced primary key) or a width mismatch
         if con.fk_matchtype == "f" or con.deferrable:
             raise _Unmapped
-        ref: dict[str, Any] = {"table": con.pktable.relname, "column": con.pk_attrs[0].sval}
+        targets = [a.sval for a in con.pk_attrs]
+        ref: dict[str, Any] = {"table": con.pktable.relname}
+        # One column keeps the single-column form, so files converted before read the same.
+        ref |= {"column": targets[0]} if width == 1 else {"columns": targets}
         if con.conname:
             ref["name"] = con.conname
         for key, action in (("on_delete", con.fk_del_action), ("on_update", con.fk_upd_action)):
@@ -132,11 +136,11 @@ class _Converter:
             op |= {"type": "unique", "columns": columns}
         elif con.contype == ConstrType.CONSTR_FOREIGN:
             columns = [k.sval for k in con.fk_attrs or ()]
-            if len(columns) != 1:
+            if not columns:
                 raise _Unmapped
-            ref = self.references(con)
+            ref = self.references(con, len(columns))
             ref.pop("name", None)
-            op["name"] = con.conname or f"{table}_{columns[0]}_fkey"[:63]
+            op["name"] = con.conname or f"{table}_{'_'.join(columns)}_fkey"[:63]
             op |= {"type": "foreign_key", "columns": columns, "references": ref}
         else:
             raise _Unmapped

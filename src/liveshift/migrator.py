@@ -378,7 +378,9 @@ class Migrator:
         with self._session() as conn:
             state = StateStore(conn)
             record = self._require_active(state)
-            if record.phase == "completing":
+            # A complete that stopped at its first step (e.g. VALIDATE found a violating row) has
+            # changed nothing: the migration is still as start left it, so rollback is exact.
+            if record.phase == "completing" and state.done_steps(record.id, "complete"):
                 raise StateError(
                     f"migration {record.name!r} is part-way through complete and cannot be rolled "
                     "back",

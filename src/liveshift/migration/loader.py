@@ -132,6 +132,9 @@ def _describe(error: Any, loc: Loc) -> tuple[str, str | None]:
         )
     if kind == "missing":
         return f"missing required key {loc[-1]!r} at {where}", None
+    if kind == "value_error" and "error" in error.get("ctx", {}):
+        # Our own model checks: their text is the message, without pydantic's "Value error, ".
+        return f"{where}: {error['ctx']['error']}", None
     return f"{where}: {error['msg']}", None
 
 

@@ -35,13 +35,46 @@ class Strict(BaseModel):
 
 
 class References(Strict):
-    """A foreign key from the column to another table's column."""
+    """The referenced side of a foreign key: `table` and either one `column` or, for a key over
+    several columns (add_constraint only), `columns` in the order of the referencing columns."""
 
     table: Identifier
-    column: Identifier
+    column: Identifier | None = None
+    columns: Annotated[list[Identifier], Field(min_length=1)] | None = None
     name: Identifier | None = None
     on_delete: Literal["no action", "restrict", "cascade", "set null", "set default"] = "no action"
     on_update: Literal["no action", "restrict", "cascade", "set null", "set default"] = "no action"
+
+    @model_validator(mode="after")
+    def _one_column_list(self) -> References:
+        if (self.column is None) == (self.columns is None):
+            raise ValueError(
+                "`references:` names the referenced columns once: either `column: id` or "
+                "`columns: [tenant_id, id]`" + (", not both" if self.column is not None else "")
+            )
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        """The referenced columns, in key order."""
+        return [self.column] if self.column is not None else list(self.columns or ())
+
+    @property
+    def target_column(self) -> str:
+        """The one referenced column of a column's own foreign key (the models of add_column,
+        alter_column and create_table refuse more than one)."""
+        (only,) = self.targets
+        return only
+
+
+def _one_referenced_column(references: References | None, where: str) -> None:
+    # A column's `references:` is a key of that one column; several belong to add_constraint.
+    if references is not None and len(references.targets) != 1:
+        raise ValueError(
+            f"{where} `references:` of a single column names one referenced column, not "
+            f"{len(references.targets)}: a foreign key over several columns is an add_constraint "
+            "with `type: foreign_key`, `columns: [...]` and `references: {table, columns: [...]}`"
+        )
 
 
 class Check(Strict):
@@ -63,6 +96,11 @@ class Column(Strict):
     check: Check | None = None
     references: References | None = None
     comment: str | None = None
+
+    @model_validator(mode="after")
+    def _references_one_column(self) -> Column:
+        _one_referenced_column(self.references, "a column's")
+        return self
 
 
 class AddColumn(Strict):
@@ -125,6 +163,7 @@ class AlterColumn(Strict):
                 "alter_column changes nothing: give at least one of type, nullable, default, "
                 "drop_default, unique, check, references, name"
             )
+        _one_referenced_column(self.references, "alter_column's")
         return self
 
 
@@ -179,8 +218,21 @@ class AddConstraint(Strict):
             raise ValueError("a check constraint needs `check: <boolean SQL expression>`")
         if self.type in ("unique", "foreign_key") and not self.columns:
             raise ValueError(f"a {self.type} constraint needs `columns: [...]`")
-        if self.type == "foreign_key" and self.references is None:
-            raise ValueError("a foreign_key constraint needs `references: {table, column}`")
+        if self.type == "foreign_key":
+            if self.references is None:
+                raise ValueError(
+                    "a foreign_key constraint needs `references: {table, column}` (or, over "
+                    "several columns, `references: {table, columns: [...]}`)"
+                )
+            referenced = self.references.targets
+            if len(referenced) != len(self.columns):
+                raise ValueError(
+                    f"the foreign key lists {len(self.columns)} column"
+                    f"{'s' if len(self.columns) != 1 else ''} in `columns:` but references "
+                    f"{len(referenced)} ({', '.join(referenced)}): each referencing column pairs "
+                    "with the referenced column at the same position, so both lists have the "
+                    "same length"
+                )
         return self
 
 

@@ -92,7 +92,7 @@ class AddColumnOperation(Operation[AddColumn]):
             )
         if column.references is not None:
             target = schema.table(column.references.table)
-            target.column(column.references.column)
+            target.column(column.references.target_column)
         table.columns[column.name] = Column(
             name=column.name,
             type=type_name,
@@ -188,7 +188,7 @@ class AddColumnOperation(Operation[AddColumn]):
         if column.references is not None:
             ref = column.references
             target = before.table(ref.table)
-            target_column = target.column(ref.column).physical
+            target_column = target.column(ref.target_column).physical
             steps.append(
                 Step(
                     f"add foreign key {self._fk_name()} (not valid)",

@@ -32,7 +32,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
     # Resolved in validate(): physical column names, the check over them, the referenced table.
     columns: list[str]
     condition: str | None
-    target: tuple[str, str] | None  # (qualified table, physical column)
+    target: tuple[str, list[str]] | None  # (qualified table, physical columns in key order)
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -62,16 +62,16 @@ class AddConstraintOperation(Operation[AddConstraint]):
             probe.condition_fits(table, self.condition, {}, f"the check `{spec.check}`")
         if spec.type == "foreign_key":
             ref = spec.references
-            assert ref is not None  # the file format requires it
-            if len(spec.columns) != 1:
-                raise ValidationError(
-                    f"add_constraint {spec.name}: a foreign key here references one column, so "
-                    f"`columns:` must list one (it lists {len(spec.columns)})",
-                    object=f"{schema.name}.{table.name}.{spec.name}",
-                    hint="Use raw_sql for a multi-column foreign key.",
-                )
+            assert ref is not None  # the file format requires it, as many as `columns:`
             target = schema.table(ref.table)
-            self.target = (target.qualified, target.column(ref.column).physical)
+            referenced = [target.column(c).physical for c in ref.targets]
+            if len(set(referenced)) != len(referenced):
+                raise ValidationError(
+                    f"add_constraint {spec.name}: a referenced column is listed twice",
+                    object=f"{schema.name}.{table.name}.{spec.name}",
+                )
+            refuse_without_unique_key(schema, target, ref.targets, spec.name)
+            self.target = (target.qualified, referenced)
         kind = {"check": "c", "unique": "u", "foreign_key": "f"}[spec.type]
         table.constraints[spec.name] = Constraint(
             spec.name,
@@ -123,7 +123,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 f"add foreign key {spec.name} to {table.name} (not valid: new writes only)",
                 sql=f"alter table only {table.qualified} add constraint {name} "
                 f"foreign key ({columns}) references {self.target[0]} "
-                f"({quote_ident(self.target[1])}) on delete {ref.on_delete} "
+                f"({', '.join(quote_ident(c) for c in self.target[1])}) on delete {ref.on_delete} "
                 f"on update {ref.on_update} not valid",
                 lock=LockMode.SHARE_ROW_EXCLUSIVE,
                 tables=self._tables(table),
@@ -183,3 +183,28 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 operation=self.name,
             )
         ]
+
+
+def refuse_without_unique_key(schema: Schema, target: Table, names: list[str], name: str) -> None:
+    """PostgreSQL lets a foreign key reference only columns that a primary key, a unique
+    constraint or a unique non-partial index covers exactly (in any order): refuse before start
+    rather than fail there. The model has what earlier operations of the migration made too."""
+    physical = [target.column(n).physical for n in names]
+    wanted = set(physical)
+    keys = [(c.name, c.columns) for c in target.constraints.values() if c.kind in ("p", "u")] + [
+        (i.name, i.columns) for i in target.indexes.values() if i.unique and not i.partial
+    ]
+    if any(set(key) == wanted and len(key) == len(physical) for _, key in keys):
+        return
+    listed = ", ".join(names)
+    known = "; ".join(sorted({f"{key_name} ({', '.join(key)})" for key_name, key in keys}))
+    raise ValidationError(
+        f"add_constraint {name}: no primary key, unique constraint or unique index of table "
+        f"{target.name} covers exactly ({listed}), and PostgreSQL lets a foreign key reference "
+        "only such a key",
+        object=f"{schema.name}.{target.name}",
+        hint=f"Add a unique constraint on {target.name} ({listed}) first: an add_constraint "
+        f"`type: unique, columns: [{listed}]` before this operation, in this migration or an "
+        "earlier one. "
+        + (f"Its keys now: {known}." if known else f"{target.name} has no key now."),
+    )

@@ -184,7 +184,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             probe.condition_fits(table, condition, {}, f"the check `{spec.check.constraint}`")
         if spec.references is not None:
             target = schema.table(spec.references.table)
-            target.column(spec.references.column)
+            target.column(spec.references.target_column)
         if self.swap:
             self._validate_down(table, probe, new_names)
 
@@ -404,7 +404,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
         if spec.references is not None:
             ref = spec.references
             target_table = before.table(ref.table)
-            target_column = target_table.column(ref.column).physical
+            target_column = target_table.column(ref.target_column).physical
             steps.append(
                 Step(
                     f"add foreign key {self._fk_name()} (not valid)",

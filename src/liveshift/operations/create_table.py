@@ -58,18 +58,20 @@ class CreateTableOperation(Operation[CreateTable]):
                 ref = column.references
                 target = schema.table(ref.table) if ref.table != spec.table else None
                 if target is None:
-                    if ref.column not in seen and ref.column not in {c.name for c in spec.columns}:
+                    if ref.target_column not in seen and ref.target_column not in {
+                        c.name for c in spec.columns
+                    }:
                         raise ValidationError(
-                            f"column {column.name!r} references {ref.table}.{ref.column}, "
+                            f"column {column.name!r} references {ref.table}.{ref.target_column}, "
                             "which is not a column of the new table",
                             object=f"{schema.name}.{spec.table}.{column.name}",
                         )
                     self.targets[column.name] = (
                         f"{quote_ident(schema.name)}.{quote_ident(spec.table)}",
-                        ref.column,
+                        ref.target_column,
                     )
                 else:
-                    target_column = target.column(ref.column)
+                    target_column = target.column(ref.target_column)
                     self.targets[column.name] = (target.qualified, target_column.physical)
         # The server checks types, defaults and checks together on a temporary twin of the table
         # (without foreign keys: their targets may be tables this migration creates).
