@@ -349,23 +349,34 @@ class Bench:
 
 def describe(settings: Settings) -> str:
     commit = "sync" if settings.batch_synchronous_commit else "async"
-    return f"{settings.batch_target_ms:>4} ms  {settings.batch_pause:5.2f}  {commit:<6}"
+    return (
+        f"{settings.batch_target_ms:>4} ms  {settings.batch_pause:5.2f}  {commit:<6} "
+        f"{settings.load_pause:4.1f}"
+    )
 
 
-def knobs(settings: Settings) -> tuple[int, float, bool]:
-    return settings.batch_target_ms, settings.batch_pause, settings.batch_synchronous_commit
+def knobs(settings: Settings) -> tuple[int, float, bool, float]:
+    return (
+        settings.batch_target_ms,
+        settings.batch_pause,
+        settings.batch_synchronous_commit,
+        settings.load_pause,
+    )
 
 
 def curve_settings(default: Settings) -> list[Settings]:
-    """The default first, then the earlier default and points around them."""
+    """The default first, then the earlier default and points around them; the last points pace
+    for load (`--load-pause`: a rest while the application is seen waiting)."""
     points = [
         knobs(default),
-        (200, 0.0, True),  # the default before this benchmark's findings
-        (200, 0.0, False),
-        (50, 0.0, True),
-        (20, 0.0, False),
-        (20, 0.25, True),
-        (10, 0.0, True),
+        (200, 0.0, True, 0.0),  # the default before this benchmark's findings
+        (200, 0.0, False, 0.0),
+        (50, 0.0, True, 0.0),
+        (20, 0.0, False, 0.0),
+        (20, 0.25, True, 0.0),
+        (10, 0.0, True, 0.0),
+        (20, 0.0, True, 1.0),
+        (20, 0.0, True, 3.0),
     ]
     unique = list(dict.fromkeys(points))
     return [
@@ -373,9 +384,10 @@ def curve_settings(default: Settings) -> list[Settings]:
             batch_target_ms=target,
             batch_pause=pause,
             batch_synchronous_commit=sync,
+            load_pause=load,
             max_replication_lag_s=0,
         )
-        for target, pause, sync in unique
+        for target, pause, sync, load in unique
     ]
 
 
@@ -461,8 +473,8 @@ def run(args: argparse.Namespace, url: str) -> int:
         )
         print("\n(b) liveshift's backfill, by setting (rows/s: medians; latencies: pooled)")
         print(
-            "  target  pause  commit   rows/s alone  vs UPDATE   with app   app p50    p99  "
-            "p99.9  idle p99  p99 ratio"
+            "  target  pause  commit  load  rows/s alone  vs UPDATE   with app  vs UPDATE  "
+            "app p50    p99  p99.9  idle p99  p99 ratio"
         )
         for i, settings in enumerate(settings_list):
             alone = Result("alone", alone_runs[i])
@@ -471,6 +483,7 @@ def run(args: argparse.Namespace, url: str) -> int:
             print(
                 f"  {describe(settings)} {alone.rows_per_s:>12,.0f}  "
                 f"{alone.rows_per_s / update.rows_per_s:8.2f}x {loaded.rows_per_s:>10,.0f}  "
+                f"{loaded.rows_per_s / update.rows_per_s:8.2f}x "
                 f"{loaded.during(0.5):8.2f} {loaded.during(0.99):6.2f} "
                 f"{loaded.during(0.999):6.1f}  {loaded.idle(0.99):8.2f}  "
                 f"{loaded.p99_ratio:8.2f}x{mark}"

@@ -17,7 +17,7 @@ from liveshift.progress import BackfillProgress, Reporter
 from liveshift.schema import quote_ident
 from liveshift.settings import Settings
 from liveshift.state import STATE_SCHEMA
-from liveshift.throttle import Throttle
+from liveshift.throttle import LOAD_SAMPLE, LoadPacer, LoadSample, Throttle
 from liveshift.triggers import BACKFILL_SETTING
 
 
@@ -58,6 +58,7 @@ class Backfiller:
         self.migration_id = migration_id
         self.stop = stop or threading.Event()
         self.rows_updated = 0
+        self.pacer = LoadPacer(settings.load_pause, settings.load_half_life_s)
 
     @property
     def _expression(self) -> str:
@@ -116,16 +117,19 @@ class Backfiller:
             elapsed = max(time.monotonic() - t0, 1e-4)
             if last_key is None:
                 break
-            if self.settings.batch_pause > 0:
+            rest = self.settings.batch_pause + self.pacer.rest
+            if rest > 0:
                 # The duty cycle: the application's commits do not queue behind ours for WAL
                 # flushes and CPU while we rest.
-                self.stop.wait(elapsed * self.settings.batch_pause)
+                self.stop.wait(elapsed * rest)
             cursor.checkpoint = last_key
             cursor.rows_done += scanned
             cursor.batches += 1
             rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
             self.reporter.backfill(
-                self._progress(cursor, rate, batch_size, throttle_reason, started)
+                self._progress(
+                    cursor, rate, batch_size, throttle_reason or self.pacer.reason, started
+                )
             )
             batch_size = self._next_size(batch_size, scanned, elapsed)
         self._finish(cursor)
@@ -321,22 +325,34 @@ class Backfiller:
                 scanned, updated, last = self._ctid_batch(cursor, size)
             else:
                 scanned, updated, last = self._keyset_batch(cursor, size)
+            pacing = self.pacer.max_rest > 0
+            sample = None
             if scanned and self.migration_id is not None:
-                self.conn.execute(
+                # With load pacing on, the checkpoint's UPDATE also samples the other sessions
+                # (a one-row FROM), while this batch still holds its rows: no extra round trip.
+                result = self.conn.execute(
                     f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
                     "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
-                    "rows_per_second = %s, updated_at = now() "
-                    "where migration_id = %s and table_name = %s and column_name = %s",
+                    "rows_per_second = %s, throttle = %s, updated_at = now() "
+                    + (f"from ({LOAD_SAMPLE}) _ls_load " if pacing else "")
+                    + "where migration_id = %s and table_name = %s and column_name = %s"
+                    + (" returning _ls_load.*" if pacing else ""),
                     (
                         last,
                         scanned,
                         size,
                         rate,
+                        self.pacer.reason,
                         self.migration_id,
                         self.spec.table,
                         self.spec.column,
                     ),
                 )
+                sample = result.fetchone() if pacing else None
+            elif scanned and pacing:
+                sample = self.conn.execute(LOAD_SAMPLE).fetchone()
+            if sample is not None:
+                self.pacer.observe(LoadSample.of(sample))
         self.rows_updated += updated
         return scanned, last
 

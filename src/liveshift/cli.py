@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from liveshift.settings import Settings, parse_batch_size, parse_duration_ms, parse_fraction
+    from liveshift.settings import (
+        Settings,
+        parse_batch_size,
+        parse_duration_ms,
+        parse_fraction,
+        parse_max_load,
+    )
 
     settings = Settings()
     settings.lock_timeout_ms = parse_duration_ms(args.lock_timeout, "--lock-timeout")
@@ -31,6 +37,8 @@ def _settings(args: argparse.Namespace) -> Any:
     settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
     settings.batch_pause = parse_fraction(args.batch_pause, "--batch-pause")
     settings.batch_synchronous_commit = args.batch_commit == "sync"
+    settings.load_pause = parse_fraction(args.load_pause, "--load-pause")
+    settings.max_load = parse_max_load(args.max_load)
     settings.reconnect_timeout_s = (
         parse_duration_ms(args.reconnect_timeout, "--reconnect-timeout", "s") / 1000
     )
@@ -186,6 +194,17 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
         help="async: batches do not wait for their WAL flush (a crash redoes the last few)",
     )
     group.add_argument(
+        "--load-pause",
+        default="0",
+        help="rest up to this fraction of each batch's duration while other sessions of the "
+        "database wait on IO, LWLocks or locks; decays to 0 when none do (0: off)",
+    )
+    group.add_argument(
+        "--max-load",
+        default="off",
+        help="wait while more than this many other sessions of the database are active (off)",
+    )
+    group.add_argument(
         "--reconnect-timeout",
         default="1min",
         help="after a lost connection, reconnect and resume for this long (0: exit at once)",
@@ -290,6 +309,8 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
         batch_target="20ms",
         batch_pause="0",
         batch_commit="sync",
+        load_pause="0",
+        max_load="off",
         reconnect_timeout="1min",
         max_replication_lag="1s",
         replica_url=None,

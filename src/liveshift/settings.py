@@ -31,6 +31,15 @@ class Settings:
     # undoes only the last batches, with their checkpoints, and they are redone) but the flush
     # then falls to the application's next commit, which lengthens its tail latency.
     batch_synchronous_commit: bool = True
+    # Load-aware pacing. `load_pause`: the longest rest after a batch, as a fraction of its
+    # duration, that the backfill takes while other sessions of the database are seen waiting on
+    # IO, LWLocks (WAL writes among them) or locks; it decays to nothing when they are not, so an
+    # idle database gets full speed. 0 turns it off.
+    load_pause: float = 0.0
+    load_half_life_s: float = 0.5  # how fast that rest decays once no session waits
+    # Wait (like the other throttles) while more than this many other sessions of the database
+    # are active. None: off.
+    max_load: int | None = None
     max_replication_lag_s: float = 1.0
     replica_urls: list[str] = field(default_factory=list)
     throttle_query: str | None = None
@@ -76,6 +85,23 @@ def parse_fraction(text: str, option: str) -> float:
             "the batch ran).",
         )
     return value
+
+
+def parse_max_load(text: str) -> int | None:
+    """'off' -> None, '20' -> 20: the most other active sessions the backfill runs beside."""
+    if str(text).strip().lower() == "off":
+        return None
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise ConfigError(
+            f"--max-load: {text!r} is neither `off` nor a number of sessions",
+            hint="Give how many other sessions of the database may be active while the backfill "
+            "runs, such as 20 (it waits while more are), or `off`.",
+        )
+    return limit
 
 
 def parse_batch_size(text: str) -> int | None:

@@ -1,9 +1,11 @@
-"""Reasons a backfill should wait: a pause order, a user throttle query, replication lag."""
+"""Reasons a backfill should wait or slow down: a pause order, a user throttle query, replication
+lag, and the load of the database's other sessions."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -33,6 +35,77 @@ select pg_last_wal_replay_lsn()::text,
             else coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp()), 0)
        end::float8
 """
+
+
+# What the database's other sessions are doing, in one row: how many run a statement, how many of
+# those wait on IO, an LWLock (WALWrite among them) or a lock, and on what. liveshift's own
+# sessions are left out (this one by pid, others by application_name), as are background
+# processes. Waits of other kinds (a client read, pg_sleep) are not contention. (`%%` because
+# the backfill sends it with parameters; sent without, `%%` still matches any suffix.)
+LOAD_WAITS = ("IO", "LWLock", "Lock")
+LOAD_SAMPLE = f"""
+select count(*) filter (where state = 'active')::int as active,
+       count(*) filter (where state = 'active' and wait_event_type in {LOAD_WAITS!r})::int
+           as waiting,
+       string_agg(distinct wait_event_type || ':' || wait_event, ', ')
+           filter (where state = 'active' and wait_event_type in {LOAD_WAITS!r}) as waits
+from pg_stat_activity
+where datname = current_database() and backend_type = 'client backend'
+  and pid <> pg_backend_pid() and application_name not like 'liveshift%%'
+"""
+
+
+@dataclass
+class LoadSample:
+    """One look at the other sessions of the database."""
+
+    active: int
+    waiting: int
+    waits: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> LoadSample:
+        return cls(int(row[0] or 0), int(row[1] or 0), row[2])
+
+
+class LoadPacer:
+    """Load-aware rest between batches: grows while other sessions are seen waiting on IO,
+    LWLocks or locks (the backfill's WAL, dirty pages and row locks are what they queue behind),
+    decays to nothing when they are not. A sample is one instant, and an application's waits are
+    short, so one sighting raises the rest by a quarter of the most and the rest then halves every
+    `half_life_s` of wall time: a steadily hurting application keeps it near `max_rest`, an idle
+    database brings it to zero within seconds."""
+
+    def __init__(self, max_rest: float, half_life_s: float = 0.5) -> None:
+        self.max_rest = max_rest
+        self.half_life_s = half_life_s
+        self.rest = 0.0  # fraction of the last batch's duration to rest after it
+        self.waits: str | None = None  # what the waiting sessions were last seen waiting on
+        self.waiting = 0
+        self._at: float | None = None
+
+    def observe(self, sample: LoadSample, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self._at is not None and self.rest > 0:
+            self.rest *= 0.5 ** ((now - self._at) / max(self.half_life_s, 1e-3))
+            if self.rest < self.max_rest / 100:
+                self.rest = 0.0
+        self._at = now
+        if sample.waiting > 0 and self.max_rest > 0:
+            self.rest = min(self.max_rest, self.rest + self.max_rest / 4)
+            self.waits, self.waiting = sample.waits, sample.waiting
+        elif self.rest == 0:
+            self.waits, self.waiting = None, 0
+
+    @property
+    def reason(self) -> str | None:
+        if self.rest <= 0:
+            return None
+        sessions = "session" if self.waiting == 1 else "sessions"
+        return (
+            f"load: resting {self.rest:.2f}x each batch; {self.waiting} other {sessions} seen "
+            f"waiting ({self.waits or 'IO/LWLock/Lock'}) (--load-pause {self.max_rest:g})"
+        )
 
 
 def lsn_to_int(lsn: str | None) -> int | None:
@@ -115,6 +188,13 @@ class Throttle:
             row = self.conn.execute(self.settings.throttle_query).fetchone()
             if row and row[0]:
                 return f"the throttle query returned {row[0]!r}"
+        if self.settings.max_load is not None:
+            load = LoadSample.of(self.conn.execute(LOAD_SAMPLE).fetchone())
+            if load.active > self.settings.max_load:
+                return (
+                    f"load: {load.active} other sessions of the database are active "
+                    f"(--max-load {self.settings.max_load})"
+                )
         limit = self.settings.max_replication_lag_s
         if limit > 0:
             return self._lag_reason(limit)
