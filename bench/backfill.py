@@ -364,20 +364,35 @@ def knobs(settings: Settings) -> tuple[int, float, bool, float]:
     )
 
 
-def curve_settings(default: Settings) -> list[Settings]:
-    """The default first, then the earlier default and points around them; the last points pace
-    for load (`--load-pause`: a rest while the application is seen waiting)."""
-    points = [
-        knobs(default),
-        (200, 0.0, True, 0.0),  # the default before this benchmark's findings
-        (200, 0.0, False, 0.0),
-        (50, 0.0, True, 0.0),
-        (20, 0.0, False, 0.0),
-        (20, 0.25, True, 0.0),
-        (10, 0.0, True, 0.0),
-        (20, 0.0, True, 1.0),
-        (20, 0.0, True, 3.0),
-    ]
+def parse_points(text: str) -> list[tuple[int, float, bool, float]]:
+    """`20:0:sync:0,50:0:async:0` -> curve points (target ms, pause, sync commit, load pause)."""
+    points = []
+    for item in text.split(","):
+        target, pause, commit, load = item.strip().split(":")
+        if commit not in ("sync", "async"):
+            raise SystemExit(f"--points: commit must be sync or async, not {commit!r}")
+        points.append((int(target), float(pause), commit == "sync", float(load)))
+    return points
+
+
+# Points around the default: (batch target ms, batch pause, sync commit, load pause).
+CURVE = [
+    (200, 0.0, True, 0.0),  # the default before this benchmark's findings
+    (200, 0.0, False, 0.0),
+    (50, 0.0, True, 0.0),
+    (20, 0.0, False, 0.0),
+    (20, 0.25, True, 0.0),
+    (10, 0.0, True, 0.0),
+    (20, 0.0, True, 1.0),  # the last points pace for load (a rest while the app is seen waiting)
+    (20, 0.0, True, 3.0),
+]
+
+
+def curve_settings(
+    default: Settings, chosen: list[tuple[int, float, bool, float]] | None = None
+) -> list[Settings]:
+    """The default first, then CURVE (or the `--points` given)."""
+    points = [knobs(default), *(CURVE if chosen is None else chosen)]
     unique = list(dict.fromkeys(points))
     return [
         Settings(
@@ -426,6 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-rate", type=float, default=400.0, help="paced app ops/s")
     parser.add_argument("--repeat", type=int, default=3, help="copies per scenario, pooled")
     parser.add_argument("--no-curve", action="store_true", help="the default settings only")
+    parser.add_argument(
+        "--points",
+        type=parse_points,
+        help="curve points after the default, as target_ms:pause:sync|async:load_pause, "
+        "comma-separated (e.g. 50:0:sync:0,20:0:async:0)",
+    )
     args = parser.parse_args(argv)
     if args.database_url:
         return run(args, args.database_url)
@@ -436,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, url: str) -> int:
     bench = Bench(url, args.rows, args.app_rate, 1.0)
     default = Settings(max_replication_lag_s=0)  # the shipped defaults (no replica here)
-    settings_list = [default] if args.no_curve else curve_settings(default)
+    settings_list = [default] if args.no_curve else curve_settings(default, args.points)
     repeat = args.repeat
     try:
         with psycopg.connect(url, autocommit=True) as conn:
