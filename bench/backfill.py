@@ -368,10 +368,15 @@ def parse_points(text: str) -> list[tuple[int, float, bool, float]]:
     """`20:0:sync:0,50:0:async:0` -> curve points (target ms, pause, sync commit, load pause)."""
     points = []
     for item in text.split(","):
-        target, pause, commit, load = item.strip().split(":")
-        if commit not in ("sync", "async"):
-            raise SystemExit(f"--points: commit must be sync or async, not {commit!r}")
-        points.append((int(target), float(pause), commit == "sync", float(load)))
+        try:
+            target, pause, commit, load = item.strip().split(":")
+            if commit not in ("sync", "async"):
+                raise ValueError
+            points.append((int(target), float(pause), commit == "sync", float(load)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not target_ms:pause:sync|async:load_pause, e.g. 50:0:sync:0"
+            ) from None
     return points
 
 

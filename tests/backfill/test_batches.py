@@ -99,6 +99,10 @@ def test_the_row_lock_timeout_follows_the_batch_target() -> None:
         ("--batch-pause", "-1", "--batch-pause: '-1' is not a non-negative number"),
         ("--batch-pause", "half", "--batch-pause: 'half' is not a non-negative number"),
         ("--reconnect-timeout", "soon", "--reconnect-timeout: 'soon' is not a duration"),
+        ("--max-load", "-3", "--max-load: '-3' is neither `off` nor a number of sessions"),
+        ("--max-load", "many", "--max-load: 'many' is neither `off` nor a number of sessions"),
+        ("--load-pause", "-1", "--load-pause: '-1' is not a non-negative number"),
+        ("--load-pause", "lots", "--load-pause: 'lots' is not a non-negative number"),
     ],
 )
 def test_bad_tuning_options_are_refused(

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from liveshift.progress import BackfillProgress, Reporter
 from liveshift.throttle import LoadPacer, LoadSample
@@ -199,21 +198,3 @@ def test_pacing_off_never_rests() -> None:
     pacer = LoadPacer(max_rest=0.0)
     pacer.observe(LoadSample(10, 10, "IO:WALSync"), now=0.0)
     assert pacer.rest == 0 and pacer.reason is None
-
-
-@pytest.mark.parametrize(
-    ("option", "value", "wanted"),
-    [
-        ("--max-load", "-3", "--max-load: '-3' is neither `off` nor a number of sessions"),
-        ("--max-load", "many", "--max-load: 'many' is neither `off` nor a number of sessions"),
-        ("--load-pause", "-1", "--load-pause: '-1' is not a non-negative number"),
-        ("--load-pause", "lots", "--load-pause: 'lots' is not a non-negative number"),
-    ],
-)
-def test_bad_load_options_are_refused(
-    pg15_url: str, tmp_path: Path, option: str, value: str, wanted: str
-) -> None:
-    path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", "v"))
-    result = run_cli("start", str(path), "--database-url", pg15_url, option, value)
-    assert result.returncode == 2, result.stderr
-    assert wanted in result.stderr

@@ -12,6 +12,7 @@ from liveshift.operations.steps import (
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
+    foreign_key_not_valid_step,
 )
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
@@ -188,18 +189,16 @@ class AddColumnOperation(Operation[AddColumn]):
         if column.references is not None:
             ref = column.references
             target = before.table(ref.table)
-            target_column = target.column(ref.target_column).physical
             steps.append(
-                Step(
-                    f"add foreign key {self._fk_name()} (not valid)",
-                    sql=(
-                        f"alter table only {qualified} add constraint {quote_ident(self._fk_name())} "
-                        f"foreign key ({temp}) references {target.qualified} "
-                        f"({quote_ident(target_column)}) on delete {ref.on_delete} "
-                        f"on update {ref.on_update} not valid"
-                    ),
-                    lock=LockMode.SHARE_ROW_EXCLUSIVE,
-                    tables=(qualified, target.qualified),
+                foreign_key_not_valid_step(
+                    table,
+                    self._fk_name(),
+                    [self._temp()],
+                    target.qualified,
+                    [target.column(ref.target_column).physical],
+                    on_delete=ref.on_delete,
+                    on_update=ref.on_update,
+                    description=f"add foreign key {self._fk_name()} (not valid)",
                     operation=self.name,
                 )
             )

@@ -12,7 +12,11 @@ from liveshift.operations.objects import (
     refuse_reserved,
     refuse_taken_relation_name,
 )
-from liveshift.operations.steps import concurrent_index_step, drop_index_concurrently_step
+from liveshift.operations.steps import (
+    concurrent_index_step,
+    drop_index_concurrently_step,
+    foreign_key_not_valid_step,
+)
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Constraint, Index, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression
@@ -119,14 +123,15 @@ class AddConstraintOperation(Operation[AddConstraint]):
         assert spec.references is not None and self.target is not None
         ref = spec.references
         return [
-            Step(
-                f"add foreign key {spec.name} to {table.name} (not valid: new writes only)",
-                sql=f"alter table only {table.qualified} add constraint {name} "
-                f"foreign key ({columns}) references {self.target[0]} "
-                f"({', '.join(quote_ident(c) for c in self.target[1])}) on delete {ref.on_delete} "
-                f"on update {ref.on_update} not valid",
-                lock=LockMode.SHARE_ROW_EXCLUSIVE,
-                tables=self._tables(table),
+            foreign_key_not_valid_step(
+                table,
+                spec.name,
+                self.columns,
+                self.target[0],
+                self.target[1],
+                on_delete=ref.on_delete,
+                on_update=ref.on_update,
+                description=f"add foreign key {spec.name} to {table.name} (not valid: new writes only)",
                 operation=self.name,
                 notes=("metadata only: no scan",),
             )

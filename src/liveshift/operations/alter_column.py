@@ -15,6 +15,7 @@ from liveshift.operations.steps import (
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
+    foreign_key_not_valid_step,
 )
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
@@ -404,18 +405,16 @@ class AlterColumnOperation(Operation[AlterColumn]):
         if spec.references is not None:
             ref = spec.references
             target_table = before.table(ref.table)
-            target_column = target_table.column(ref.target_column).physical
             steps.append(
-                Step(
-                    f"add foreign key {self._fk_name()} (not valid)",
-                    sql=(
-                        f"alter table only {qualified} add constraint "
-                        f"{quote_ident(self._fk_name())} foreign key ({target}) references "
-                        f"{target_table.qualified} ({quote_ident(target_column)}) "
-                        f"on delete {ref.on_delete} on update {ref.on_update} not valid"
-                    ),
-                    lock=LockMode.SHARE_ROW_EXCLUSIVE,
-                    tables=(qualified, target_table.qualified),
+                foreign_key_not_valid_step(
+                    table,
+                    self._fk_name(),
+                    [self.new.physical],
+                    target_table.qualified,
+                    [target_table.column(ref.target_column).physical],
+                    on_delete=ref.on_delete,
+                    on_update=ref.on_update,
+                    description=f"add foreign key {self._fk_name()} (not valid)",
                     operation=self.name,
                 )
             )

@@ -32,6 +32,35 @@ def backfill_step(
     )
 
 
+def foreign_key_not_valid_step(
+    table: Table,
+    name: str,
+    columns: Sequence[str],
+    target: str,
+    target_columns: Sequence[str],
+    *,
+    on_delete: str,
+    on_update: str,
+    description: str,
+    operation: str,
+    notes: tuple[str, ...] = (),
+) -> Step:
+    """ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID (columns are physical names, `target` the
+    qualified referenced table): enforced for new
+    writes at once, with no scan; SHARE ROW EXCLUSIVE on both tables for a moment."""
+    return Step(
+        description,
+        sql=f"alter table only {table.qualified} add constraint {quote_ident(name)} "
+        f"foreign key ({', '.join(quote_ident(c) for c in columns)}) references "
+        f"{target} ({', '.join(quote_ident(c) for c in target_columns)}) "
+        f"on delete {on_delete} on update {on_update} not valid",
+        lock=LockMode.SHARE_ROW_EXCLUSIVE,
+        tables=(table.qualified, target),
+        operation=operation,
+        notes=notes,
+    )
+
+
 def concurrent_index_step(
     table: Table,
     name: str,
