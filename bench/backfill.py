@@ -309,23 +309,26 @@ class Bench:
             migrator.start(Migration.from_dict(MIGRATION, name="bench_add_w"))
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("vacuum bench")
-                trigger, function = conn.execute(
-                    "select tgname, tgfoid::regprocedure::text from pg_trigger "
-                    "where tgrelid = 'bench'::regclass and not tgisinternal"
-                ).fetchone()  # type: ignore[misc]
-                on = (
-                    "create trigger {t} before insert or update on bench for each row when "
-                    "(current_setting('liveshift.backfill', true) is distinct from 'on') "
-                    "execute function {f}"
+                # liveshift's own trigger definitions, dropped and made again as they were.
+                definitions = dict(
+                    conn.execute(
+                        "select tgname, pg_get_triggerdef(oid) from pg_trigger "
+                        "where tgrelid = 'bench'::regclass and not tgisinternal"
+                    ).fetchall()
                 )
+
+                def install(installed: bool) -> None:
+                    for name, definition in definitions.items():
+                        conn.execute(f'drop trigger if exists "{name}" on bench')
+                        if installed:
+                            conn.execute(definition)
+
                 with_trigger: list[float] = []
                 without: list[float] = []
                 for round_ in range(8):
                     # ABBA order: neither variant always runs first after the other.
                     for installed in (True, False) if round_ % 2 == 0 else (False, True):
-                        conn.execute(f'drop trigger if exists "{trigger}" on bench')
-                        if installed:
-                            conn.execute(on.format(t=f'"{trigger}"', f=function))
+                        install(installed)
                         app = Application(url, self.rows, None, seed=round_ * 2 + installed)
                         with app.running() as stats:
                             time.sleep(1.5)  # the process takes ~0.5 s to start
@@ -333,9 +336,7 @@ class Bench:
                 # The trigger's own CPU per row, without client round trips: one big INSERT.
                 per_row = []
                 for installed in (False, True):
-                    conn.execute(f'drop trigger if exists "{trigger}" on bench')
-                    if installed:
-                        conn.execute(on.format(t=f'"{trigger}"', f=function))
+                    install(installed)
                     t0 = time.monotonic()
                     conn.execute(
                         "insert into bench (id, v, payload) select 5000000000 + i, i, 'x' "

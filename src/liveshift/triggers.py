@@ -23,15 +23,22 @@ def old_version_sync_trigger(
     *,
     table: Table,
     function: str,
-    trigger: str,
+    triggers: tuple[str, str],
     version_schema: str,
     target: str,
     expression: str,
     fill_nulls_from_new_version: bool,
 ) -> str:
-    """A BEFORE INSERT OR UPDATE trigger that sets `target` from `expression` for rows written by
-    old-version clients, and (optionally) for new-version updates of rows the backfill has not
-    reached yet, so that a NOT VALID NOT NULL check never rejects them."""
+    """BEFORE INSERT and BEFORE UPDATE triggers (names in that order) that set `target` from
+    `expression` for rows written by old-version clients, and (optionally) for new-version updates
+    of rows the backfill has not reached yet, so that a NOT VALID NOT NULL check never rejects them.
+
+    The backfill never inserts, so the INSERT trigger has no condition. The UPDATE trigger skips
+    rows whose `target` the statement changed: the backfill's own rows (NULL to their value), and
+    new-version writes of the column, which the function would leave alone anyway. That test is a
+    comparison of two values in the row, where a `current_setting` call for every row the backfill
+    writes cost it several percent of its speed (bench/trigger_cost.py). The setting is still
+    checked after it, for a backfill of another column of the same table."""
     value = rewrite_columns(expression, qualifier="new", what="up")
     target_ref = f"new.{quote_ident(target)}"
     new_version_branch = ""
@@ -41,6 +48,8 @@ def old_version_sync_trigger(
             f"and old.{quote_ident(target)} is null then\n"
             f"    {target_ref} := {value};\n"
         )
+    on_insert, on_update = triggers
+    unchanged = f"old.{quote_ident(target)} is not distinct from {target_ref}"
     return (
         f"create or replace function {function}() returns trigger\n"
         "language plpgsql as $liveshift$\n"
@@ -52,7 +61,10 @@ def old_version_sync_trigger(
         "  return new;\n"
         "end\n"
         "$liveshift$;\n"
-        f"drop trigger if exists {quote_ident(trigger)} on {table.qualified};\n"
-        f"create trigger {quote_ident(trigger)} before insert or update on {table.qualified}\n"
-        f"  for each row when ({SKIP_BACKFILL}) execute function {function}()"
+        f"drop trigger if exists {quote_ident(on_insert)} on {table.qualified};\n"
+        f"create trigger {quote_ident(on_insert)} before insert on {table.qualified}\n"
+        f"  for each row execute function {function}();\n"
+        f"drop trigger if exists {quote_ident(on_update)} on {table.qualified};\n"
+        f"create trigger {quote_ident(on_update)} before update on {table.qualified}\n"
+        f"  for each row when ({unchanged} and {SKIP_BACKFILL}) execute function {function}()"
     )

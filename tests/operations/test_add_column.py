@@ -168,6 +168,68 @@ def test_new_version_clients_write_through_the_view(pg_url: str, conn: Conn) -> 
     assert row == ("1999-01-01",)
 
 
+def function_calls(conn: Conn) -> dict[str, int]:
+    """Calls of liveshift's trigger functions so far, by function name (track_functions), with
+    this session's own calls flushed first (PostgreSQL 15+)."""
+    conn.execute("select pg_stat_force_next_flush()")
+    conn.execute("select pg_stat_clear_snapshot()")
+    return {
+        name: calls
+        for name, calls in conn.execute(
+            "select funcname, calls from pg_stat_user_functions where funcname like '\\_ls\\_%'"
+        )
+    }
+
+
+def test_sync_triggers_skip_backfilled_rows_and_recompute_old_writes(
+    pg_url: str, conn: Conn
+) -> None:
+    """Two columns of one table backfilled in one migration: neither backfill enters either
+    trigger function (the UPDATE trigger's condition skips them before PL/pgSQL), while an
+    old-version update of an input recomputes both values and a new-version write of the column
+    is kept as written."""
+    conn.execute(SETUP)
+    conn.execute("select set_config('track_functions', 'pl', false)")
+    conn.execute(f"alter database {conn.info.dbname} set track_functions = 'pl'")
+    spec = {
+        "operations": [
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {"name": "name_length", "type": "integer", "nullable": False},
+                    "up": "length(name)",
+                }
+            },
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {"name": "seen", "type": "timestamptz", "nullable": False},
+                    "up": "coalesce(updated_at, created_at)",
+                }
+            },
+        ]
+    }
+    migrator = Migrator(pg_url)
+    migrator.start(Migration.from_dict(spec, name="m1"))
+    # The migrator's sessions have ended: their function statistics are flushed.
+    assert function_calls(conn) == {}
+    conn.execute("update users set name = 'renamed!', updated_at = '2001-01-01' where id = 7")
+    row = conn.execute(
+        "select _ls_new_name_length, _ls_new_seen::date::text from users where id = 7"
+    ).fetchone()
+    assert row == (8, "2001-01-01")
+    assert sorted(function_calls(conn).values()) == [1, 1]
+    with psycopg.connect(pg_url, autocommit=True) as new:
+        new.execute("set search_path = public_m1")
+        new.execute("update users set name_length = 99, name = 'x' where id = 8")
+    assert conn.execute("select _ls_new_name_length from users where id = 8").fetchone() == (99,)
+    wrong = conn.execute(
+        "select count(*) from users where id <> 8 and (_ls_new_name_length <> length(name) "
+        "or _ls_new_seen <> coalesce(updated_at, created_at))"
+    ).fetchone()
+    assert wrong == (0,)
+
+
 def test_old_writer_throughout_start_and_complete(pg_url: str, conn: Conn) -> None:
     """An old-version writer inserting and updating all through start and complete: no errors,
     and every row it wrote has the new column filled."""

@@ -129,8 +129,12 @@ class AddColumnOperation(Operation[AddColumn]):
     def _unique_index(self) -> str:
         return self._constraint("uq")
 
-    def _trigger(self) -> str:
-        return self.names.object("trg", self.spec.table, self.spec.column.name)
+    def _triggers(self) -> tuple[str, str]:
+        """The sync triggers: on INSERT, on UPDATE."""
+        return (
+            self.names.object("trgi", self.spec.table, self.spec.column.name),
+            self.names.object("trg", self.spec.table, self.spec.column.name),
+        )
 
     def _function(self) -> str:
         return self.names.function(self.spec.table, self.spec.column.name)
@@ -170,7 +174,7 @@ class AddColumnOperation(Operation[AddColumn]):
             sql += ";\n" + old_version_sync_trigger(
                 table=table,
                 function=self._function(),
-                trigger=self._trigger(),
+                triggers=self._triggers(),
                 version_schema=self.names.version_schema,
                 target=self._temp(),
                 expression=self.fill,
@@ -251,7 +255,7 @@ class AddColumnOperation(Operation[AddColumn]):
             description=f"make {column.name} final on {table.name}",
             validate=validate,
             not_null_check=None if column.nullable else self._constraint("nn"),
-            trigger=self._trigger() if self.fill is not None else None,
+            triggers=self._triggers() if self.fill is not None else (),
             function=self._function() if self.fill is not None else None,
             after_not_null=after_not_null,
         )
@@ -271,9 +275,10 @@ class AddColumnOperation(Operation[AddColumn]):
             )
         statements = []
         if self.fill is not None:
-            statements.append(
-                f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}"
-            )
+            statements += [
+                f"drop trigger if exists {quote_ident(trigger)} on {qualified}"
+                for trigger in self._triggers()
+            ]
         statements.append(
             f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
         )

@@ -531,7 +531,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             description=f"make {table.name}.{self.new.name} final",
             validate=validate,
             not_null_check=self._nn() if not_null else None,
-            trigger=self._trigger() if self._has_trigger() else None,
+            triggers=(self._trigger(),) if self._has_trigger() else (),
             function=self._function() if self._has_trigger() else None,
             before_not_null=before_not_null,
             after_not_null=after_not_null,

@@ -134,7 +134,7 @@ def contract_column_steps(
     description: str,
     validate: Sequence[tuple[str, tuple[str, ...]]] = (),
     not_null_check: str | None = None,
-    trigger: str | None = None,
+    triggers: Sequence[str] = (),
     function: str | None = None,
     before_not_null: Sequence[str] = (),
     after_not_null: Sequence[str] = (),
@@ -145,7 +145,7 @@ def contract_column_steps(
     """The complete phase of a column made under a temporary name (add_column, alter_column
     through a new column) or changed in place: validate the NOT VALID constraints (each a
     non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
-    trigger, `before_not_null`, SET NOT NULL through the validated check (which spares it the
+    triggers, `before_not_null`, SET NOT NULL through the validated check (which spares it the
     scan) and drop the check, `after_not_null`, rename `column` to `final_name`, drop the trigger
     function. `validate` lists (constraint on `table`, tables its validation locks);
     `before_final` are steps to run between the validations and the final transaction.
@@ -172,8 +172,7 @@ def contract_column_steps(
         final.append(
             "lock table " + ", ".join(f"only {t}" for t in tables) + " in access exclusive mode"
         )
-    if trigger is not None:
-        final.append(f"drop trigger if exists {quote_ident(trigger)} on {qualified}")
+    final.extend(f"drop trigger if exists {quote_ident(t)} on {qualified}" for t in triggers)
     final.extend(before_not_null)
     if not_null_check is not None:
         final.append(
