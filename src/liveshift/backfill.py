@@ -38,6 +38,18 @@ class Cursor:
     dense_start: int | None = None
 
 
+@dataclass
+class Planned:
+    """One batch's UPDATE (without RETURNING) and its parameters, the key it ends at, and the rows
+    it covers: None when that is the rows it updates, else at least this many (rows the `where`
+    skips count as done too)."""
+
+    sql: str
+    params: list[Any]
+    last: list[str]
+    scanned: int | None
+
+
 class Backfiller:
     """Runs one Backfill to the end, resuming from its checkpoint if it ran before."""
 
@@ -312,49 +324,80 @@ class Backfiller:
 
     def _batch(self, cursor: Cursor, size: int, rate: float) -> tuple[int, list[str] | None]:
         """Run one batch in its own transaction, with its checkpoint. Returns (rows scanned,
-        last key); (0, None) when the backfill is through."""
-        with self.conn.transaction():
-            # One round trip for every SET LOCAL: per-batch overhead decides how short a batch
-            # can be, and short batches are what keeps the application's waits short.
+        last key); (0, None) when the backfill is through.
+
+        The transaction goes to the server as one pipeline: BEGIN, the SET LOCALs, one statement
+        that updates the rows and the checkpoint together, COMMIT. Only the keyset path waits for
+        an answer on the way (the batch's last key). So the batch's row locks are released as soon
+        as the server has done the work, never held across a round trip to this process, which on
+        a busy machine may not be running at that moment; and per-batch overhead, which decides
+        how short a batch can be, is one round trip."""
+        with self.conn.pipeline(), self.conn.transaction():
             local = self._local_settings()
             self.conn.execute(
                 "select " + ", ".join("set_config(%s, %s, true)" for _ in local),
                 [value for pair in local for value in pair],
             )
             if cursor.key_columns == ["ctid"]:
-                scanned, updated, last = self._ctid_batch(cursor, size)
+                planned = self._ctid_batch(cursor, size)
             else:
-                scanned, updated, last = self._keyset_batch(cursor, size)
-            pacing = self.pacer.max_rest > 0
-            sample = None
-            if scanned and self.migration_id is not None:
-                # With load pacing on, the checkpoint's UPDATE also samples the other sessions
-                # (a one-row FROM), while this batch still holds its rows: no extra round trip.
-                result = self.conn.execute(
-                    f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
-                    "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
-                    "rows_per_second = %s, throttle = %s, updated_at = now() "
-                    + (f"from ({LOAD_SAMPLE}) _ls_load " if pacing else "")
-                    + "where migration_id = %s and table_name = %s and column_name = %s"
-                    + (" returning _ls_load.*" if pacing else ""),
-                    (
-                        last,
-                        scanned,
-                        size,
-                        rate,
-                        self.pacer.reason,
-                        self.migration_id,
-                        self.spec.table,
-                        self.spec.column,
-                    ),
-                )
-                sample = result.fetchone() if pacing else None
-            elif scanned and pacing:
-                sample = self.conn.execute(LOAD_SAMPLE).fetchone()
-            if sample is not None:
-                self.pacer.observe(LoadSample.of(sample))
+                planned = self._keyset_batch(cursor, size)
+            if planned is None:
+                return 0, None
+            result = self._update_with_checkpoint(planned, size, rate)
+        # The pipeline is through (an error, such as a lock timeout, was raised on the way out):
+        # the batch is committed.
+        row = result.fetchone()
+        assert row is not None
+        updated, scanned = int(row[0]), int(row[1])
+        if self.pacer.max_rest > 0:
+            self.pacer.observe(LoadSample.of(row[2:]))
         self.rows_updated += updated
-        return scanned, last
+        return scanned, planned.last
+
+    def _update_with_checkpoint(self, planned: Planned, size: int, rate: float) -> Any:
+        """The batch's UPDATE as a data-modifying CTE, and in the same statement the checkpoint
+        (when there is a migration to record it in) and, with load pacing on, a sample of the
+        other sessions taken while the batch still holds its rows. Returns the cursor; its one
+        row is (rows updated, rows scanned, load sample...)."""
+        scanned = "_ls_done.n" if planned.scanned is None else "greatest(_ls_done.n, %s)"
+        scanned_params = [] if planned.scanned is None else [planned.scanned]
+        pacing = self.pacer.max_rest > 0
+        load_from = f", ({LOAD_SAMPLE}) _ls_load" if pacing else ""
+        load_columns = ", _ls_load.*" if pacing else ""
+        head = (
+            f"with _ls_batch as ({planned.sql} returning 1), "
+            "_ls_done as (select count(*) as n from _ls_batch) "
+        )
+        if self.migration_id is None:
+            return self.conn.execute(
+                (
+                    f"{head}select _ls_done.n, {scanned}{load_columns} from _ls_done{load_from}"
+                ).encode(),
+                [*planned.params, *scanned_params],
+            )
+        return self.conn.execute(
+            (
+                f"{head}update {STATE_SCHEMA}.backfills set checkpoint = %s, "
+                f"rows_done = rows_done + {scanned}, batches = batches + 1, batch_size = %s, "
+                "rows_per_second = %s, throttle = %s, updated_at = now() "
+                f"from _ls_done{load_from} "
+                "where migration_id = %s and table_name = %s and column_name = %s "
+                f"returning _ls_done.n, {scanned}{load_columns}"
+            ).encode(),
+            [
+                *planned.params,
+                planned.last,
+                *scanned_params,
+                size,
+                rate,
+                self.pacer.reason,
+                self.migration_id,
+                self.spec.table,
+                self.spec.column,
+                *scanned_params,
+            ],
+        )
 
     def _local_settings(self) -> list[tuple[str, str]]:
         local = [
@@ -370,11 +413,16 @@ class Backfiller:
             local.append(("statement_timeout", f"{int(self.settings.statement_timeout_ms)}ms"))
         return local
 
-    def _keyset_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
-        """Two statements in the batch's transaction: find the batch's last key (an index-only
-        scan past `size` keys), then UPDATE that key range directly, as fast per row as one big
-        UPDATE. (Joining the batch's keys back to the table let the planner hash the whole table
-        on every batch.)"""
+    def _update(self, condition: str) -> str:
+        return (
+            f"update only {self._table} set {quote_ident(self.spec.column)} = "
+            f"({self._expression}) where {condition} and ({self._where})"
+        )
+
+    def _keyset_batch(self, cursor: Cursor, size: int) -> Planned | None:
+        """Find the batch's last key (an index-only scan past `size` keys), then UPDATE that key
+        range directly, as fast per row as one big UPDATE. (Joining the batch's keys back to the
+        table let the planner hash the whole table on every batch.)"""
         if cursor.dense_start is not None:
             return self._dense_batch(cursor, size)
         keys = [quote_ident(k) for k in cursor.key_columns]
@@ -404,41 +452,27 @@ class Backfiller:
             ).fetchone()
             scanned, last = (int(counted[0]) if counted else 0), list(cursor.upper_bound)
             if scanned == 0:
-                return 0, 0, None
-        updated = self.conn.execute(
-            (
-                f"update only {self._table} set {quote_ident(self.spec.column)} = "
-                f"({self._expression}) where {lower}{key_row} <= {typed} and ({self._where})"
-            ).encode(),
-            [*after, *last],
-        ).rowcount
-        return scanned, max(updated, 0), last
+                return None
+        return Planned(self._update(f"{lower}{key_row} <= {typed}"), [*after, *last], last, scanned)
 
-    def _dense_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
+    def _dense_batch(self, cursor: Cursor, size: int) -> Planned | None:
         """The next `size` key values (not rows) of a dense integer key, as one UPDATE."""
         assert cursor.upper_bound is not None and cursor.dense_start is not None
         upper = int(cursor.upper_bound[0])
         start = int(cursor.checkpoint[0]) if cursor.checkpoint else cursor.dense_start
         if start >= upper:
-            return 0, 0, None
+            return None
         end = min(start + size, upper)
         key = quote_ident(cursor.key_columns[0])
-        updated = self.conn.execute(
-            (
-                f"update only {self._table} set {quote_ident(self.spec.column)} = "
-                f"({self._expression}) where {key} > %s and {key} <= %s and ({self._where})"
-            ).encode(),
-            [start, end],
-        ).rowcount
-        return max(updated, 0), max(updated, 0), [str(end)]
+        return Planned(self._update(f"{key} > %s and {key} <= %s"), [start, end], [str(end)], None)
 
-    def _ctid_batch(self, cursor: Cursor, size: int) -> tuple[int, int, list[str] | None]:
+    def _ctid_batch(self, cursor: Cursor, size: int) -> Planned | None:
         """No usable key: walk the heap in page ranges (a TID range scan)."""
         assert cursor.upper_bound is not None
         last_page = int(cursor.upper_bound[0])
         first = int(cursor.checkpoint[0]) + 1 if cursor.checkpoint else 0
         if first > last_page:
-            return 0, 0, None
+            return None
         row = self.conn.execute(
             "select greatest(reltuples, 0) / greatest(relpages, 1) from pg_class "
             "where oid = %s::regclass",
@@ -447,12 +481,9 @@ class Backfiller:
         rows_per_page = max(float(row[0]) if row else 1.0, 1.0)
         pages = max(1, int(size / rows_per_page))
         end = min(first + pages - 1, last_page)
-        result = self.conn.execute(
-            f"with _ls_updated as (update only {self._table} set {quote_ident(self.spec.column)} = "
-            f"({self._expression}) where ctid >= %s::tid and ctid < %s::tid and "
-            f"({self._where}) returning 1) select count(*) from _ls_updated",
-            (f"({first},0)", f"({end + 1},0)"),
-        ).fetchone()
-        updated = int(result[0]) if result else 0
-        scanned = max(updated, int((end - first + 1) * rows_per_page))
-        return scanned, updated, [str(end)]
+        return Planned(
+            self._update("ctid >= %s::tid and ctid < %s::tid"),
+            [f"({first},0)", f"({end + 1},0)"],
+            [str(end)],
+            int((end - first + 1) * rows_per_page),
+        )
