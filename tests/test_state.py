@@ -91,6 +91,15 @@ def test_no_url_means_the_embedded_server_announced_on_stderr(tmp_path: Path) ->
         assert result.returncode == 0, result.stderr
         assert "embedded PostgreSQL" in result.stderr
         assert "state schema created" in result.stdout
+        # A new embedded cluster creates WAL segments without zero-filling them (a first heavy
+        # write would otherwise stall commits behind 16 MB of zeros per segment).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            url = pgserver.get_server(tmp_path / "pg", cleanup_mode=None).get_uri()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("show wal_init_zero").fetchone() == ("off",)
     finally:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

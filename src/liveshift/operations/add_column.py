@@ -168,9 +168,9 @@ class AddColumnOperation(Operation[AddColumn]):
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
         if self.fill is not None:
-            # The trigger goes in with the column, in one transaction: a row an old client writes
+            # The triggers go in with the column, in one transaction: a row an old client writes
             # in between would otherwise meet the NOT NULL check with no value.
-            description += ", with the trigger that fills it for old-version writes"
+            description += ", with the triggers that fill it for old-version writes"
             sql += ";\n" + old_version_sync_trigger(
                 table=table,
                 function=self._function(),

@@ -1,0 +1,169 @@
+"""What a sync trigger costs the backfill's own UPDATE: one `UPDATE bench SET col = expr` over a
+1,000,000-row table, with no trigger, with liveshift's add_column triggers exactly as it installs
+them, with the single trigger of earlier versions, and with a disabled BEFORE UPDATE trigger.
+
+    .venv/bin/python bench/trigger_cost.py [--database-url URL] [--rows 1000000] [--rounds 3]
+
+The backfill sets `liveshift.backfill = on` and writes the value itself, so a trigger should cost
+it nothing. This shows what it does cost: PostgreSQL locks each row for a BEFORE UPDATE row
+trigger before it looks at the trigger's WHEN clause or whether it is enabled at all, so any such
+trigger on the table costs the backfill a row lock per row; the WHEN clause is the part liveshift
+chooses. It also times the alternative to a trigger during the backfill: a second pass afterwards
+that finds the rows whose value no longer matches `up`. Each variant runs on its own fresh copy (CREATE DATABASE ... TEMPLATE), in rotation, and
+the ratio of medians against the trigger-less UPDATE of the same run is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import sql
+
+from backfill import own_server, with_db  # bench/backfill.py, beside this script
+from liveshift.migration import Migration
+from liveshift.migrator import Migrator
+from liveshift.progress import Reporter
+
+UP = "v * 2 + length(payload)"
+TEMP = "_ls_new_w"
+EARLIER = (
+    "create trigger _ls_earlier before insert or update on bench for each row "
+    "when (current_setting('liveshift.backfill', true) is distinct from 'on') "
+    "execute function {function}()"
+)
+DISABLED = (
+    "create trigger _ls_disabled before update on bench for each row execute function "
+    "{function}();\nalter table bench disable trigger _ls_disabled"
+)
+
+
+def liveshift_triggers(url: str) -> tuple[str, str, list[str]]:
+    """Start the real migration on a small table and read back the function and triggers that
+    liveshift installed: (function name, CREATE FUNCTION, [CREATE TRIGGER, ...])."""
+    migration = Migration.from_dict(
+        {
+            "operations": [
+                {
+                    "add_column": {
+                        "table": "bench",
+                        "column": {"name": "w", "type": "bigint", "nullable": False},
+                        "up": UP,
+                    }
+                }
+            ]
+        },
+        name="bench_triggers",
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table bench (id bigint primary key, v int not null, payload text)")
+        conn.execute("insert into bench select i, i, md5(i::text) from generate_series(1, 100) i")
+    Migrator(url, reporter=Reporter()).start(migration)
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select t.tgfoid::regproc::text, pg_get_functiondef(t.tgfoid), pg_get_triggerdef(t.oid) "
+            "from pg_trigger t where t.tgrelid = 'bench'::regclass and not t.tgisinternal "
+            "order by t.tgname"
+        ).fetchall()
+    assert rows, "liveshift installed no trigger"
+    return rows[0][0], rows[0][1], [row[2] for row in rows]
+
+
+@contextmanager
+def database(admin: str, name: str, template: str | None = None) -> Iterator[str]:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(name)))
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" template {}").format(sql.Identifier(template))
+        conn.execute(create)
+    try:
+        yield with_db(admin, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--database-url", help="an existing server (default: a private one)")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.database_url:
+        return run(args, args.database_url)
+    with own_server() as url:
+        return run(args, url)
+
+
+def run(args: argparse.Namespace, admin: str) -> int:
+    with database(admin, "ls_trigger_capture") as url:
+        function, function_sql, triggers = liveshift_triggers(url)
+    variants = {
+        "no trigger (the physical limit)": [],
+        "liveshift's triggers (INSERT; UPDATE when the column is unchanged)": triggers,
+        "earlier: one trigger, WHEN current_setting(...)": [EARLIER.format(function=function)],
+        "a disabled BEFORE UPDATE trigger": [DISABLED.format(function=function)],
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    catch_up: list[float] = []
+    with database(admin, "ls_trigger_source") as source:
+        with psycopg.connect(source, autocommit=True) as conn:
+            conn.execute("create table bench (id bigint primary key, v int not null, payload text)")
+            conn.execute(
+                "insert into bench select i, i %% 1000, md5(i::text) from generate_series(1, %s) i",
+                (args.rows,),
+            )
+            conn.execute("vacuum analyze bench")
+            conn.execute(f"alter table bench add column {TEMP} bigint")
+            conn.execute(function_sql)
+        for round_ in range(args.rounds):
+            names = list(variants)
+            if round_ % 2:  # alternate the order: no variant always follows the same one
+                names.reverse()
+            for name in names:
+                with (
+                    database(admin, "ls_trigger_run", template="ls_trigger_source") as url,
+                    psycopg.connect(url, autocommit=True) as conn,
+                ):
+                    for statement in variants[name]:
+                        conn.execute(statement)
+                    conn.execute("checkpoint")
+                    conn.execute("set liveshift.backfill = on")  # as the backfill's batches do
+                    began = time.monotonic()
+                    conn.execute(f"update bench set {TEMP} = {UP}")
+                    times[name].append(time.monotonic() - began)
+                    if not variants[name]:
+                        # The alternative to the trigger: backfill without it, then catch up on
+                        # the rows old clients changed meanwhile (here none) in a second pass.
+                        began = time.monotonic()
+                        conn.execute(
+                            f"update bench set {TEMP} = {UP} where {TEMP} is distinct from ({UP})"
+                        )
+                        catch_up.append(time.monotonic() - began)
+            print(".", end="", flush=True)
+    print()
+    base = statistics.median(times["no trigger (the physical limit)"])
+    server = psycopg.connect(admin).info.server_version
+    print(
+        f"PostgreSQL {server // 10000}.{server % 100}; {args.rows:,} rows; medians of {args.rounds}"
+    )
+    for name, measured in times.items():
+        median = statistics.median(measured)
+        print(f"  {name:68s} {args.rows / median:>10,.0f} rows/s  {base / median:.3f}x")
+    print(
+        "  instead of a trigger, a catch-up pass after it (UPDATE ... WHERE the value differs "
+        f"from up, no row differing): {statistics.median(catch_up) / base:.1%} of the UPDATE's time"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
