@@ -182,8 +182,8 @@ def _run(args: argparse.Namespace) -> int:
     check_excluded(options.exclude, rule_ids_without_import())
     if args.diff:
         return _show_fixes(paths, options, config.exclude_paths)
-    if args.fix:
-        _write_fixes(paths, options, config.exclude_paths)  # then report what is left
+    if args.fix and not _write_fixes(paths, options, config.exclude_paths):
+        return EXIT_BAD_INPUT  # an input could not be read: nothing was written
 
     def make_linter() -> Any:
         from liveshift.linter.engine import Linter
@@ -226,8 +226,12 @@ def _show_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...]) 
     return EXIT_FINDINGS if any(result.changed for result in results) else EXIT_OK
 
 
-def _write_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...]) -> None:
-    """--fix: rewrite the .sql files; unreadable ones are reported by the lint that follows."""
+def _write_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...]) -> bool:
+    """--fix: rewrite the .sql files, then the caller reports what is left.
+
+    When an input cannot be read (missing, not UTF-8), its errors are printed, nothing is
+    written and False is returned: a rewrite in place is all or nothing.
+    """
     from liveshift.errors import ConfigError
     from liveshift.linter.fix import fix_paths, summary, write_fixes
 
@@ -236,9 +240,14 @@ def _write_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...])
             "--fix rewrites files in place and cannot rewrite standard input.",
             hint="Use --diff to see the fixes for standard input.",
         )
-    results, _errors = fix_paths(paths, options, exclude_paths)
+    results, errors = fix_paths(paths, options, exclude_paths)
+    if errors:
+        for error in errors:
+            print(f"liveshift lint: {error.paragraph()}", file=sys.stderr)
+        return False
     write_fixes(results)
     print(summary(results), file=sys.stderr)
+    return True
 
 
 def _print_findings(
