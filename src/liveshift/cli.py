@@ -371,5 +371,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_DATABASE
 
 
+def console() -> None:
+    """The `liveshift` program (its console script): main() with this process's arguments, then
+    exit; a lint ends without tearing down the interpreter (see linter.command.exit_now)."""
+    code = main()
+    if _is_lint(sys.argv[1:]):
+        from liveshift.linter.command import exit_now
+
+        exit_now(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

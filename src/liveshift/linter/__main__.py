@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from liveshift.linter.command import add_parser, run
+from liveshift.linter.command import add_parser, exit_now, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,4 +17,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

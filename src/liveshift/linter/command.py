@@ -111,6 +111,28 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run, handler=run)
 
 
+def exit_now(code: int) -> None:
+    """End the process after a lint, without tearing the interpreter down.
+
+    Python's exit frees every module and object one by one (5-8 ms after a cold lint of 1,000
+    files, more than reading them) for nothing a finished lint needs. The output is flushed
+    first; when something registered an exit handler or started a thread (a trace, say), or a
+    stream cannot be flushed (a closed pipe), Python exits as usual instead.
+    """
+    import atexit
+
+    threading = sys.modules.get("threading")
+    if atexit._ncallbacks() == 0 and (threading is None or threading.active_count() == 1):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass  # reported by the ordinary exit below, as without this shortcut
+        else:
+            os._exit(code)
+    raise SystemExit(code)
+
+
 def _job_count(text: str) -> int:
     try:
         count = int(text)
