@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -107,6 +106,10 @@ def _files_under(directory: str) -> list[str]:
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
     """Whether a path (normalized) or its file name matches a pattern."""
+    if not patterns:
+        return False
+    import fnmatch  # only with exclude patterns: it imports `re`
+
     text = name.replace(os.sep, "/")
     base = os.path.basename(name)
     return any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(base, p) for p in patterns)
