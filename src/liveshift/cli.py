@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from collections.abc import Sequence
 
 from liveshift.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_OK, LiveshiftError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
     from typing import Any
 
 
@@ -64,6 +63,8 @@ def _migrator(args: argparse.Namespace) -> Any:
 
 
 def _print_json(value: Any) -> None:
+    import json
+
     print(json.dumps(value, indent=2, default=str))
 
 
@@ -225,6 +226,8 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="liveshift",
         description="Zero-downtime schema changes: expand, backfill, constrain, contract or roll back.",
@@ -286,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("json-schema", help="print the JSON Schema of migration files")
     p.set_defaults(func=cmd_schema)
     try:
-        from liveshift.linter.command import add_parser as add_lint_parser
+        from liveshift.linter.arguments import add_parser as add_lint_parser
 
         add_lint_parser(sub)
     except ImportError:  # pragma: no cover - the linter ships with the package
@@ -321,8 +324,10 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
 
 def _lint_only_parser() -> argparse.ArgumentParser:
     """The parser with just `lint`: linting skips building (and importing) every other command."""
-    from liveshift.linter.command import HelpFormatter
-    from liveshift.linter.command import add_parser as add_lint_parser
+    import argparse
+
+    from liveshift.linter.arguments import HelpFormatter
+    from liveshift.linter.arguments import add_parser as add_lint_parser
 
     parser = argparse.ArgumentParser(prog="liveshift", formatter_class=HelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -338,8 +343,14 @@ def _is_lint(argv: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `liveshift lint` runs in pre-commit hooks and CI on every change: its start-up time counts.
-    parser = _lint_only_parser() if _is_lint(argv) else build_parser()
-    args = parser.parse_args(argv)
+    args: Any = None
+    if _is_lint(argv):
+        from liveshift.linter.argv import parse_lint_argv
+
+        args = parse_lint_argv(argv)  # None: help or an error, which argparse prints
+    if args is None:
+        parser = _lint_only_parser() if _is_lint(argv) else build_parser()
+        args = parser.parse_args(argv)
     debug = args.debug or bool(os.environ.get("LIVESHIFT_DEBUG"))
     try:
         code: int = args.func(args)
@@ -371,5 +382,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_DATABASE
 
 
+def console() -> None:
+    """The `liveshift` program (its console script): main() with this process's arguments, then
+    exit; a lint ends without tearing down the interpreter (see linter.command.exit_now)."""
+    code = main()
+    if _is_lint(sys.argv[1:]):
+        from liveshift.linter.command import exit_now
+
+        exit_now(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

@@ -138,6 +138,19 @@ def test_lint_does_not_import_psycopg_pydantic_or_rich(project: Path) -> None:
     assert "HEAVY [] 1" in done.stdout, done.stdout + done.stderr
 
 
+def test_cold_lint_imports_neither_argparse_nor_re_nor_json(project: Path) -> None:
+    (project / "a.sql").write_text("drop table t; -- liveshift: ignore drop-table\n")
+    script = (
+        "import sys\nfrom liveshift.cli import main\n"
+        "code = main(['lint', '--format', 'json', '--no-cache', 'a.sql'])\n"
+        "loaded = sorted({'argparse', 're', 'json', 'gettext', 'fnmatch'} & set(sys.modules))\n"
+        "print('LOADED', loaded, code)\n"
+    )
+    done = python(script, project)
+    assert "LOADED [] 1" in done.stdout, done.stdout + done.stderr
+    assert '"rule": "missing-lock-timeout"' in done.stdout  # and it did lint
+
+
 def test_liveshift_lint_imports_only_what_linting_sql_needs(project: Path) -> None:
     (project / "a.sql").write_text("drop table t;\n")
     script = (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 import liveshift
@@ -127,6 +130,41 @@ def test_parse_directive() -> None:
     assert parse_directive("-- liveshift: ignore-file x") == (True, ("x",))
     assert parse_directive("-- liveshift: ignore x: because") == (False, ("x",))
     assert parse_directive("-- nothing") is None
+
+
+def directive_by_regex(comment: str) -> tuple[bool, tuple[str, ...]] | None:
+    """The directive grammar as regular expressions (what parse_directive implements)."""
+    match = re.search(r"liveshift:\s*(ignore-file|ignore)\b(.*)", comment, re.DOTALL)
+    if match is None:
+        return None
+    body = re.split(r"--|:|\*/", match.group(2).removesuffix("*/"), maxsplit=1)[0]
+    ids = []
+    for token in re.split(r"[\s,]+", body.strip()):
+        if token and re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", token):
+            ids.append(token)
+        elif token:
+            break
+    return match.group(1) == "ignore-file", tuple(ids)
+
+
+def test_parse_directive_follows_the_grammar() -> None:
+    pieces = [
+        "liveshift:", "liveshift", "ignore", "ignore-file", "-file", " ", "\t", "\n", "\u00a0",
+        "\u2003", ",", ", ", "-", "--", ":", "*/", "/*", "drop-table", "a1", "x-", "-y", "A",
+        "é", "_", "٣", "file", "ignorex", "because", "0", "z--z",
+    ]  # fmt: skip
+    rng = random.Random(11)
+    found = 0
+    for _ in range(30000):
+        comment = "".join(rng.choices(pieces, k=rng.randint(0, 9)))
+        start = rng.choice(
+            ["", "-- liveshift:", "-- liveshift: ignore ", "/* liveshift: ignore-file"]
+        )
+        comment = start + comment
+        expected = directive_by_regex(comment)
+        assert parse_directive(comment) == expected, comment
+        found += expected is not None and bool(expected[1])
+    assert found > 1000
 
 
 def test_exclude_unknown_rule_is_a_config_error_with_suggestion() -> None:

@@ -325,6 +325,17 @@ def test_fix_writes_then_reports_what_is_left(project: Path) -> None:
     assert "No automatic fixes to apply." in again.stderr
 
 
+def test_fix_of_a_missing_file_prints_only_the_error(project: Path) -> None:
+    before = (project / "m" / "0001.sql").read_text()
+    for missing in ("nope.sql", "nope.yaml"):
+        done = lint("--fix", "m/0001.sql", missing, cwd=project)
+        assert done.returncode == 2
+        assert done.stdout == ""
+        assert done.stderr == lint(missing, cwd=project).stderr  # the error lint gives
+        assert done.stderr.count("\n") == 1 and missing in done.stderr
+        assert (project / "m" / "0001.sql").read_text() == before  # all or nothing
+
+
 def test_fix_refuses_stdin(project: Path) -> None:
     done = lint("--fix", "-", cwd=project, stdin="drop index i;")
     assert done.returncode == 2 and "--diff" in done.stderr

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from liveshift.linter.command import add_parser, run
+from liveshift.linter.argv import parse_lint_argv
+from liveshift.linter.command import exit_now, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="liveshift")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_parser(subparsers)
-    args = parser.parse_args(["lint", *(sys.argv[1:] if argv is None else argv)])
+    words = ["lint", *(sys.argv[1:] if argv is None else argv)]
+    args = parse_lint_argv(words[1:], top_level=False)
+    if args is None:  # help, or an error to print: argparse's parser
+        import argparse
+
+        from liveshift.linter.arguments import add_parser
+
+        parser = argparse.ArgumentParser(prog="liveshift")
+        subparsers = parser.add_subparsers(dest="command", required=True)
+        add_parser(subparsers)
+        return run(parser.parse_args(words))
     return run(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -7,7 +7,6 @@ statement's own tokens (pglast's scanner), so comments and string literals canno
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 
 from liveshift.linter.pgparse import scan
@@ -20,7 +19,8 @@ if TYPE_CHECKING:
     from liveshift.linter.rule import Hit
 
 _COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
-_SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
+_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_NAME_CHARACTERS = _NAME_START | frozenset("0123456789$")
 
 
 class Edit(Record):
@@ -178,7 +178,9 @@ def quote_ident(name: str) -> str:
     """An identifier as SQL must spell it: bare when it can be, else in double quotes."""
     from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
-    if _SIMPLE_NAME.fullmatch(name) and name not in RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS:
+    # [a-z_][a-z0-9_$]*, without `re` (only fixes quote names; linting never imports re)
+    simple = name[:1] in _NAME_START and _NAME_CHARACTERS.issuperset(name)
+    if simple and name not in RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
 

@@ -10,6 +10,7 @@ the file with fewer findings, and still parsing.
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -20,7 +21,13 @@ from liveshift.errors import LiveshiftError
 from liveshift.linter.edits import Edit, apply_edits, overlaps
 from liveshift.linter.engine import FixOffer, Linter
 from liveshift.linter.finding import Finding
-from liveshift.linter.inputs import decode_input, expand_names, input_kind, read_bytes
+from liveshift.linter.inputs import (
+    LintInputError,
+    decode_input,
+    expand_names,
+    input_kind,
+    read_bytes,
+)
 from liveshift.linter.options import LintOptions
 from liveshift.linter.source import Source
 
@@ -94,6 +101,9 @@ def fix_paths(
     for path in expand_names(paths, exclude_paths):
         if path is None:
             results.append(fix_sql(sys.stdin.read(), options, "<stdin>"))
+            continue
+        if path in paths and not os.path.exists(path):  # named: reported as lint reports it
+            errors.append(LintInputError(f"No such file or directory: {path}", file=path))
             continue
         if input_kind(path) != "sql":
             continue  # the SQL of a migration file sits in YAML: not rewritten

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -107,6 +106,10 @@ def _files_under(directory: str) -> list[str]:
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
     """Whether a path (normalized) or its file name matches a pattern."""
+    if not patterns:
+        return False
+    import fnmatch  # only with exclude patterns: it imports `re`
+
     text = name.replace(os.sep, "/")
     base = os.path.basename(name)
     return any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(base, p) for p in patterns)
@@ -125,15 +128,27 @@ def _stdin_input() -> LintInput:
     return LintInput("<stdin>", [Source(sys.stdin.read(), "<stdin>")], [])
 
 
-def read_bytes(path: Path | str) -> bytes:
-    """A file's bytes: the parser's offsets are byte offsets, and line endings stay as written."""
+_READ_SIZE = 1 << 16
+
+
+def read_bytes(path: Path | str, regular: bool = False) -> bytes:
+    """A file's bytes: the parser's offsets are byte offsets, and line endings stay as written.
+
+    `regular`: the path was a regular file when the directory was listed. A read from a regular
+    file returns less than asked for only at its end, so the read that would return nothing is
+    skipped (a named path may be a pipe, where a short read is not the end).
+    """
     name = str(path)
     try:
         # os.read rather than open(): no file object and buffer per file, half the time.
         descriptor = os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            parts = []
-            while part := os.read(descriptor, 1 << 16):
+            part = os.read(descriptor, _READ_SIZE)
+            if regular and len(part) < _READ_SIZE:
+                return part
+            parts = [part]
+            while part:
+                part = os.read(descriptor, _READ_SIZE)
                 parts.append(part)
         finally:
             os.close(descriptor)
@@ -367,8 +382,9 @@ def _lint_one(linter: Linter, item: tuple[str | None, bool, bytes | None]) -> Ou
         if path is None:
             lint_input: LintInput | None = _stdin_input()
         else:
-            lint_input = decode_input(path, read_bytes(path) if data is None else data,
-                                      explicit=explicit)  # fmt: skip
+            if data is None:
+                data = read_bytes(path, regular=not explicit)  # found by listing a directory
+            lint_input = decode_input(path, data, explicit=explicit)
     except LiveshiftError as exc:
         return exc
     if lint_input is None:

@@ -23,14 +23,17 @@ class _Deferred(types.ModuleType):
 
 
 def _defer(name: str, location: str, package_dir: str | None = None) -> types.ModuleType:
-    import importlib.util
+    # importlib.util's two functions, from the import system's own modules (already loaded):
+    # importlib.util itself imports contextlib, and with it a few more modules.
+    from importlib._bootstrap import module_from_spec
+    from importlib._bootstrap_external import spec_from_file_location
 
-    spec = importlib.util.spec_from_file_location(
+    spec = spec_from_file_location(
         name, location, submodule_search_locations=[package_dir] if package_dir else None
     )
     if spec is None or spec.loader is None:
         raise ImportError(name)
-    module = importlib.util.module_from_spec(spec)
+    module = module_from_spec(spec)
     module.__class__ = _Deferred
     sys.modules[name] = module
     return module

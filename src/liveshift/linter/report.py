@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from liveshift.linter.finding import Finding, Severity
@@ -22,6 +21,62 @@ _YELLOW = "\033[33m"
 _BOLD = "\033[1m"
 _DIM = "\033[2m"
 _RESET = "\033[0m"
+
+
+def dumps_indented(value: Any) -> str:
+    """`json.dumps(value, indent=2)` for dicts (string keys), lists, strings, ints, bools and
+    None, without the json package (which imports `re`) and its pure-Python indenting encoder:
+    strings go through the same C function json uses. Anything else goes to json.dumps."""
+    try:
+        from _json import encode_basestring_ascii as quote
+    except ImportError:  # pragma: no cover - a Python without the C accelerator
+        from json.encoder import encode_basestring_ascii as quote
+    parts: list[str] = []
+    add = parts.append
+
+    def encode(item: Any, indent: str) -> None:
+        if isinstance(item, str):
+            add(quote(item))
+        elif item is None:
+            add("null")
+        elif item is True:
+            add("true")
+        elif item is False:
+            add("false")
+        elif type(item) is int:
+            add(int.__repr__(item))
+        elif type(item) is dict and all(type(key) is str for key in item):
+            if not item:
+                add("{}")
+                return
+            inner = indent + "  "
+            add("{")
+            first = True
+            for key, member in item.items():
+                add(("\n" if first else ",\n") + inner + quote(key) + ": ")
+                first = False
+                encode(member, inner)
+            add("\n" + indent + "}")
+        elif type(item) is list:
+            if not item:
+                add("[]")
+                return
+            inner = indent + "  "
+            add("[")
+            first = True
+            for member in item:
+                add(("\n" if first else ",\n") + inner)
+                first = False
+                encode(member, inner)
+            add("\n" + indent + "]")
+        else:
+            import json
+
+            text = json.dumps(item, indent=2)
+            add(text.replace("\n", "\n" + indent))
+
+    encode(value, "")
+    return "".join(parts)
 
 
 def summary_line(findings: Sequence[Finding], files: int) -> str:
@@ -65,7 +120,7 @@ def render_json(findings: Sequence[Finding], files: int, statements: int) -> str
             "warnings": len(findings) - errors,
         },
     }
-    return json.dumps(document, indent=2) + "\n"
+    return dumps_indented(document) + "\n"
 
 
 def render_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
@@ -110,7 +165,7 @@ def render_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:
         "version": "2.1.0",
         "runs": [{"tool": {"driver": driver}, "results": results}],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return dumps_indented(document) + "\n"
 
 
 def render_github(findings: Sequence[Finding]) -> str:

@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import bisect
-import json
-import re
 
 from liveshift.linter.nodes import Node
 from liveshift.linter.pgparse import ParseError, parse_sql_json, scan
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-# json.loads without its type checks and two whitespace matches per call (the parser's JSON
-# has no surrounding whitespace): 5% of decoding a small file's tree.
-_decode_json = json.JSONDecoder().raw_decode
+
+class _JSONOptions:
+    """The settings json.JSONDecoder gives its C scanner: plain dicts, floats and ints."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {
+        "-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")
+    }.__getitem__  # fmt: skip
+
+
+def _json_decoder() -> Callable[[str, int], tuple[Any, int]]:
+    """`json.JSONDecoder().raw_decode` without its type checks and two whitespace matches per call
+    (the parser's JSON has none around it), and without importing the json package, which
+    imports `re`: the C scanner json uses, built with the same settings."""
+    make_scanner: Any
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - a Python without the C accelerator
+        from json.scanner import make_scanner
+    scanner: Callable[[str, int], tuple[Any, int]] = make_scanner(_JSONOptions())
+    return scanner
+
+
+_scan_json = _json_decoder()
 
 
 class Statement:
@@ -113,7 +136,7 @@ class Source:
         return statements, problem
 
     def _statements(self, text: str) -> list[Statement]:
-        tree, _end = _decode_json(parse_sql_json(text))
+        tree, _end = _scan_json(parse_sql_json(text), 0)
         total = len(text) if self.ascii else len(text.encode("utf-8"))
         statements = []
         for index, raw in enumerate(tree.get("stmts", ())):
@@ -131,7 +154,7 @@ class Source:
             # pglast maps the error offset to a character index wrongly for multi-byte text, so
             # parse an ASCII stand-in of the same length in characters to find the position.
             try:
-                parse_sql_json(_NON_ASCII.sub("x", self.text))
+                parse_sql_json("".join(c if c < "\x80" else "x" for c in self.text))
             except ParseError as ascii_exc:
                 if len(ascii_exc.args) > 1 and isinstance(ascii_exc.args[1], int):
                     offset = ascii_exc.args[1]
