@@ -40,14 +40,15 @@ class Cursor:
 
 @dataclass
 class Planned:
-    """One batch's UPDATE (without RETURNING) and its parameters, the key it ends at, and the rows
-    it covers: None when that is the rows it updates, else at least this many (rows the `where`
-    skips count as done too)."""
+    """One batch's UPDATE and its parameters, the key it ends at, and the rows it covers (rows the
+    `where` skips count as done too): `scanned` when known before it runs, else the rows it
+    updates but at least `at_least`."""
 
     sql: str
     params: list[Any]
     last: list[str]
     scanned: int | None
+    at_least: int = 0
 
 
 class Backfiller:
@@ -326,13 +327,14 @@ class Backfiller:
         """Run one batch in its own transaction, with its checkpoint. Returns (rows scanned,
         last key); (0, None) when the backfill is through.
 
-        The transaction goes to the server as one pipeline: BEGIN, the SET LOCALs, one statement
-        that updates the rows and the checkpoint together, COMMIT. Only the keyset path waits for
-        an answer on the way (the batch's last key). So the batch's row locks are released as soon
-        as the server has done the work, never held across a round trip to this process, which on
-        a busy machine may not be running at that moment; and per-batch overhead, which decides
-        how short a batch can be, is one round trip."""
-        with self.conn.pipeline(), self.conn.transaction():
+        The transaction goes to the server as a pipeline: BEGIN, the SET LOCALs, the UPDATE, the
+        checkpoint, COMMIT. It waits for one answer on the way: the batch's last key on the keyset
+        path (before the UPDATE), the UPDATE's row count on the others (the checkpoint records
+        it). So a batch holds its row locks across at most one round trip to this process, which
+        on a busy machine may not be running at that moment. (Counting the rows in the UPDATE
+        statement itself, as a data-modifying WITH ... RETURNING, avoided that round trip but cost
+        about 5% of the rate: bench/backfill.py.)"""
+        with self.conn.pipeline() as pipeline, self.conn.transaction():
             local = self._local_settings()
             self.conn.execute(
                 "select " + ", ".join("set_config(%s, %s, true)" for _ in local),
@@ -344,60 +346,47 @@ class Backfiller:
                 planned = self._keyset_batch(cursor, size)
             if planned is None:
                 return 0, None
-            result = self._update_with_checkpoint(planned, size, rate)
+            updating = self.conn.execute(planned.sql.encode(), planned.params)
+            scanned = planned.scanned
+            if scanned is None:
+                pipeline.sync()
+                scanned = max(updating.rowcount, planned.at_least)
+            checkpoint = self._checkpoint(planned.last, scanned, size, rate)
         # The pipeline is through (an error, such as a lock timeout, was raised on the way out):
         # the batch is committed.
-        row = result.fetchone()
-        assert row is not None
-        updated, scanned = int(row[0]), int(row[1])
-        if self.pacer.max_rest > 0:
-            self.pacer.observe(LoadSample.of(row[2:]))
-        self.rows_updated += updated
+        if checkpoint is not None:
+            sample = checkpoint.fetchone()
+            if sample is not None:
+                self.pacer.observe(LoadSample.of(sample))
+        self.rows_updated += max(updating.rowcount, 0)
         return scanned, planned.last
 
-    def _update_with_checkpoint(self, planned: Planned, size: int, rate: float) -> Any:
-        """The batch's UPDATE as a data-modifying CTE, and in the same statement the checkpoint
-        (when there is a migration to record it in) and, with load pacing on, a sample of the
-        other sessions taken while the batch still holds its rows. Returns the cursor; its one
-        row is (rows updated, rows scanned, load sample...)."""
-        scanned = "_ls_done.n" if planned.scanned is None else "greatest(_ls_done.n, %s)"
-        scanned_params = [] if planned.scanned is None else [planned.scanned]
+    def _checkpoint(self, last: list[str], scanned: int, size: int, rate: float) -> Any:
+        """Queue the checkpoint's UPDATE (when there is a migration to record it in) and, with
+        load pacing on, a sample of the other sessions taken while the batch still holds its rows,
+        in the same statement. Returns the cursor whose row is the sample, or None."""
         pacing = self.pacer.max_rest > 0
-        load_from = f", ({LOAD_SAMPLE}) _ls_load" if pacing else ""
-        load_columns = ", _ls_load.*" if pacing else ""
-        head = (
-            f"with _ls_batch as ({planned.sql} returning 1), "
-            "_ls_done as (select count(*) as n from _ls_batch) "
-        )
         if self.migration_id is None:
-            return self.conn.execute(
-                (
-                    f"{head}select _ls_done.n, {scanned}{load_columns} from _ls_done{load_from}"
-                ).encode(),
-                [*planned.params, *scanned_params],
-            )
-        return self.conn.execute(
+            return self.conn.execute(LOAD_SAMPLE) if pacing else None
+        cursor = self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
+            "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
+            "rows_per_second = %s, throttle = %s, updated_at = now() "
+            + (f"from ({LOAD_SAMPLE}) _ls_load " if pacing else "")
+            + "where migration_id = %s and table_name = %s and column_name = %s"
+            + (" returning _ls_load.*" if pacing else ""),
             (
-                f"{head}update {STATE_SCHEMA}.backfills set checkpoint = %s, "
-                f"rows_done = rows_done + {scanned}, batches = batches + 1, batch_size = %s, "
-                "rows_per_second = %s, throttle = %s, updated_at = now() "
-                f"from _ls_done{load_from} "
-                "where migration_id = %s and table_name = %s and column_name = %s "
-                f"returning _ls_done.n, {scanned}{load_columns}"
-            ).encode(),
-            [
-                *planned.params,
-                planned.last,
-                *scanned_params,
+                last,
+                scanned,
                 size,
                 rate,
                 self.pacer.reason,
                 self.migration_id,
                 self.spec.table,
                 self.spec.column,
-                *scanned_params,
-            ],
+            ),
         )
+        return cursor if pacing else None
 
     def _local_settings(self) -> list[tuple[str, str]]:
         local = [
@@ -485,5 +474,6 @@ class Backfiller:
             self._update("ctid >= %s::tid and ctid < %s::tid"),
             [f"({first},0)", f"({end + 1},0)"],
             [str(end)],
+            None,
             int((end - first + 1) * rows_per_page),
         )
