@@ -1,0 +1,123 @@
+"""How close the backfill comes to what any batched backfill can reach: on fresh copies of one
+1,000,000-row table, in rotation, rows/s of
+
+- one `UPDATE bench SET w = expr` (the physical limit),
+- a hand-written loop of fixed key-range batches (one transaction each, pipelined, no checkpoint),
+- the same loop with liveshift's sync triggers on the table (as add_column installs them),
+- liveshift's backfill with the same fixed batch size, and with its defaults.
+
+    .venv/bin/python bench/backfill_ceiling.py [--database-url URL] [--rows 1000000]
+                                               [--rounds 3] [--batch 5000]
+
+The gap between the first two is the batching; between the second and third, the row lock
+PostgreSQL takes for a BEFORE UPDATE trigger (bench/trigger_cost.py); between the third and the
+fourth, liveshift's own work per batch (settings, checkpoint, progress).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from backfill import MIGRATION, UP, Bench, Capture, own_server  # bench/backfill.py
+from liveshift.migration import Migration
+from liveshift.migrator import Migrator
+from liveshift.settings import Settings
+from trigger_cost import database, liveshift_triggers  # bench/trigger_cost.py
+
+TEMP = "_ls_new_w"
+
+
+def single(url: str, rows: int) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"alter table bench add column {TEMP} bigint")
+        began = time.monotonic()
+        conn.execute(f"update bench set {TEMP} = {UP}")
+        return rows / (time.monotonic() - began)
+
+
+def loop(url: str, rows: int, batch: int, triggers: tuple[str, list[str]] | None) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"alter table bench add column {TEMP} bigint")
+        if triggers is not None:
+            function_sql, trigger_sql = triggers
+            conn.execute(function_sql)
+            for statement in trigger_sql:
+                conn.execute(statement)
+        conn.execute("set liveshift.backfill = on")
+        update = (
+            f"update only bench set {TEMP} = ({UP}) where id > %s and id <= %s and {TEMP} is null"
+        )
+        began = time.monotonic()
+        for start in range(0, rows, batch):
+            with conn.pipeline(), conn.transaction():
+                conn.execute(update, (start, start + batch))
+        return rows / (time.monotonic() - began)
+
+
+def liveshift(url: str, batch: int | None) -> float:
+    capture = Capture()
+    settings = Settings(max_replication_lag_s=0, **({"batch_size": batch} if batch else {}))
+    Migrator(url, settings=settings, reporter=capture).start(
+        Migration.from_dict(MIGRATION, name="bench_add_w")
+    )
+    assert capture.final is not None
+    return capture.final.rows_done / capture.final.elapsed_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--database-url", help="an existing server (default: a private one)")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=5000, help="rows per fixed batch")
+    args = parser.parse_args(argv)
+    if args.database_url:
+        return run(args, args.database_url)
+    with own_server() as url:
+        return run(args, url)
+
+
+def run(args: argparse.Namespace, admin: str) -> int:
+    with database(admin, "ls_ceiling_capture") as url:
+        _, function_sql, trigger_sql = liveshift_triggers(url)
+    # The captured definitions name the column `_ls_new_w` of table `bench`, as here.
+    triggers = (function_sql, trigger_sql)
+    rows, batch = args.rows, args.batch
+    variants: dict[str, Callable[[str], float]] = {
+        "one UPDATE (the physical limit)": lambda url: single(url, rows),
+        f"hand-written {batch:,}-row batches, no trigger": lambda url: loop(url, rows, batch, None),
+        f"hand-written {batch:,}-row batches, liveshift's triggers": lambda url: loop(
+            url, rows, batch, triggers
+        ),
+        f"liveshift, --batch-size {batch:,}": lambda url: liveshift(url, batch),
+        "liveshift, defaults": lambda url: liveshift(url, None),
+    }
+    bench = Bench(admin, rows, 400.0, 1.0)
+    bench.load()
+    measured: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for round_ in range(args.rounds):
+            names = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+            for name in names:
+                with bench.copy() as url:
+                    measured[name].append(variants[name](url))
+            print(".", end="", flush=True)
+    finally:
+        bench.cleanup()
+    print()
+    base = statistics.median(measured["one UPDATE (the physical limit)"])
+    print(f"{rows:,} rows; rows/s, medians of {args.rounds}, and the ratio to one UPDATE")
+    for name, rates in measured.items():
+        median = statistics.median(rates)
+        print(f"  {name:58s} {median:>10,.0f}  {median / base:.3f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
