@@ -438,6 +438,14 @@ def own_server() -> Iterator[str]:
         server.cleanup()
 
 
+def on_server(args: argparse.Namespace, run: Callable[[argparse.Namespace, str], int]) -> int:
+    """`run(args, url)` on the server of `--database-url`, else on a private one made for it."""
+    if args.database_url:
+        return run(args, args.database_url)
+    with own_server() as url:
+        return run(args, url)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -453,11 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         help="curve points after the default, as target_ms:pause:sync|async:load_pause, "
         "comma-separated (e.g. 50:0:sync:0,20:0:async:0)",
     )
-    args = parser.parse_args(argv)
-    if args.database_url:
-        return run(args, args.database_url)
-    with own_server() as url:
-        return run(args, url)
+    return on_server(parser.parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, url: str) -> int:

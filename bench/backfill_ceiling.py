@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from backfill import MIGRATION, UP, Bench, Capture, own_server  # bench/backfill.py
+from backfill import MIGRATION, UP, Bench, Capture, on_server  # bench/backfill.py
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.settings import Settings
@@ -76,11 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=5000, help="rows per fixed batch")
-    args = parser.parse_args(argv)
-    if args.database_url:
-        return run(args, args.database_url)
-    with own_server() as url:
-        return run(args, url)
+    return on_server(parser.parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, admin: str) -> int:

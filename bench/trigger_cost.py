@@ -25,7 +25,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from backfill import own_server, with_db  # bench/backfill.py, beside this script
+from backfill import on_server, with_db  # bench/backfill.py, beside this script
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import Reporter
@@ -96,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", help="an existing server (default: a private one)")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-    if args.database_url:
-        return run(args, args.database_url)
-    with own_server() as url:
-        return run(args, url)
+    return on_server(parser.parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, admin: str) -> int:

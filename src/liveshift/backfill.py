@@ -71,6 +71,7 @@ class Backfiller:
         self.migration_id = migration_id
         self.stop = stop or threading.Event()
         self.rows_updated = 0
+        self._rows_per_page: float | None = None  # the ctid path's estimate
         self.pacer = LoadPacer(settings.load_pause, settings.load_half_life_s)
 
     @property
@@ -462,12 +463,14 @@ class Backfiller:
         first = int(cursor.checkpoint[0]) + 1 if cursor.checkpoint else 0
         if first > last_page:
             return None
-        row = self.conn.execute(
-            "select greatest(reltuples, 0) / greatest(relpages, 1) from pg_class "
-            "where oid = %s::regclass",
-            (self._table,),
-        ).fetchone()
-        rows_per_page = max(float(row[0]) if row else 1.0, 1.0)
+        if self._rows_per_page is None:  # asked once: a round trip per batch is what it costs
+            row = self.conn.execute(
+                "select greatest(reltuples, 0) / greatest(relpages, 1) from pg_class "
+                "where oid = %s::regclass",
+                (self._table,),
+            ).fetchone()
+            self._rows_per_page = max(float(row[0]) if row else 1.0, 1.0)
+        rows_per_page = self._rows_per_page
         pages = max(1, int(size / rows_per_page))
         end = min(first + pages - 1, last_page)
         return Planned(
