@@ -1,10 +1,16 @@
-"""The backfill: fills a column in short keyset batches, each committing its own checkpoint."""
+"""The backfill: fills a column in short keyset batches, each committing its own checkpoint.
+
+With `--workers N` the key range is cut into N slices when the backfill begins; each slice has
+its own checkpoint row, and N lanes (one connection each) take unfinished slices until none is
+left. One worker is one lane on the runner's own connection.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +26,19 @@ from liveshift.state import STATE_SCHEMA
 from liveshift.throttle import LOAD_SAMPLE, LoadPacer, LoadSample, Throttle
 from liveshift.triggers import BACKFILL_SETTING
 
+# A slice smaller than this is not worth a connection of its own: tables with fewer rows than
+# this many per worker get fewer slices (one, below twice this).
+MIN_SLICE_ROWS = 10_000
+# Keys sampled to place the slice boundaries of a keyset backfill (TABLESAMPLE SYSTEM).
+SPLIT_SAMPLE_ROWS = 20_000
+
 
 @dataclass
 class Cursor:
-    """Where the backfill stands: the last key done (None before the first batch) and the last
-    key that existed when it began (rows past it were written under the sync trigger)."""
+    """Where one slice of the backfill stands: the last key done (None before the slice's first
+    batch: the table's start; a later slice starts past the boundary key before it) and the last
+    key of the slice (for the last slice, the last key that existed when the backfill began:
+    rows past it were written under the sync trigger)."""
 
     key_columns: list[str]
     key_types: list[str]
@@ -33,6 +47,8 @@ class Cursor:
     rows_done: int
     rows_total: int
     batches: int
+    slice: int = 0
+    finished: bool = False
     # A single integer key with few gaps is batched by key arithmetic (no probe for the batch's
     # last key): the first key minus one, or None to probe with OFFSET.
     dense_start: int | None = None
@@ -51,8 +67,16 @@ class Planned:
     at_least: int = 0
 
 
+class _LaneStopped(Exception):
+    """A lane stops after its batch because another lane failed; that failure is what surfaces."""
+
+
 class Backfiller:
-    """Runs one Backfill to the end, resuming from its checkpoint if it ran before."""
+    """Runs one Backfill to the end, resuming from its checkpoints if it ran before.
+
+    `connect` opens another connection to the same database; without it (or with one worker)
+    the whole backfill runs on `conn`.
+    """
 
     def __init__(
         self,
@@ -63,6 +87,7 @@ class Backfiller:
         throttle: Throttle | None = None,
         migration_id: int | None = None,
         stop: threading.Event | None = None,
+        connect: Callable[[], psycopg.Connection[Any]] | None = None,
     ) -> None:
         self.conn = conn
         self.settings = settings
@@ -70,9 +95,14 @@ class Backfiller:
         self.throttle = throttle
         self.migration_id = migration_id
         self.stop = stop or threading.Event()
+        self.connect = connect
         self.rows_updated = 0
-        self._rows_per_page: float | None = None  # the ctid path's estimate
-        self.pacer = LoadPacer(settings.load_pause, settings.load_half_life_s)
+        self._lock = threading.Lock()  # progress, the slice queue, the throttle's connection
+        self._failed = threading.Event()  # a lane failed: the others stop after their batch
+        self._slices: list[Cursor] = []
+        self._started = 0.0
+        self._rows_at_start = 0
+        self._batch_size = settings.batch_size or settings.batch_start  # the latest batch's
 
     @property
     def _expression(self) -> str:
@@ -87,143 +117,148 @@ class Backfiller:
     def _table(self) -> str:
         return f"{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
 
+    def _update(self, condition: str) -> str:
+        return (
+            f"update only {self._table} set {quote_ident(self.spec.column)} = "
+            f"({self._expression}) where {condition} and ({self._where})"
+        )
+
+    @property
+    def _state_row(self) -> str:
+        return "where migration_id = %s and table_name = %s and column_name = %s"
+
     def run(self, spec: Backfill) -> int:
         self.spec = spec
-        self._watch_client()
-        cursor = self._load_or_begin()
-        if cursor.rows_done and cursor.checkpoint is not None:
+        self.rows_updated = 0
+        self._failed.clear()
+        watch_client(self.conn)
+        slices = self._slices = self._load_or_begin()
+        done = sum(c.rows_done for c in slices)
+        if done and any(c.checkpoint is not None for c in slices):
             self.reporter.message(
                 f"resuming the backfill of {spec.table}.{spec.column} after "
-                f"{cursor.rows_done:,} of ~{cursor.rows_total:,} rows"
+                f"{done:,} of ~{self._total():,} rows"
             )
-        if cursor.upper_bound is None:  # the table was empty when the backfill began
-            self._finish(cursor)
+        for cursor in slices:
+            if cursor.upper_bound is None and not cursor.finished:  # the table was empty
+                self._finish(cursor, self.conn)
+        pending = [c for c in slices if not c.finished]
+        if not pending:
             return 0
-        cursor.dense_start = self._dense_start(cursor)
-        batch_size = self.settings.batch_size or self.settings.batch_start
-        started = time.monotonic()
-        rows_at_start = cursor.rows_done
-        throttle_reason: str | None = None
-        lock_waits = 0
-        while True:
-            self._check_stop(cursor)
-            throttle_reason = self._wait_while_throttled(cursor, batch_size, started, rows_at_start)
-            self._check_stop(cursor)
-            t0 = time.monotonic()
-            rate = (cursor.rows_done - rows_at_start) / max(t0 - started, 1e-6)
+        dense_start = self._dense_start(slices)
+        for cursor in pending:
+            cursor.dense_start = dense_start
+        self._started = time.monotonic()
+        self._rows_at_start = done
+        workers = min(self.settings.workers, len(pending))
+        if workers <= 1 or self.connect is None:
+            lane = Lane(self, self.conn)
             try:
-                scanned, last_key = self._batch(cursor, batch_size, rate)
-            except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
-                # An application transaction holds some of these rows: back off, with less.
-                # Giving up quickly matters more than finishing this batch: while it waits it
-                # holds the row locks it already took, and the application queues behind them.
-                lock_waits += 1
-                batch_size = max(self.settings.batch_min, batch_size // 2)
-                if lock_waits == 1 or lock_waits % 10 == 0:
-                    self.reporter.message(
-                        f"a batch waited more than {self.settings.row_lock_timeout_ms} ms for "
-                        f"row locks held by the application ({lock_waits} tries); retrying "
-                        f"with {batch_size:,} rows"
-                    )
-                self.stop.wait(min(0.05 * 2**lock_waits, 2.0))
-                continue
-            lock_waits = 0
-            elapsed = max(time.monotonic() - t0, 1e-4)
-            if last_key is None:
-                break
-            rest = self.settings.batch_pause + self.pacer.rest
-            if rest > 0:
-                # The duty cycle: the application's commits do not queue behind ours for WAL
-                # flushes and CPU while we rest.
-                self.stop.wait(elapsed * rest)
-            cursor.checkpoint = last_key
-            cursor.rows_done += scanned
-            cursor.batches += 1
-            rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
-            self.reporter.backfill(
-                self._progress(
-                    cursor, rate, batch_size, throttle_reason or self.pacer.reason, started
-                )
-            )
-            batch_size = self._next_size(batch_size, scanned, elapsed)
-        self._finish(cursor)
-        rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
-        cursor.rows_total = max(cursor.rows_total, cursor.rows_done)
-        self.reporter.backfill(self._progress(cursor, rate, batch_size, None, started), final=True)
+                for cursor in pending:
+                    lane.run(cursor)
+            finally:
+                self.rows_updated += lane.rows_updated
+        else:
+            self._run_lanes(pending, workers)
+        self.report(self._batch_size, None, final=True)
         return self.rows_updated
 
-    def _check_stop(self, cursor: Cursor) -> None:
+    def _run_lanes(self, pending: list[Cursor], workers: int) -> None:
+        """`workers` lanes, each on a connection of its own, take slices until none is left.
+        The first failure stops the other lanes after their current batch and is raised; a stop
+        (Ctrl-C, SIGTERM) stops them all the same way and is reported once, with the total."""
+        queue = list(reversed(pending))
+        failures: list[BaseException] = []
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            lane = Lane(self, conn)
+            try:
+                while True:
+                    with self._lock:
+                        if not queue:
+                            return
+                        cursor = queue.pop()
+                    lane.run(cursor)
+            except BaseException as exc:  # re-raised by the runner's thread below
+                if not isinstance(exc, (Interrupted, _LaneStopped)):
+                    self._failed.set()
+                with self._lock:
+                    failures.append(exc)
+            finally:
+                with self._lock:
+                    self.rows_updated += lane.rows_updated
+
+        connections: list[psycopg.Connection[Any]] = []
+        try:
+            assert self.connect is not None
+            for _ in range(workers):
+                connection = self.connect()
+                connections.append(connection)
+                watch_client(connection)
+            threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in connections]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():  # short joins: the runner's thread takes the signals
+                    thread.join(0.2)
+        finally:
+            for connection in connections:
+                with contextlib.suppress(psycopg.Error):
+                    connection.close()
+        for failure in failures:
+            if not isinstance(failure, (Interrupted, _LaneStopped)):
+                raise failure
+        if failures:
+            raise self._interrupted()
+
+    def check_stop(self) -> None:
         if self.stop.is_set():
-            raise Interrupted(
-                f"stopped after {cursor.rows_done:,} of ~{max(cursor.rows_total, cursor.rows_done):,}"
-                f" rows of the backfill of {self.spec.table}.{self.spec.column}; every finished "
-                "batch is saved",
-                hint="Run the same `liveshift start FILE` to resume from here, or "
-                "`liveshift rollback` to undo the migration.",
-            )
+            raise self._interrupted()
+        if self._failed.is_set():
+            raise _LaneStopped
 
-    def _watch_client(self) -> None:
-        """A liveshift that dies (kill -9, a lost host) must not hold the migration lock for long:
-        the server checks for the client while a batch runs and probes it while idle."""
-        for setting, value in (
-            ("client_connection_check_interval", "1000"),  # PostgreSQL 14+
-            ("tcp_keepalives_idle", "10"),
-            ("tcp_keepalives_interval", "5"),
-            ("tcp_keepalives_count", "3"),
-        ):
-            # An older server may not know a setting: none is needed for correctness.
-            with contextlib.suppress(psycopg.Error):
-                self.conn.execute(f"set {setting} = {value}")
-
-    def _progress(
-        self, cursor: Cursor, rate: float, batch_size: int, throttle: str | None, started: float
-    ) -> BackfillProgress:
-        return BackfillProgress(
-            table=self.spec.table,
-            column=self.spec.column,
-            rows_done=cursor.rows_done,
-            rows_total=max(cursor.rows_total, cursor.rows_done),
-            rows_per_second=rate,
-            batch_size=batch_size,
-            batches=cursor.batches,
-            throttle=throttle,
-            elapsed_s=time.monotonic() - started,
+    def _interrupted(self) -> Interrupted:
+        done = sum(c.rows_done for c in self._slices)
+        return Interrupted(
+            f"stopped after {done:,} of ~{max(self._total(), done):,}"
+            f" rows of the backfill of {self.spec.table}.{self.spec.column}; every finished "
+            "batch is saved",
+            hint="Run the same `liveshift start FILE` to resume from here, or "
+            "`liveshift rollback` to undo the migration.",
         )
 
-    def _next_size(self, size: int, scanned: int, elapsed: float) -> int:
-        if self.settings.batch_size:
-            return self.settings.batch_size
-        target = self.settings.batch_target_ms / 1000
-        wanted = int(size * target / elapsed)
-        # Change by at most 2x per batch, so one odd batch does not swing the size.
-        wanted = max(size // 2, min(size * 2, wanted))
-        return max(self.settings.batch_min, min(self.settings.batch_max, wanted))
+    def _total(self) -> int:
+        return sum(max(c.rows_total, c.rows_done) for c in self._slices)
 
-    def _wait_while_throttled(
-        self, cursor: Cursor, batch_size: int, started: float, rows_at_start: int
-    ) -> str | None:
+    def report(
+        self, batch_size: int, throttle: str | None, *, final: bool = False
+    ) -> BackfillProgress:
+        """Send the progress of all slices together to the reporter; returns it."""
+        with self._lock:
+            if batch_size:
+                self._batch_size = batch_size
+            elapsed = max(time.monotonic() - self._started, 1e-6)
+            done = sum(c.rows_done for c in self._slices)
+            progress = BackfillProgress(
+                table=self.spec.table,
+                column=self.spec.column,
+                rows_done=done,
+                rows_total=max(self._total(), done),
+                rows_per_second=(done - self._rows_at_start) / elapsed,
+                batch_size=self._batch_size,
+                batches=sum(c.batches for c in self._slices),
+                throttle=throttle,
+                elapsed_s=elapsed,
+            )
+            self.reporter.backfill(progress, final=final)
+        return progress
+
+    def throttled(self, force: bool = False) -> str | None:
+        """Why the backfill should wait now (None: it should not); one lane asks at a time."""
         if self.throttle is None:
             return None
-        reason = self.throttle.reason()
-        first = reason
-        while reason is not None and not self.stop.is_set():
-            rate = (cursor.rows_done - rows_at_start) / max(time.monotonic() - started, 1e-6)
-            self.reporter.backfill(self._progress(cursor, rate, batch_size, reason, started))
-            self._record_throttle(reason)
-            self.stop.wait(self.settings.throttle_poll_s)
-            reason = self.throttle.reason(force=True)
-        if first is not None:
-            self._record_throttle(None)
-        return first
-
-    def _record_throttle(self, reason: str | None) -> None:
-        if self.migration_id is None:
-            return
-        self.conn.execute(
-            f"update {STATE_SCHEMA}.backfills set throttle = %s, updated_at = now() "
-            "where migration_id = %s and table_name = %s and column_name = %s",
-            (reason, self.migration_id, self.spec.table, self.spec.column),
-        )
+        with self._lock:
+            return self.throttle.reason(force=force)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -239,36 +274,82 @@ class Backfiller:
         types = {name: type_ for name, type_ in rows}
         return list(self.spec.key), [types[k] for k in self.spec.key]
 
-    def _load_or_begin(self) -> Cursor:
+    def _load_or_begin(self) -> list[Cursor]:
         key_columns, key_types = self._key()
         if self.migration_id is not None:
-            row = self.conn.execute(
-                f"select checkpoint, upper_bound, rows_done, rows_total, batches "
-                f"from {STATE_SCHEMA}.backfills "
-                "where migration_id = %s and table_name = %s and column_name = %s",
+            rows = self.conn.execute(
+                "select checkpoint, upper_bound, rows_done, rows_total, batches, slice, "
+                f"finished_at is not null from {STATE_SCHEMA}.backfills {self._state_row} "
+                "order by slice",
                 (self.migration_id, self.spec.table, self.spec.column),
-            ).fetchone()
-            if row is not None:
-                return Cursor(key_columns, key_types, row[0], row[1], row[2], row[3] or 0, row[4])
+            ).fetchall()
+            if rows:
+                return [
+                    Cursor(key_columns, key_types, r[0], r[1], r[2], r[3] or 0, r[4], r[5], r[6])
+                    for r in rows
+                ]
         upper = self._upper_bound(key_columns)
         total = self._estimate_rows()
-        cursor = Cursor(key_columns, key_types, None, upper, 0, total, 0)
+        whole = Cursor(key_columns, key_types, None, upper, 0, total, 0)
+        slices = self._split(whole) if upper is not None else [whole]
         if self.migration_id is not None:
-            self.conn.execute(
-                f"insert into {STATE_SCHEMA}.backfills (migration_id, table_name, column_name, "
-                "key_columns, checkpoint, upper_bound, rows_total) values (%s, %s, %s, %s, %s, %s, %s)"
-                " on conflict do nothing",
-                (
-                    self.migration_id,
-                    self.spec.table,
-                    self.spec.column,
-                    key_columns,
-                    None,
-                    upper,
-                    total,
-                ),
-            )
-        return cursor
+            with self.conn.transaction():
+                for cursor in slices:
+                    self.conn.execute(
+                        f"insert into {STATE_SCHEMA}.backfills (migration_id, table_name, "
+                        "column_name, slice, key_columns, checkpoint, upper_bound, rows_total) "
+                        "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
+                        (
+                            self.migration_id,
+                            self.spec.table,
+                            self.spec.column,
+                            cursor.slice,
+                            key_columns,
+                            cursor.checkpoint,
+                            cursor.upper_bound,
+                            cursor.rows_total,
+                        ),
+                    )
+        return slices
+
+    def _split(self, whole: Cursor) -> list[Cursor]:
+        """Cut the key range into one slice per worker (fewer for a small table), each ending at
+        a boundary key and the next starting past it."""
+        count = min(self.settings.workers, whole.rows_total // MIN_SLICE_ROWS)
+        if count <= 1:
+            return [whole]
+        assert whole.upper_bound is not None
+        if whole.key_columns == ["ctid"]:
+            last_page = int(whole.upper_bound[0])
+            bounds = [[str((last_page + 1) * k // count - 1)] for k in range(1, count)]
+        else:
+            bounds = self._key_boundaries(whole, count)
+        ends = [*bounds, whole.upper_bound]
+        starts: list[list[str] | None] = [None, *bounds]
+        share = whole.rows_total // len(ends)
+        return [
+            Cursor(whole.key_columns, whole.key_types, start, end, 0, share, 0, slice=number)
+            for number, (start, end) in enumerate(zip(starts, ends, strict=True))
+        ]
+
+    def _key_boundaries(self, whole: Cursor, count: int) -> list[list[str]]:
+        """Keys that cut the table into `count` runs of about as many rows, from a sample of the
+        keys (TABLESAMPLE SYSTEM reads whole pages at random; a small table is read whole)."""
+        keys = [quote_ident(k) for k in whole.key_columns]
+        key_text = "array[" + ", ".join(f"{k}::text" for k in keys) + "]"
+        percent = min(100.0, 100.0 * SPLIT_SAMPLE_ROWS / max(whole.rows_total, 1))
+        sample = "" if percent >= 100.0 else f" tablesample system ({percent:.6f})"
+        rows = self.conn.execute(
+            f"select {key_text} from only {self._table}{sample} order by {', '.join(keys)}"
+        ).fetchall()
+        bounds: list[list[str]] = []
+        for k in range(1, count):
+            if not rows:
+                break
+            key = list(rows[len(rows) * k // count][0])
+            if key != whole.upper_bound and (not bounds or key != bounds[-1]):
+                bounds.append(key)
+        return bounds
 
     def _estimate_rows(self) -> int:
         row = self.conn.execute(
@@ -295,38 +376,146 @@ class Backfiller:
         ).fetchone()
         return list(row[0]) if row else None
 
-    def _dense_start(self, cursor: Cursor) -> int | None:
-        if len(cursor.key_columns) != 1 or cursor.key_types[0] not in (
+    def _dense_start(self, slices: list[Cursor]) -> int | None:
+        """For a single integer key with few gaps, the first key minus one (batches by key
+        arithmetic); None otherwise."""
+        first = slices[0]
+        if len(first.key_columns) != 1 or first.key_types[0] not in (
             "smallint",
             "integer",
             "bigint",
         ):
             return None
-        assert cursor.upper_bound is not None
-        key = quote_ident(cursor.key_columns[0])
+        upper = slices[-1].upper_bound
+        assert upper is not None
+        key = quote_ident(first.key_columns[0])
         row = self.conn.execute(f"select min({key}) from only {self._table}").fetchone()
         if row is None or row[0] is None:
             return None
-        span = int(cursor.upper_bound[0]) - int(row[0]) + 1
-        if cursor.rows_total < 0.5 * span:  # sparse keys: batches by key range would be empty
+        span = int(upper[0]) - int(row[0]) + 1
+        total = sum(c.rows_total for c in slices)
+        if total < 0.5 * span:  # sparse keys: batches by key range would be empty
             return None
         return int(row[0]) - 1
 
-    def _finish(self, cursor: Cursor) -> None:
+    def _finish(self, cursor: Cursor, conn: psycopg.Connection[Any]) -> None:
+        cursor.finished = True
         if self.migration_id is None:
             return
-        self.conn.execute(
+        conn.execute(
             f"update {STATE_SCHEMA}.backfills set finished_at = now(), updated_at = now(), "
-            "throttle = null, rows_total = greatest(rows_total, rows_done) "
-            "where migration_id = %s and table_name = %s and column_name = %s",
-            (self.migration_id, self.spec.table, self.spec.column),
+            f"throttle = null, rows_total = greatest(rows_total, rows_done) {self._state_row} "
+            "and slice = %s",
+            (self.migration_id, self.spec.table, self.spec.column, cursor.slice),
+        )
+
+
+def watch_client(conn: psycopg.Connection[Any]) -> None:
+    """A liveshift that dies (kill -9, a lost host) must not hold the migration lock for long:
+    the server checks for the client while a batch runs and probes it while idle."""
+    for setting, value in (
+        ("client_connection_check_interval", "1000"),  # PostgreSQL 14+
+        ("tcp_keepalives_idle", "10"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+    ):
+        # An older server may not know a setting: none is needed for correctness.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(f"set {setting} = {value}")
+
+
+class Lane:
+    """One connection's batch loop: runs slices of its Backfiller to their end, one at a time."""
+
+    def __init__(self, owner: Backfiller, conn: psycopg.Connection[Any]) -> None:
+        self.owner = owner
+        self.conn = conn
+        self.settings = owner.settings
+        self.spec = owner.spec
+        self.rows_updated = 0
+        self._rows_per_page: float | None = None  # the ctid path's estimate
+        self.pacer = LoadPacer(self.settings.load_pause, self.settings.load_half_life_s)
+
+    def run(self, cursor: Cursor) -> None:
+        owner = self.owner
+        batch_size = self.settings.batch_size or self.settings.batch_start
+        lock_waits = 0
+        started, done_at_start = time.monotonic(), cursor.rows_done
+        while True:
+            owner.check_stop()
+            throttle_reason = self._wait_while_throttled(cursor, batch_size)
+            owner.check_stop()
+            t0 = time.monotonic()
+            rate = (cursor.rows_done - done_at_start) / max(t0 - started, 1e-6)
+            try:
+                scanned, last_key = self._batch(cursor, batch_size, rate)
+            except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
+                # An application transaction holds some of these rows: back off, with less.
+                # Giving up quickly matters more than finishing this batch: while it waits it
+                # holds every row it has already updated, and the application may be queueing
+                # for those.
+                lock_waits += 1
+                batch_size = max(self.settings.batch_min, batch_size // 2)
+                if lock_waits == 1 or lock_waits % 10 == 0:
+                    owner.reporter.message(
+                        f"a batch waited more than {self.settings.row_lock_timeout_ms} ms for "
+                        f"row locks held by the application ({lock_waits} tries); retrying "
+                        f"with {batch_size:,} rows"
+                    )
+                owner.stop.wait(min(0.05 * 2**lock_waits, 2.0))
+                continue
+            lock_waits = 0
+            elapsed = max(time.monotonic() - t0, 1e-4)
+            if last_key is None:
+                break
+            rest = self.settings.batch_pause + self.pacer.rest
+            if rest > 0:
+                # The duty cycle: the application's commits do not queue behind ours for WAL
+                # flushes and CPU while we rest.
+                owner.stop.wait(elapsed * rest)
+            cursor.checkpoint = last_key
+            cursor.rows_done += scanned
+            cursor.batches += 1
+            owner.report(batch_size, throttle_reason or self.pacer.reason)
+            batch_size = self._next_size(batch_size, elapsed)
+        owner._finish(cursor, self.conn)
+
+    def _next_size(self, size: int, elapsed: float) -> int:
+        if self.settings.batch_size:
+            return self.settings.batch_size
+        target = self.settings.batch_target_ms / 1000
+        wanted = int(size * target / elapsed)
+        # Change by at most 2x per batch, so one odd batch does not swing the size.
+        wanted = max(size // 2, min(size * 2, wanted))
+        return max(self.settings.batch_min, min(self.settings.batch_max, wanted))
+
+    def _wait_while_throttled(self, cursor: Cursor, batch_size: int) -> str | None:
+        owner = self.owner
+        reason = owner.throttled()
+        first = reason
+        while reason is not None and not owner.stop.is_set():
+            owner.report(batch_size, reason)
+            self._record_throttle(cursor, reason)
+            owner.stop.wait(self.settings.throttle_poll_s)
+            reason = owner.throttled(force=True)
+        if first is not None:
+            self._record_throttle(cursor, None)
+        return first
+
+    def _record_throttle(self, cursor: Cursor, reason: str | None) -> None:
+        if self.owner.migration_id is None:
+            return
+        self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set throttle = %s, updated_at = now() "
+            f"{self.owner._state_row} and slice = %s",
+            (reason, self.owner.migration_id, self.spec.table, self.spec.column, cursor.slice),
         )
 
     # -- one batch ---------------------------------------------------------------------------
 
     def _batch(self, cursor: Cursor, size: int, rate: float) -> tuple[int, list[str] | None]:
         """Run one batch in its own transaction, with its checkpoint. Returns (rows scanned,
-        last key); (0, None) when the backfill is through.
+        last key); (0, None) when the slice is through.
 
         The transaction goes to the server as a pipeline: BEGIN, the SET LOCALs, the UPDATE, the
         checkpoint, COMMIT. It waits for one answer on the way: the batch's last key on the keyset
@@ -352,7 +541,7 @@ class Backfiller:
             if scanned is None:
                 pipeline.sync()
                 scanned = max(updating.rowcount, planned.at_least)
-            checkpoint = self._checkpoint(planned.last, scanned, size, rate)
+            checkpoint = self._checkpoint(cursor, planned.last, scanned, size, rate)
         # The pipeline is through (an error, such as a lock timeout, was raised on the way out):
         # the batch is committed.
         if checkpoint is not None:
@@ -362,19 +551,23 @@ class Backfiller:
         self.rows_updated += max(updating.rowcount, 0)
         return scanned, planned.last
 
-    def _checkpoint(self, last: list[str], scanned: int, size: int, rate: float) -> Any:
+    def _checkpoint(
+        self, cursor: Cursor, last: list[str], scanned: int, size: int, rate: float
+    ) -> Any:
         """Queue the checkpoint's UPDATE (when there is a migration to record it in) and, with
         load pacing on, a sample of the other sessions taken while the batch still holds its rows,
         in the same statement. Returns the cursor whose row is the sample, or None."""
         pacing = self.pacer.max_rest > 0
-        if self.migration_id is None:
+        owner = self.owner
+        if owner.migration_id is None:
             return self.conn.execute(LOAD_SAMPLE) if pacing else None
-        cursor = self.conn.execute(
+        result = self.conn.execute(
             f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
             "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
             "rows_per_second = %s, throttle = %s, updated_at = now() "
             + (f"from ({LOAD_SAMPLE}) _ls_load " if pacing else "")
-            + "where migration_id = %s and table_name = %s and column_name = %s"
+            + owner._state_row
+            + " and slice = %s"
             + (" returning _ls_load.*" if pacing else ""),
             (
                 last,
@@ -382,12 +575,13 @@ class Backfiller:
                 size,
                 rate,
                 self.pacer.reason,
-                self.migration_id,
+                owner.migration_id,
                 self.spec.table,
                 self.spec.column,
+                cursor.slice,
             ),
         )
-        return cursor if pacing else None
+        return result if pacing else None
 
     def _local_settings(self) -> list[tuple[str, str]]:
         local = [
@@ -403,18 +597,13 @@ class Backfiller:
             local.append(("statement_timeout", f"{int(self.settings.statement_timeout_ms)}ms"))
         return local
 
-    def _update(self, condition: str) -> str:
-        return (
-            f"update only {self._table} set {quote_ident(self.spec.column)} = "
-            f"({self._expression}) where {condition} and ({self._where})"
-        )
-
     def _keyset_batch(self, cursor: Cursor, size: int) -> Planned | None:
         """Find the batch's last key (an index-only scan past `size` keys), then UPDATE that key
         range directly, as fast per row as one big UPDATE. (Joining the batch's keys back to the
         table let the planner hash the whole table on every batch.)"""
         if cursor.dense_start is not None:
             return self._dense_batch(cursor, size)
+        table = self.owner._table
         keys = [quote_ident(k) for k in cursor.key_columns]
         key_row = "(" + ", ".join(keys) + ")"
         typed = "(" + ", ".join(f"%s::{t}" for t in cursor.key_types) + ")"
@@ -428,7 +617,7 @@ class Backfiller:
         in_range = f"{lower}{key_row} <= {typed}"
         found = self.conn.execute(
             (
-                f"select {key_text} from only {self._table} where {in_range} "
+                f"select {key_text} from only {table} where {in_range} "
                 f"order by {', '.join(keys)} offset %s limit 1"
             ).encode(),
             [*after, *cursor.upper_bound, size - 1],
@@ -437,13 +626,15 @@ class Backfiller:
             scanned, last = size, list(found[0])
         else:  # the last, partial batch: it runs to the upper bound
             counted = self.conn.execute(
-                f"select count(*) from only {self._table} where {in_range}".encode(),
+                f"select count(*) from only {table} where {in_range}".encode(),
                 [*after, *cursor.upper_bound],
             ).fetchone()
             scanned, last = (int(counted[0]) if counted else 0), list(cursor.upper_bound)
             if scanned == 0:
                 return None
-        return Planned(self._update(f"{lower}{key_row} <= {typed}"), [*after, *last], last, scanned)
+        return Planned(
+            self.owner._update(f"{lower}{key_row} <= {typed}"), [*after, *last], last, scanned
+        )
 
     def _dense_batch(self, cursor: Cursor, size: int) -> Planned | None:
         """The next `size` key values (not rows) of a dense integer key, as one UPDATE."""
@@ -454,10 +645,14 @@ class Backfiller:
             return None
         end = min(start + size, upper)
         key = quote_ident(cursor.key_columns[0])
-        return Planned(self._update(f"{key} > %s and {key} <= %s"), [start, end], [str(end)], None)
+        return Planned(
+            self.owner._update(f"{key} > %s and {key} <= %s"), [start, end], [str(end)], None
+        )
 
     def _ctid_batch(self, cursor: Cursor, size: int) -> Planned | None:
-        """No usable key: walk the heap in page ranges (a TID range scan)."""
+        """No usable key: walk the heap in page ranges (a TID range scan). The checkpoint and
+        the upper bound are page numbers: the last page done, and the slice's last page (for the
+        last slice, the page count when the backfill began: one page past the end)."""
         assert cursor.upper_bound is not None
         last_page = int(cursor.upper_bound[0])
         first = int(cursor.checkpoint[0]) + 1 if cursor.checkpoint else 0
@@ -467,14 +662,14 @@ class Backfiller:
             row = self.conn.execute(
                 "select greatest(reltuples, 0) / greatest(relpages, 1) from pg_class "
                 "where oid = %s::regclass",
-                (self._table,),
+                (self.owner._table,),
             ).fetchone()
             self._rows_per_page = max(float(row[0]) if row else 1.0, 1.0)
         rows_per_page = self._rows_per_page
         pages = max(1, int(size / rows_per_page))
         end = min(first + pages - 1, last_page)
         return Planned(
-            self._update("ctid >= %s::tid and ctid < %s::tid"),
+            self.owner._update("ctid >= %s::tid and ctid < %s::tid"),
             [f"({first},0)", f"({end + 1},0)"],
             [str(end)],
             None,

@@ -21,6 +21,7 @@ def _settings(args: argparse.Namespace) -> Any:
         parse_duration_ms,
         parse_fraction,
         parse_max_load,
+        parse_workers,
     )
 
     settings = Settings()
@@ -33,6 +34,7 @@ def _settings(args: argparse.Namespace) -> Any:
             args.statement_timeout, "--statement-timeout"
         )
     settings.batch_size = parse_batch_size(args.batch_size)
+    settings.workers = parse_workers(args.workers)
     settings.batch_target_ms = parse_duration_ms(args.batch_target, "--batch-target")
     settings.batch_pause = parse_fraction(args.batch_pause, "--batch-pause")
     settings.batch_synchronous_commit = args.batch_commit == "sync"
@@ -184,6 +186,11 @@ def _tuning_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", default="auto", help="rows per backfill batch, or auto")
     group.add_argument("--batch-target", default="20ms", help="target duration of an auto batch")
     group.add_argument(
+        "--workers",
+        default="1",
+        help="backfill this many slices of the table at once, one connection each (1)",
+    )
+    group.add_argument(
         "--batch-pause",
         default="0",
         help="rest after each batch, as a fraction of its duration (0.25: 20%% of the time)",
@@ -310,6 +317,7 @@ def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
         statement_timeout=None,
         batch_size="auto",
         batch_target="20ms",
+        workers="1",
         batch_pause="0",
         batch_commit="sync",
         load_pause="0",

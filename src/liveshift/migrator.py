@@ -309,6 +309,7 @@ class Migrator:
             throttle=throttle,
             migration_id=record.id,
             stop=self.stop,
+            connect=lambda: connect(self.url, self.settings.application_name),
         )
 
         def run_backfill(step: Step, position: int) -> int | None:
@@ -466,6 +467,7 @@ class Migrator:
                             "rows_done": b["rows_done"],
                             "rows_total": b["rows_total"],
                             "batches": b["batches"],
+                            "slices": b["slices"],
                             "batch_size": b["batch_size"],
                             "rows_per_second": b["rows_per_second"],
                             "eta_s": _eta(b),

@@ -21,6 +21,9 @@ class Settings:
     batch_min: int = 100
     batch_max: int = 100_000
     batch_start: int = 1_000
+    # Lanes that backfill slices of the key range at once, each on its own connection. More
+    # than one uses that many CPUs of the server (and that much more WAL per second).
+    workers: int = 1
     # Rest after each batch for this fraction of its duration: room for the application's own
     # writes (CPU, WAL flushes) between batches. 0 runs batches back to back.
     batch_pause: float = 0.0
@@ -102,6 +105,24 @@ def parse_max_load(text: str) -> int | None:
             "runs, such as 20 (it waits while more are), or `off`.",
         )
     return limit
+
+
+MAX_WORKERS = 32
+
+
+def parse_workers(text: str) -> int:
+    """'2' -> 2: how many lanes backfill at once."""
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ConfigError(
+            f"--workers: {text!r} is not a number of workers from 1 to {MAX_WORKERS}",
+            hint="Give how many connections backfill slices of the table at once, such as 2; "
+            "each keeps one CPU of the server busy.",
+        )
+    return workers
 
 
 def parse_batch_size(text: str) -> int | None:

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 from liveshift.errors import MigrationBusy, StateError
 
 STATE_SCHEMA = "liveshift"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 ACTIVE_PHASES = ("starting", "started", "completing", "rolling_back")
 
@@ -66,6 +66,7 @@ create table if not exists {STATE_SCHEMA}.backfills (
     migration_id bigint not null references {STATE_SCHEMA}.migrations (id) on delete cascade,
     table_name text not null,
     column_name text not null,
+    slice int not null default 0,
     key_columns text[],
     checkpoint text[],
     upper_bound text[],
@@ -78,7 +79,7 @@ create table if not exists {STATE_SCHEMA}.backfills (
     started_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
     finished_at timestamptz,
-    primary key (migration_id, table_name, column_name)
+    primary key (migration_id, table_name, column_name, slice)
 );
 create table if not exists {STATE_SCHEMA}.control (
     schema_name text primary key,
@@ -87,6 +88,17 @@ create table if not exists {STATE_SCHEMA}.control (
     updated_at timestamptz not null default now()
 );
 """
+
+# What brings the state of an older liveshift up to STATE_VERSION, by the version it leads to.
+_UPGRADES = {
+    # Version 2: a backfill may run in slices (--workers), one checkpoint row each.
+    2: f"""
+alter table {STATE_SCHEMA}.backfills add column if not exists slice int not null default 0;
+alter table {STATE_SCHEMA}.backfills drop constraint if exists backfills_pkey;
+alter table {STATE_SCHEMA}.backfills
+    add primary key (migration_id, table_name, column_name, slice);
+""",
+}
 
 
 @dataclass
@@ -130,19 +142,52 @@ class StateStore:
         return bool(row and row[0])
 
     def init(self) -> bool:
-        """Create the state schema if missing; True when it was created now."""
+        """Create the state schema if missing, or bring an older one up to date; True when it
+        was created now."""
         if self.exists():
+            self.upgrade()
             return False
         with self.conn.transaction():
             # Two runners initialising at once: the second waits here, then finds it done.
             self.conn.execute("select pg_advisory_xact_lock(hashtext('liveshift:init'))")
             if self.exists():
+                self._upgrade_locked()
                 return False
             self.conn.execute(_DDL)
             self.conn.execute(
                 f"insert into {STATE_SCHEMA}.state_version values (%s)", (STATE_VERSION,)
             )
         return True
+
+    def version(self) -> int:
+        row = self.conn.execute(
+            f"select coalesce(max(version), 1) from {STATE_SCHEMA}.state_version"
+        ).fetchone()
+        return int(row[0]) if row else 1
+
+    def upgrade(self) -> None:
+        """Apply the upgrades an older liveshift's state is missing (each in one transaction with
+        its new version number); a state newer than this liveshift is refused."""
+        version = self.version()
+        if version > STATE_VERSION:
+            raise StateError(
+                f"this database's liveshift state is version {version}, newer than this "
+                f"liveshift understands ({STATE_VERSION})",
+                hint="Upgrade liveshift (pip install -U liveshift) before running it here.",
+            )
+        if version < STATE_VERSION:
+            with self.conn.transaction():
+                self.conn.execute("select pg_advisory_xact_lock(hashtext('liveshift:init'))")
+                self._upgrade_locked()
+
+    def _upgrade_locked(self) -> None:
+        version = self.version()
+        for target in range(version + 1, STATE_VERSION + 1):
+            self.conn.execute(_UPGRADES[target])
+        if version < STATE_VERSION:
+            self.conn.execute(
+                f"update {STATE_SCHEMA}.state_version set version = %s", (STATE_VERSION,)
+            )
 
     def require(self) -> None:
         if not self.exists():
@@ -251,9 +296,20 @@ class StateStore:
 
     def backfills(self, migration_id: int) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
+            # One row per column: the slices of a backfill (--workers) added together.
             return cur.execute(
-                f"select * from {STATE_SCHEMA}.backfills where migration_id = %s "
-                "order by started_at",
+                "select table_name, column_name, count(*) as slices, "
+                "sum(rows_done)::bigint as rows_done, sum(rows_total)::bigint as rows_total, "
+                "sum(batches)::bigint as batches, max(batch_size) as batch_size, "
+                "coalesce(sum(rows_per_second) filter (where finished_at is null), "
+                "max(rows_per_second)) as rows_per_second, "
+                "string_agg(distinct throttle, '; ') as throttle, min(started_at) as started_at, "
+                "max(updated_at) as updated_at, "
+                "case when bool_and(finished_at is not null) then max(finished_at) end "
+                "as finished_at "
+                f"from {STATE_SCHEMA}.backfills where migration_id = %s "
+                "group by table_name, column_name order by min(started_at), table_name, "
+                "column_name",
                 (migration_id,),
             ).fetchall()
 

@@ -107,7 +107,11 @@ def rows_done(url: str) -> int:
         exists = c.execute("select to_regclass('liveshift.backfills') is not null").fetchone()
         if not exists or not exists[0]:
             return 0
-        row = c.execute("select coalesce(max(rows_done), 0) from liveshift.backfills").fetchone()
+        # A column's slices (--workers) added together; the column furthest along.
+        row = c.execute(
+            "select coalesce(max(done), 0) from (select sum(rows_done) as done "
+            "from liveshift.backfills group by migration_id, table_name, column_name) _"
+        ).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -208,7 +212,7 @@ def check_done(
     assert fingerprint(conn, table) == before
     assert wrong_rows(conn, table, "_ls_new_w", up) == 0
     finished, counted = conn.execute(
-        "select finished_at is not null, rows_done from liveshift.backfills"
+        "select bool_and(finished_at is not null), sum(rows_done) from liveshift.backfills"
     ).fetchone()  # type: ignore[misc]
     assert finished
     if exact:

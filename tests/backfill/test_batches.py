@@ -103,6 +103,8 @@ def test_the_row_lock_timeout_follows_the_batch_target() -> None:
         ("--max-load", "many", "--max-load: 'many' is neither `off` nor a number of sessions"),
         ("--load-pause", "-1", "--load-pause: '-1' is not a non-negative number"),
         ("--load-pause", "lots", "--load-pause: 'lots' is not a non-negative number"),
+        ("--workers", "0", "--workers: '0' is not a number of workers from 1 to 32"),
+        ("--workers", "two", "--workers: 'two' is not a number of workers from 1 to 32"),
     ],
 )
 def test_bad_tuning_options_are_refused(

@@ -1,0 +1,197 @@
+"""`--workers N`: the key range is cut into slices, each with its own checkpoint, backfilled by
+lanes on connections of their own. Every key shape, kill -9 and a resume with another worker
+count, a lane that loses its connection, a clean stop, and the state of an older liveshift."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from liveshift.errors import StateError
+from liveshift.state import STATE_VERSION, StateStore
+from tests.backfill.helpers import (
+    add_column,
+    check_done,
+    fingerprint,
+    finish_and_check,
+    kill_9,
+    migration,
+    migrator,
+    rows_done,
+    spawn,
+    start_args,
+    wait_for,
+    write_migration_file,
+)
+
+Conn = psycopg.Connection[Any]
+UP = "v * 3 + length(pad)"
+ROWS = 60_000
+SHAPES = {
+    "bigint_pk": f"""
+        create table t (id bigint primary key, v int not null, pad text);
+        insert into t select i, i % 1000, repeat('p', i % 20) from generate_series(1, {ROWS}) i;
+    """,
+    "sparse_bigint_pk": f"""
+        create table t (id bigint primary key, v int not null, pad text);
+        insert into t select i * 1000, i % 1000, repeat('p', i % 20)
+        from generate_series(1, {ROWS}) i;
+    """,
+    "composite_pk": f"""
+        create table t (region int, code text, v int not null, pad text,
+                        primary key (region, code));
+        insert into t select i % 7, 'c' || i, i % 1000, repeat('p', i % 20)
+        from generate_series(1, {ROWS}) i;
+    """,
+    "text_pk": f"""
+        create table t (code text primary key, v int not null, pad text);
+        insert into t select md5(i::text), i % 1000, repeat('p', i % 20)
+        from generate_series(1, {ROWS}) i;
+    """,
+    "no_key": f"""
+        create table t (v int not null, pad text);
+        insert into t select i % 1000, repeat('p', i % 20) from generate_series(1, {ROWS}) i;
+    """,
+}
+
+
+def make_table(url: str, shape: str, *, rows: int = ROWS) -> tuple[Conn, tuple[Any, ...]]:
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute(SHAPES[shape].replace(str(ROWS), str(rows)))
+    conn.execute("analyze t")
+    return conn, fingerprint(conn, "t")
+
+
+def slices(conn: Conn) -> list[tuple[Any, ...]]:
+    """(slice, checkpoint, upper bound, rows done, finished) of every slice, in order."""
+    exists = conn.execute("select to_regclass('liveshift.backfills') is not null").fetchone()
+    if not exists or not exists[0]:
+        return []
+    return conn.execute(
+        "select slice, checkpoint, upper_bound, rows_done, finished_at is not null "
+        "from liveshift.backfills order by slice"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_workers_fill_every_row_once(pg_url: str, shape: str) -> None:
+    conn, before = make_table(pg_url, shape)
+    with conn:
+        migrator(pg_url, workers=3, batch_size=700).start(migration("t", "w", "bigint", UP))
+        check_done(conn, "t", UP, before, exact=shape != "no_key")
+        found = slices(conn)
+        assert [s[0] for s in found] == [0, 1, 2]
+        assert all(s[4] for s in found)
+        # Each lane did a fair share of the table (the rows add up exactly: check_done).
+        assert all(done > ROWS / 10 for _, _, _, done, _ in found)
+        # The lanes ran on connections of their own (with liveshift's name).
+        status = migrator(pg_url).status()
+        (backfill,) = status["active"]["backfills"] if status["active"] else [None]
+        assert backfill is None or backfill["slices"] == 3
+
+
+def test_a_small_table_is_not_cut(pg_url: str) -> None:
+    conn, before = make_table(pg_url, "bigint_pk", rows=5_000)
+    with conn:
+        migrator(pg_url, workers=4).start(migration("t", "w", "bigint", UP))
+        check_done(conn, "t", UP, before, exact=True)
+        assert [s[0] for s in slices(conn)] == [0]
+
+
+def test_kill_9_then_resume_with_another_worker_count(pg15_url: str, tmp_path: Path) -> None:
+    conn, before = make_table(pg15_url, "text_pk", rows=120_000)
+    path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", UP))
+    with conn:
+        slow = ("--batch-size", "300", "--batch-pause", "3")
+        process = spawn(start_args(path, pg15_url, *slow, "--workers", "2"))
+        # Both lanes have committed batches of their own slice.
+        wait_for(
+            lambda: len(slices(conn)) == 2 and all(s[3] > 0 for s in slices(conn)),
+            timeout=60,
+            interval=0.01,
+        )
+        kill_9(process)
+        stopped_at = rows_done(pg15_url)
+        assert 0 < stopped_at < 120_000
+        # Each slice's checkpoint counts exactly the rows filled in its range.
+        filled = conn.execute("select count(*) from t where _ls_new_w is not null").fetchone()
+        assert filled == (stopped_at,)
+        # One worker finishes both slices, the later one from its own checkpoint.
+        finish_and_check(conn, start_args(path, pg15_url), "t", UP, before, stopped_at)
+        assert [s[4] for s in slices(conn)] == [True, True]
+
+
+def test_sigterm_stops_every_lane_after_its_batch(pg15_url: str, tmp_path: Path) -> None:
+    conn, before = make_table(pg15_url, "bigint_pk", rows=120_000)
+    path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", UP))
+    with conn:
+        args = start_args(path, pg15_url, "--batch-size", "300", "--batch-pause", "2")
+        process = spawn([*args, "--workers", "3"])
+        wait_for(lambda: rows_done(pg15_url) > 6_000, timeout=60, interval=0.01)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 3, stderr
+        assert stderr.count("stopped after") == 1, stderr
+        assert "Run the same `liveshift start FILE` to resume" in stderr
+        stopped_at = rows_done(pg15_url)
+        assert f"stopped after {stopped_at:,} of" in stderr
+        filled = conn.execute("select count(*) from t where _ls_new_w is not null").fetchone()
+        assert filled == (stopped_at,)
+        assert not any(s[4] for s in slices(conn))
+        finish_and_check(conn, [*args, "--workers", "3"], "t", UP, before, stopped_at)
+
+
+def test_a_lane_that_loses_its_connection_is_resumed(pg15_url: str, tmp_path: Path) -> None:
+    """pg_terminate_backend on one lane: the other lanes stop after their batch, the runner
+    reconnects and resumes every slice from its checkpoint."""
+    conn, before = make_table(pg15_url, "bigint_pk", rows=120_000)
+    path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", UP))
+    with conn:
+        args = start_args(path, pg15_url, "--batch-size", "300", "--batch-pause", "2")
+        process = spawn([*args, "--workers", "2"])
+        wait_for(lambda: rows_done(pg15_url) > 3_000, timeout=60, interval=0.01)
+        lane = wait_for(
+            lambda: conn.execute(
+                "select pid from pg_stat_activity where application_name = 'liveshift' "
+                "and datname = current_database() and query like 'update only%%' limit 1"
+            ).fetchone(),
+            timeout=30,
+            interval=0.005,
+        )
+        conn.execute("select pg_terminate_backend(%s)", (lane[0],))
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        assert "reconnect" in stderr
+        assert "internal error" not in stderr
+        check_done(conn, "t", UP, before, exact=True)
+
+
+def test_the_state_of_an_older_liveshift_is_upgraded(pg_url: str) -> None:
+    conn, before = make_table(pg_url, "bigint_pk", rows=30_000)
+    with conn:
+        StateStore(conn).init()
+        # The state as version 1 made it: one checkpoint row per column, no slices.
+        conn.execute(
+            "alter table liveshift.backfills drop constraint backfills_pkey, drop column slice, "
+            "add primary key (migration_id, table_name, column_name); "
+            "update liveshift.state_version set version = 1"
+        )
+        migrator(pg_url, workers=2).start(migration("t", "w", "bigint", UP))
+        check_done(conn, "t", UP, before, exact=True)
+        assert StateStore(conn).version() == STATE_VERSION == 2
+        assert [s[0] for s in slices(conn)] == [0, 1]
+
+
+def test_a_newer_state_is_refused(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("create table t (id bigint primary key, v int not null, pad text)")
+        StateStore(conn).init()
+        conn.execute("update liveshift.state_version set version = 99")
+        with pytest.raises(StateError, match="newer than this liveshift understands"):
+            migrator(pg_url).start(migration("t", "w", "bigint", UP))
+        # Nothing was changed.
+        assert conn.execute("select count(*) from liveshift.migrations").fetchone() == (0,)
