@@ -352,51 +352,57 @@ def describe(settings: Settings) -> str:
     commit = "sync" if settings.batch_synchronous_commit else "async"
     return (
         f"{settings.batch_target_ms:>4} ms  {settings.batch_pause:5.2f}  {commit:<6} "
-        f"{settings.load_pause:4.1f}"
+        f"{settings.load_pause:4.1f}  {settings.workers:>7}"
     )
 
 
-def knobs(settings: Settings) -> tuple[int, float, bool, float]:
+Point = tuple[int, float, bool, float, int]
+
+
+def knobs(settings: Settings) -> Point:
     return (
         settings.batch_target_ms,
         settings.batch_pause,
         settings.batch_synchronous_commit,
         settings.load_pause,
+        settings.workers,
     )
 
 
-def parse_points(text: str) -> list[tuple[int, float, bool, float]]:
-    """`20:0:sync:0,50:0:async:0` -> curve points (target ms, pause, sync commit, load pause)."""
+def parse_points(text: str) -> list[Point]:
+    """`20:0:sync:0,50:0:async:0,20:0:sync:0:2` -> curve points (target ms, pause, sync commit,
+    load pause, and workers: 1 when left out)."""
     points = []
     for item in text.split(","):
         try:
-            target, pause, commit, load = item.strip().split(":")
-            if commit not in ("sync", "async"):
+            target, pause, commit, load, *workers = item.strip().split(":")
+            if commit not in ("sync", "async") or len(workers) > 1:
                 raise ValueError
-            points.append((int(target), float(pause), commit == "sync", float(load)))
+            lanes = int(workers[0]) if workers else 1
+            points.append((int(target), float(pause), commit == "sync", float(load), lanes))
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{item!r} is not target_ms:pause:sync|async:load_pause, e.g. 50:0:sync:0"
+                f"{item!r} is not target_ms:pause:sync|async:load_pause[:workers], "
+                "e.g. 50:0:sync:0 or 20:0:sync:0:2"
             ) from None
     return points
 
 
-# Points around the default: (batch target ms, batch pause, sync commit, load pause).
+# Points around the default: (batch target ms, batch pause, sync commit, load pause, workers).
 CURVE = [
-    (200, 0.0, True, 0.0),  # the default before this benchmark's findings
-    (200, 0.0, False, 0.0),
-    (50, 0.0, True, 0.0),
-    (20, 0.0, False, 0.0),
-    (20, 0.25, True, 0.0),
-    (10, 0.0, True, 0.0),
-    (20, 0.0, True, 1.0),  # the last points pace for load (a rest while the app is seen waiting)
-    (20, 0.0, True, 3.0),
+    (200, 0.0, True, 0.0, 1),  # the default before this benchmark's findings
+    (200, 0.0, False, 0.0, 1),
+    (50, 0.0, True, 0.0, 1),
+    (20, 0.0, False, 0.0, 1),
+    (20, 0.25, True, 0.0, 1),
+    (10, 0.0, True, 0.0, 1),
+    (20, 0.0, True, 1.0, 1),  # these two pace for load (a rest while the app is seen waiting)
+    (20, 0.0, True, 3.0, 1),
+    (20, 0.0, True, 0.0, 2),  # two lanes (--workers 2)
 ]
 
 
-def curve_settings(
-    default: Settings, chosen: list[tuple[int, float, bool, float]] | None = None
-) -> list[Settings]:
+def curve_settings(default: Settings, chosen: list[Point] | None = None) -> list[Settings]:
     """The default first, then CURVE (or the `--points` given)."""
     points = [knobs(default), *(CURVE if chosen is None else chosen)]
     unique = list(dict.fromkeys(points))
@@ -406,9 +412,10 @@ def curve_settings(
             batch_pause=pause,
             batch_synchronous_commit=sync,
             load_pause=load,
+            workers=workers,
             max_replication_lag_s=0,
         )
-        for target, pause, sync, load in unique
+        for target, pause, sync, load, workers in unique
     ]
 
 
@@ -458,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--points",
         type=parse_points,
-        help="curve points after the default, as target_ms:pause:sync|async:load_pause, "
-        "comma-separated (e.g. 50:0:sync:0,20:0:async:0)",
+        help="curve points after the default, as target_ms:pause:sync|async:load_pause[:workers],"
+        " comma-separated (e.g. 50:0:sync:0,20:0:async:0,20:0:sync:0:2)",
     )
     return on_server(parser.parse_args(argv), run)
 
@@ -504,7 +511,7 @@ def run(args: argparse.Namespace, url: str) -> int:
         )
         print("\n(b) liveshift's backfill, by setting (rows/s: medians; latencies: pooled)")
         print(
-            "  target  pause  commit  load  rows/s alone  vs UPDATE   with app  vs UPDATE  "
+            "  target  pause  commit  load  workers  rows/s alone  vs UPDATE   with app  vs UPDATE  "
             "app p50    p99  p99.9  idle p99  p99 ratio"
         )
         for i, settings in enumerate(settings_list):

@@ -4,7 +4,8 @@
 - one `UPDATE bench SET w = expr` (the physical limit),
 - a hand-written loop of fixed key-range batches (one transaction each, pipelined, no checkpoint),
 - the same loop with liveshift's sync triggers on the table (as add_column installs them),
-- liveshift's backfill with the same fixed batch size, and with its defaults.
+- liveshift's backfill with the same fixed batch size, with its defaults, and with two lanes
+  (`--workers 2`: two slices of the key range at once, each on its own connection).
 
     .venv/bin/python bench/backfill_ceiling.py [--database-url URL] [--rows 1000000]
                                                [--rounds 3] [--batch 5000]
@@ -60,9 +61,11 @@ def loop(url: str, rows: int, batch: int, triggers: tuple[str, list[str]] | None
         return rows / (time.monotonic() - began)
 
 
-def liveshift(url: str, batch: int | None) -> float:
+def liveshift(url: str, batch: int | None, workers: int = 1) -> float:
     capture = Capture()
-    settings = Settings(max_replication_lag_s=0, **({"batch_size": batch} if batch else {}))
+    settings = Settings(
+        max_replication_lag_s=0, workers=workers, **({"batch_size": batch} if batch else {})
+    )
     Migrator(url, settings=settings, reporter=capture).start(
         Migration.from_dict(MIGRATION, name="bench_add_w")
     )
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace, admin: str) -> int:
         ),
         f"liveshift, --batch-size {batch:,}": lambda url: liveshift(url, batch),
         "liveshift, defaults": lambda url: liveshift(url, None),
+        "liveshift, --workers 2": lambda url: liveshift(url, None, 2),
     }
     bench = Bench(admin, rows, 400.0, 1.0)
     bench.load()

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from liveshift.errors import Interrupted
+from liveshift.errors import DatabaseError, Interrupted
 from liveshift.plan import Backfill
 from liveshift.progress import BackfillProgress, Reporter
 from liveshift.schema import quote_ident
@@ -192,7 +192,17 @@ class Backfiller:
         try:
             assert self.connect is not None
             for _ in range(workers):
-                connection = self.connect()
+                try:
+                    connection = self.connect()
+                except DatabaseError as exc:
+                    if not connections:
+                        raise
+                    # Out of connections (max_connections, a pooler's limit): fewer lanes.
+                    self.reporter.message(
+                        f"--workers {workers}: opened only {len(connections)} connections "
+                        f"({exc.message}); running {len(connections)} lanes"
+                    )
+                    break
                 connections.append(connection)
                 watch_client(connection)
             threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in connections]

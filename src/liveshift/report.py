@@ -68,6 +68,8 @@ def print_status(status: dict[str, Any]) -> None:
         total = b["rows_total"] or 0
         pct = 100.0 * b["rows_done"] / total if total else 100.0
         state = "finished" if b["finished"] else f"batch {b['batch_size'] or '-'}"
+        if b.get("slices", 1) > 1:
+            state += f", {b['slices']} slices"
         throttle = f", throttled: {b['throttle']}" if b["throttle"] else ""
         console.print(
             f"  backfill {b['table']}.{b['column']}: {b['rows_done']:,}/{total:,} ({pct:.1f}%), "

@@ -5,13 +5,16 @@ count, a lane that loses its connection, a clean stop, and the state of an older
 from __future__ import annotations
 
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import conninfo
 
 from liveshift.errors import StateError
+from liveshift.progress import Reporter
 from liveshift.state import STATE_VERSION, StateStore
 from tests.backfill.helpers import (
     add_column,
@@ -59,6 +62,17 @@ SHAPES = {
 }
 
 
+class Collect(Reporter):
+    """A reporter that keeps the messages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
 def make_table(url: str, shape: str, *, rows: int = ROWS) -> tuple[Conn, tuple[Any, ...]]:
     conn = psycopg.connect(url, autocommit=True)
     conn.execute(SHAPES[shape].replace(str(ROWS), str(rows)))
@@ -88,10 +102,12 @@ def test_workers_fill_every_row_once(pg_url: str, shape: str) -> None:
         assert all(s[4] for s in found)
         # Each lane did a fair share of the table (the rows add up exactly: check_done).
         assert all(done > ROWS / 10 for _, _, _, done, _ in found)
-        # The lanes ran on connections of their own (with liveshift's name).
-        status = migrator(pg_url).status()
-        (backfill,) = status["active"]["backfills"] if status["active"] else [None]
-        assert backfill is None or backfill["slices"] == 3
+        # `liveshift status` shows the column once, its slices added together.
+        active = migrator(pg_url).status()["active"]
+        assert active is not None
+        (backfill,) = active["backfills"]
+        assert backfill["slices"] == 3 and backfill["finished"]
+        assert backfill["rows_done"] == sum(s[3] for s in found)
 
 
 def test_a_small_table_is_not_cut(pg_url: str) -> None:
@@ -195,3 +211,26 @@ def test_a_newer_state_is_refused(pg_url: str) -> None:
             migrator(pg_url).start(migration("t", "w", "bigint", UP))
         # Nothing was changed.
         assert conn.execute("select count(*) from liveshift.migrations").fetchone() == (0,)
+
+
+def test_fewer_lanes_when_connections_run_out(pg_url: str) -> None:
+    """A role allowed two connections: the runner's own and one lane; the other lanes are
+    refused, and the backfill runs with what it got and says so."""
+    conn, before = make_table(pg_url, "bigint_pk", rows=40_000)
+    role = f"ls_limited_{uuid.uuid4().hex[:8]}"
+    params = conninfo.conninfo_to_dict(pg_url)
+    with conn:
+        conn.execute(f"create role {role} login connection limit 2")
+        try:
+            conn.execute(f"grant all on database {params['dbname']} to {role}")
+            conn.execute(f"grant all on schema public to {role}")
+            conn.execute(f"alter table t owner to {role}")
+            limited = conninfo.make_conninfo(pg_url, user=role)
+            reporter = Collect()
+            migrator(limited, reporter, workers=3).start(migration("t", "w", "bigint", UP))
+            check_done(conn, "t", UP, before, exact=True)
+            assert any("opened only 1 connections" in m for m in reporter.messages)
+            assert [s[0] for s in slices(conn)] == [0, 1, 2]
+        finally:
+            conn.execute(f"drop owned by {role} cascade")
+            conn.execute(f"drop role {role}")
