@@ -23,6 +23,7 @@ from tests.backfill.helpers import (
     cli_env,
     migration,
     migrator,
+    rows_done,
     run_cli,
     wait_for,
     write_migration_file,
@@ -40,14 +41,17 @@ def fill(conn: Conn, rows: int, key: bool = True) -> None:
     conn.execute("analyze t")
 
 
-def test_pause_and_resume_from_another_process(pg15_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_pause_and_resume_from_another_process(pg15_url: str, tmp_path: Path, workers: str) -> None:
+    """With two workers, every lane waits (each slice's row says why) and the status adds the
+    slices up."""
     with psycopg.connect(pg15_url, autocommit=True) as conn:
         fill(conn, 200_000)
         path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", UP))
         runner = subprocess.Popen(
             cli(
                 *("start", str(path), "--database-url", pg15_url),
-                *("--batch-size", "200", "--progress", "json"),
+                *("--batch-size", "200", "--progress", "json", "--workers", workers),
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -73,9 +77,19 @@ def test_pause_and_resume_from_another_process(pg15_url: str, tmp_path: Path) ->
             assert "peak hour" in backfill["throttle"]
             assert backfill["finished"] is False
 
-            held = backfill_row(conn)
+            assert backfill["slices"] == int(workers)
+            wait_for(
+                lambda: (
+                    conn.execute(
+                        "select bool_and(throttle like '%%peak hour%%') from liveshift.backfills"
+                    ).fetchone()
+                    == (True,)
+                ),
+                timeout=30,
+            )
+            held = rows_done(pg15_url)
             time.sleep(1.0)
-            assert backfill_row(conn)["rows_done"] == held["rows_done"]  # type: ignore[index]
+            assert rows_done(pg15_url) == held
 
             resumed = run_cli("resume", "--database-url", pg15_url)
             assert resumed.returncode == 0, resumed.stderr
