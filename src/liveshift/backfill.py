@@ -1,8 +1,8 @@
 """The backfill: fills a column in short keyset batches, each committing its own checkpoint.
 
-With `--workers N` the key range is cut into N slices when the backfill begins; each slice has
-its own checkpoint row, and N lanes (one connection each) take unfinished slices until none is
-left. One worker is one lane on the runner's own connection.
+With `--workers N` the key range is cut into slices when the backfill begins (four per worker);
+each slice has its own checkpoint row, and N lanes (one connection each) take unfinished slices
+until none is left. One worker is one lane on the runner's own connection.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from liveshift.triggers import BACKFILL_SETTING
 # A slice smaller than this is not worth a connection of its own: tables with fewer rows than
 # this many per worker get fewer slices (one, below twice this).
 MIN_SLICE_ROWS = 10_000
+# Slices per worker: enough for lanes that run at different speeds to even out, few enough that
+# a slice stays large.
+SLICES_PER_WORKER = 4
 # Keys sampled to place the slice boundaries of a keyset backfill (TABLESAMPLE SYSTEM).
 SPLIT_SAMPLE_ROWS = 20_000
 
@@ -323,15 +326,21 @@ class Backfiller:
         return slices
 
     def _split(self, whole: Cursor) -> list[Cursor]:
-        """Cut the key range into one slice per worker (fewer for a small table), each ending at
-        a boundary key and the next starting past it."""
-        count = min(self.settings.workers, whole.rows_total // MIN_SLICE_ROWS)
-        if count <= 1:
+        """Cut the key range into SLICES_PER_WORKER slices per worker (fewer for a small table),
+        each ending at a boundary key and the next starting past it. Lanes take the next slice
+        when they finish one, so a lane that gets less of the server (row locks, CPU) does
+        fewer slices instead of finishing last."""
+        count = min(self.settings.workers * SLICES_PER_WORKER, whole.rows_total // MIN_SLICE_ROWS)
+        if self.settings.workers <= 1 or count <= 1:
             return [whole]
         assert whole.upper_bound is not None
+        dense_start = None if whole.key_columns == ["ctid"] else self._dense_start([whole])
         if whole.key_columns == ["ctid"]:
             last_page = int(whole.upper_bound[0])
             bounds = [[str((last_page + 1) * k // count - 1)] for k in range(1, count)]
+        elif dense_start is not None:  # key arithmetic: even ranges of a dense integer key
+            span = int(whole.upper_bound[0]) - dense_start
+            bounds = [[str(dense_start + span * k // count)] for k in range(1, count)]
         else:
             bounds = self._key_boundaries(whole, count)
         ends = [*bounds, whole.upper_bound]

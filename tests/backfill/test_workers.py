@@ -98,15 +98,16 @@ def test_workers_fill_every_row_once(pg_url: str, shape: str) -> None:
         migrator(pg_url, workers=3, batch_size=700).start(migration("t", "w", "bigint", UP))
         check_done(conn, "t", UP, before, exact=shape != "no_key")
         found = slices(conn)
-        assert [s[0] for s in found] == [0, 1, 2]
+        # Four slices per worker, but none under 10,000 rows: six.
+        assert [s[0] for s in found] == [0, 1, 2, 3, 4, 5]
         assert all(s[4] for s in found)
-        # Each lane did a fair share of the table (the rows add up exactly: check_done).
-        assert all(done > ROWS / 10 for _, _, _, done, _ in found)
+        # Each slice is a fair share of the table (the rows add up exactly: check_done).
+        assert all(ROWS / 6 * 0.7 < done < ROWS / 6 * 1.3 for _, _, _, done, _ in found)
         # `liveshift status` shows the column once, its slices added together.
         active = migrator(pg_url).status()["active"]
         assert active is not None
         (backfill,) = active["backfills"]
-        assert backfill["slices"] == 3 and backfill["finished"]
+        assert backfill["slices"] == 6 and backfill["finished"]
         assert backfill["rows_done"] == sum(s[3] for s in found)
 
 
@@ -124,9 +125,9 @@ def test_kill_9_then_resume_with_another_worker_count(pg15_url: str, tmp_path: P
     with conn:
         slow = ("--batch-size", "300", "--batch-pause", "3")
         process = spawn(start_args(path, pg15_url, *slow, "--workers", "2"))
-        # Both lanes have committed batches of their own slice.
+        # Both lanes have committed batches of their own slice (of eight).
         wait_for(
-            lambda: len(slices(conn)) == 2 and all(s[3] > 0 for s in slices(conn)),
+            lambda: len(slices(conn)) == 8 and all(s[3] > 0 for s in slices(conn)[:2]),
             timeout=60,
             interval=0.01,
         )
@@ -138,7 +139,7 @@ def test_kill_9_then_resume_with_another_worker_count(pg15_url: str, tmp_path: P
         assert filled == (stopped_at,)
         # One worker finishes both slices, the later one from its own checkpoint.
         finish_and_check(conn, start_args(path, pg15_url), "t", UP, before, stopped_at)
-        assert [s[4] for s in slices(conn)] == [True, True]
+        assert [s[4] for s in slices(conn)] == [True] * 8
 
 
 def test_sigterm_stops_every_lane_after_its_batch(pg15_url: str, tmp_path: Path) -> None:
@@ -199,7 +200,7 @@ def test_the_state_of_an_older_liveshift_is_upgraded(pg_url: str) -> None:
         migrator(pg_url, workers=2).start(migration("t", "w", "bigint", UP))
         check_done(conn, "t", UP, before, exact=True)
         assert StateStore(conn).version() == STATE_VERSION == 2
-        assert [s[0] for s in slices(conn)] == [0, 1]
+        assert [s[0] for s in slices(conn)] == [0, 1, 2]
 
 
 def test_a_newer_state_is_refused(pg_url: str) -> None:
@@ -230,7 +231,7 @@ def test_fewer_lanes_when_connections_run_out(pg_url: str) -> None:
             migrator(limited, reporter, workers=3).start(migration("t", "w", "bigint", UP))
             check_done(conn, "t", UP, before, exact=True)
             assert any("opened only 1 connections" in m for m in reporter.messages)
-            assert [s[0] for s in slices(conn)] == [0, 1, 2]
+            assert [s[0] for s in slices(conn)] == [0, 1, 2, 3]
         finally:
             conn.execute(f"drop owned by {role} cascade")
             conn.execute(f"drop role {role}")
