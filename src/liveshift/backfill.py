@@ -211,9 +211,17 @@ class Backfiller:
             threads = [threading.Thread(target=work, args=(c,), daemon=True) for c in connections]
             for thread in threads:
                 thread.start()
-            for thread in threads:
-                while thread.is_alive():  # short joins: the runner's thread takes the signals
-                    thread.join(0.2)
+            try:
+                for thread in threads:
+                    while thread.is_alive():  # short joins: this thread takes the signals
+                        thread.join(0.2)
+            except BaseException:
+                # A KeyboardInterrupt with no stop handler installed (library use): the lanes
+                # end their batches before their connections close.
+                self._failed.set()
+                for thread in threads:
+                    thread.join()
+                raise
         finally:
             for connection in connections:
                 with contextlib.suppress(psycopg.Error):
@@ -223,6 +231,11 @@ class Backfiller:
                 raise failure
         if failures:
             raise self._interrupted()
+
+    @property
+    def failed(self) -> bool:
+        """Another lane failed: this one should stop after its batch."""
+        return self._failed.is_set()
 
     def check_stop(self) -> None:
         if self.stop.is_set():
@@ -512,7 +525,7 @@ class Lane:
         owner = self.owner
         reason = owner.throttled()
         first = reason
-        while reason is not None and not owner.stop.is_set():
+        while reason is not None and not owner.stop.is_set() and not owner.failed:
             owner.report(batch_size, reason)
             self._record_throttle(cursor, reason)
             owner.stop.wait(self.settings.throttle_poll_s)
