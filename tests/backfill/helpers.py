@@ -238,3 +238,46 @@ def finish_and_check(
     assert resumed_after(result.stderr) >= stopped_at > 0
     check_done(conn, table, up, before, exact=exact)
     return result.stderr
+
+
+# Tables of every key shape the backfill batches differently (`rows` rows, columns `v` and
+# `pad` for `fingerprint`), by name.
+KEY_SHAPES = {
+    "bigint_pk": """
+        create table t (id bigint primary key, v int not null, pad text);
+        insert into t select i, i % 1000, repeat('p', i % 20) from generate_series(1, {rows}) i;
+    """,
+    "sparse_bigint_pk": """
+        create table t (id bigint primary key, v int not null, pad text);
+        insert into t select i * 1000, i % 1000, repeat('p', i % 20)
+        from generate_series(1, {rows}) i;
+    """,
+    "composite_pk": """
+        create table t (region int, code text, v int not null, pad text,
+                        primary key (region, code));
+        insert into t select i % 7, 'c' || i, i % 1000, repeat('p', i % 20)
+        from generate_series(1, {rows}) i;
+    """,
+    "text_pk": """
+        create table t (code text primary key, v int not null, pad text);
+        insert into t select md5(i::text), i % 1000, repeat('p', i % 20)
+        from generate_series(1, {rows}) i;
+    """,
+    "uuid_pk": """
+        create table t (id uuid primary key default gen_random_uuid(), v int not null, pad text);
+        insert into t (v, pad) select i % 1000, repeat('p', i % 20)
+        from generate_series(1, {rows}) i;
+    """,
+    "no_key": """
+        create table t (v int not null, pad text);
+        insert into t select i % 1000, repeat('p', i % 20) from generate_series(1, {rows}) i;
+    """,
+}
+
+
+def make_table(url: str, shape: str, rows: int) -> tuple[psycopg.Connection[Any], tuple[Any, ...]]:
+    """Table `t` of a key shape, analyzed; an autocommit connection and its fingerprint."""
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute(KEY_SHAPES[shape].format(rows=rows))
+    conn.execute("analyze t")
+    return conn, fingerprint(conn, "t")

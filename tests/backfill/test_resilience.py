@@ -16,7 +16,6 @@ from tests.backfill.conftest import ScratchCluster
 from tests.backfill.helpers import (
     add_column,
     check_done,
-    fingerprint,
     finish_and_check,
     kill_9,
     resumed_after,
@@ -27,45 +26,19 @@ from tests.backfill.helpers import (
     wait_for,
     write_migration_file,
 )
+from tests.backfill.helpers import (
+    make_table as make_shape,
+)
 
 Conn = psycopg.Connection[Any]
 UP = "v * 3 + length(pad)"
 
-# Tables of every key shape the backfill batches differently, with ~ROWS rows each.
 ROWS = 120_000
-SHAPES = {
-    "bigint_pk": f"""
-        create table t (id bigint primary key, v int not null, pad text);
-        insert into t select i, i % 1000, repeat('p', i % 20) from generate_series(1, {ROWS}) i;
-    """,
-    "composite_pk": f"""
-        create table t (region int, code text, v int not null, pad text,
-                        primary key (region, code));
-        insert into t select i % 7, 'c' || i, i % 1000, repeat('p', i % 20)
-        from generate_series(1, {ROWS}) i;
-    """,
-    "text_pk": f"""
-        create table t (code text primary key, v int not null, pad text);
-        insert into t select md5(i::text), i % 1000, repeat('p', i % 20)
-        from generate_series(1, {ROWS}) i;
-    """,
-    "uuid_pk": f"""
-        create table t (id uuid primary key default gen_random_uuid(), v int not null, pad text);
-        insert into t (v, pad) select i % 1000, repeat('p', i % 20)
-        from generate_series(1, {ROWS}) i;
-    """,
-    "no_key": f"""
-        create table t (v int not null, pad text);
-        insert into t select i % 1000, repeat('p', i % 20) from generate_series(1, {ROWS}) i;
-    """,
-}
+SHAPES = ("composite_pk", "text_pk", "uuid_pk", "no_key")  # bigint_pk: test_resume.py
 
 
 def make_table(url: str, shape: str) -> tuple[Conn, tuple[Any, ...]]:
-    conn = psycopg.connect(url, autocommit=True)
-    conn.execute(SHAPES[shape])
-    conn.execute("analyze t")
-    return conn, fingerprint(conn, "t")
+    return make_shape(url, shape, ROWS)
 
 
 @pytest.fixture
@@ -94,7 +67,7 @@ def test_sigterm_stops_after_the_batch_then_resume(pg15_url: str, migration_file
         finish_and_check(conn, args, "t", UP, before, stopped_at)
 
 
-@pytest.mark.parametrize("shape", [s for s in SHAPES if s != "bigint_pk"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_kill_9_and_terminate_on_every_key_shape(
     pg15_url: str, migration_file: Path, shape: str
 ) -> None:

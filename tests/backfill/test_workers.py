@@ -19,7 +19,6 @@ from liveshift.state import STATE_VERSION, StateStore
 from tests.backfill.helpers import (
     add_column,
     check_done,
-    fingerprint,
     finish_and_check,
     kill_9,
     migration,
@@ -30,36 +29,14 @@ from tests.backfill.helpers import (
     wait_for,
     write_migration_file,
 )
+from tests.backfill.helpers import (
+    make_table as make_shape,
+)
 
 Conn = psycopg.Connection[Any]
 UP = "v * 3 + length(pad)"
 ROWS = 60_000
-SHAPES = {
-    "bigint_pk": f"""
-        create table t (id bigint primary key, v int not null, pad text);
-        insert into t select i, i % 1000, repeat('p', i % 20) from generate_series(1, {ROWS}) i;
-    """,
-    "sparse_bigint_pk": f"""
-        create table t (id bigint primary key, v int not null, pad text);
-        insert into t select i * 1000, i % 1000, repeat('p', i % 20)
-        from generate_series(1, {ROWS}) i;
-    """,
-    "composite_pk": f"""
-        create table t (region int, code text, v int not null, pad text,
-                        primary key (region, code));
-        insert into t select i % 7, 'c' || i, i % 1000, repeat('p', i % 20)
-        from generate_series(1, {ROWS}) i;
-    """,
-    "text_pk": f"""
-        create table t (code text primary key, v int not null, pad text);
-        insert into t select md5(i::text), i % 1000, repeat('p', i % 20)
-        from generate_series(1, {ROWS}) i;
-    """,
-    "no_key": f"""
-        create table t (v int not null, pad text);
-        insert into t select i % 1000, repeat('p', i % 20) from generate_series(1, {ROWS}) i;
-    """,
-}
+SHAPES = ("bigint_pk", "sparse_bigint_pk", "composite_pk", "text_pk", "no_key")
 
 
 class Collect(Reporter):
@@ -74,10 +51,7 @@ class Collect(Reporter):
 
 
 def make_table(url: str, shape: str, *, rows: int = ROWS) -> tuple[Conn, tuple[Any, ...]]:
-    conn = psycopg.connect(url, autocommit=True)
-    conn.execute(SHAPES[shape].replace(str(ROWS), str(rows)))
-    conn.execute("analyze t")
-    return conn, fingerprint(conn, "t")
+    return make_shape(url, shape, rows)
 
 
 def slices(conn: Conn) -> list[tuple[Any, ...]]:
@@ -91,7 +65,7 @@ def slices(conn: Conn) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("shape", SHAPES)
 def test_workers_fill_every_row_once(pg_url: str, shape: str) -> None:
     conn, before = make_table(pg_url, shape)
     with conn:
