@@ -166,8 +166,8 @@ class StateStore:
         return int(row[0]) if row else 1
 
     def upgrade(self) -> None:
-        """Apply the upgrades an older liveshift's state is missing (each in one transaction with
-        its new version number); a state newer than this liveshift is refused."""
+        """Apply the upgrades an older liveshift's state is missing, in one transaction with the
+        new version number; a state newer than this liveshift is refused."""
         version = self.version()
         if version > STATE_VERSION:
             raise StateError(
