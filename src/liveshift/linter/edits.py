@@ -7,14 +7,14 @@ statement's own tokens (pglast's scanner), so comments and string literals canno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-
 from liveshift.linter.pgparse import scan
 from liveshift.linter.record import Record
 from liveshift.linter.source import Source, Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
     from liveshift.linter.context import Context
     from liveshift.linter.rule import Hit
 

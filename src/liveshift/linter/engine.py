@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Finding, Severity
 from liveshift.linter.ignores import find_ignores
@@ -14,6 +12,8 @@ from liveshift.linter.source import Source, Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from liveshift.linter.edits import Edit
 
 SYNTAX_ERROR = "syntax-error"

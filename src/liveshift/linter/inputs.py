@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from functools import partial
 
 from liveshift.errors import LiveshiftError
 from liveshift.linter.finding import Finding
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from pathlib import Path
     from typing import Any
 
@@ -318,7 +317,7 @@ def lint_paths(
                 if explicit and not os.path.exists(path):
                     raise LintInputError(f"No such file or directory: {path}", file=path)
                 if cache is not None:
-                    key, data = cache.file_key(path, input_kind(path), partial(read_bytes, path))
+                    key, data = cache.file_key(path, input_kind(path), read_bytes)
                     hit = cache.get(key, path)
                     if hit is not None:
                         slots.append(hit)
@@ -339,7 +338,10 @@ def lint_paths(
         if jobs > 1:
             from liveshift.linter.parallel import map_in_processes
 
-            outcomes = map_in_processes(partial(_lint_one, linter), work, jobs)
+            def lint_one(item: tuple[str | None, bool, bytes | None]) -> Outcome:
+                return _lint_one(linter, item)
+
+            outcomes = map_in_processes(lint_one, work, jobs)
         else:
             outcomes = [_lint_one(linter, item) for item in work]
     for slot in slots:

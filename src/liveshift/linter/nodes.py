@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from liveshift.linter.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 Node = dict[str, "Any"]  # a JSON parse-tree node

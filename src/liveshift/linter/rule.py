@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import ColumnType, Node, column_type, relation_name
@@ -12,6 +10,8 @@ from liveshift.linter.source import Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
     from liveshift.linter.edits import Edit, FixInput
 
 
@@ -25,10 +25,12 @@ class Hit(Record):
         self.offset = offset
 
 
-Check = Callable[[Statement, Context], Iterable[Hit]]
-# The edits that make a hit go away with the statement's meaning kept, or None when the rewrite
-# is not mechanical here (inside a transaction block, several objects, an unnamed constraint...).
-Fix = Callable[[Statement, Context, Hit, "FixInput"], "list[Edit] | None"]
+if TYPE_CHECKING:
+    Check = Callable[[Statement, Context], Iterable[Hit]]
+    # The edits that make a hit go away with the statement's meaning kept, or None when the
+    # rewrite is not mechanical here (inside a transaction block, several objects, an unnamed
+    # constraint...).
+    Fix = Callable[[Statement, Context, Hit, FixInput], list[Edit] | None]
 
 
 def _never(statement: Statement, ctx: Context) -> Iterable[Hit]:
