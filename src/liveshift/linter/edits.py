@@ -57,7 +57,7 @@ class Token:
 
 def tokens(source: Source, statement: Statement) -> list[Token]:
     """The statement's tokens without comments, computed once per statement."""
-    cached: list[Token] | None = statement.cache.get("tokens")
+    cached = statement.tokens
     if cached is not None:
         return cached
     text = source.data[statement.start : statement.end].decode("utf-8")
@@ -69,7 +69,7 @@ def tokens(source: Source, statement: Statement) -> list[Token]:
         if not source.ascii:  # character offsets of the text -> byte offsets
             start, end = len(text[:start].encode()), len(text[:end].encode())
         found.append(Token(statement.start + start, statement.start + end, token.name))
-    statement.cache["tokens"] = found
+    statement.tokens = found
     return found
 
 

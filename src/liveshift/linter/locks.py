@@ -71,11 +71,11 @@ def strongest(a: str, b: str) -> str:
 
 def effects(statement: Statement, ctx: Context) -> list[Effect]:
     """The locks a statement takes on named relations, cached on the statement."""
-    cached = statement.cache.get("effects")
+    cached = statement.effects
     if cached is None:
         handler = _EFFECTS.get(statement.kind)
         cached = handler(statement.node, ctx) if handler else []
-        statement.cache["effects"] = cached
+        statement.effects = cached
     return list(cached)
 
 

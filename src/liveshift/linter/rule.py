@@ -94,7 +94,7 @@ def alter_commands(statement: Statement) -> list[tuple[str, str, Node]]:
 
     Computed once per statement: a dozen rules ask for it.
     """
-    cached: list[tuple[str, str, Node]] | None = statement.cache.get("cmds")
+    cached = statement.cmds
     if cached is not None:
         return cached
     cached = []
@@ -104,7 +104,7 @@ def alter_commands(statement: Statement) -> list[tuple[str, str, Node]]:
             cmd = item.get("AlterTableCmd")
             if cmd is not None:
                 cached.append((table, cmd.get("subtype", ""), cmd))
-    statement.cache["cmds"] = cached
+    statement.cmds = cached
     return cached
 
 
@@ -132,7 +132,7 @@ def declared_columns(
 
     Computed once per statement: the five prefer-* rules ask for it.
     """
-    cached: list[tuple[str, str, Node, ColumnType, bool]] | None = statement.cache.get("declared")
+    cached = statement.declared
     if cached is not None:
         return cached
     cached = []
@@ -157,5 +157,5 @@ def declared_columns(
         else:
             continue
         cached.append((table, name, type_name, column_type(type_name), ctx.is_new_table(table)))
-    statement.cache["declared"] = cached
+    statement.declared = cached
     return cached
