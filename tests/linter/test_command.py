@@ -236,6 +236,30 @@ def test_directory_order_is_path_order_for_tricky_names(tmp_path: Path) -> None:
     assert list(expand_paths([str(tmp_path)])) == expected
 
 
+def test_suffix_checks_agree_with_splitext() -> None:
+    from liveshift.linter.inputs import (
+        MIGRATION_SUFFIXES,
+        SQL_SUFFIXES,
+        _has_lint_suffix,
+        input_kind,
+    )
+
+    rng = random.Random(3)
+    pieces = [".", "..", "a", "sql", ".sql", ".yaml", ".yml", ".json", "x.", "/", ".SQL", "é"]
+    names = {"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)}
+
+    def kind(name: str) -> str:
+        return "migration" if os.path.splitext(name)[1] in MIGRATION_SUFFIXES else "sql"
+
+    for name in names:
+        suffix = os.path.splitext(name)[1]
+        assert input_kind(name) == kind(name), name
+        assert input_kind(Path(name)) == kind(str(Path(name))), name
+        if "/" not in name:
+            wanted = suffix in SQL_SUFFIXES | MIGRATION_SUFFIXES
+            assert _has_lint_suffix(name) == wanted, name
+
+
 @pytest.mark.parametrize(
     "raw",
     [
