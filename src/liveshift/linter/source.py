@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from liveshift.linter.edits import Token
     from liveshift.linter.locks import Effect
     from liveshift.linter.nodes import ColumnType
+    from liveshift.linter.rule import AddedColumn
 
 
 class _JSONOptions:
@@ -50,13 +51,15 @@ class Statement:
     """One top-level statement: its node type, its JSON parse tree and its byte span in the source.
 
     The other fields hold what rules derive from the tree and share, computed on first use:
-    ALTER TABLE sub-commands (rule.alter_commands), declared columns (rule.declared_columns),
+    ALTER TABLE sub-commands (rule.alter_commands), added columns (rule.added_columns),
+    declared columns (rule.declared_columns),
     locks (locks.effects) and tokens (edits.tokens). Slots rather than a dict per statement:
     most statements need none of them, and the dict was 1% of a cold run.
     """
 
     __slots__ = (  # noqa: RUF023 - field order
-        "index", "kind", "node", "start", "end", "cmds", "declared", "effects", "tokens",
+        "index", "kind", "node", "start", "end", "cmds", "added", "declared", "effects",
+        "tokens",
     )  # fmt: skip
 
     def __init__(self, index: int, kind: str, node: Node, start: int, end: int) -> None:
@@ -66,6 +69,7 @@ class Statement:
         self.start = start
         self.end = end
         self.cmds: list[tuple[str, str, Node]] | None = None
+        self.added: list[AddedColumn] | None = None
         self.declared: list[tuple[str, str, Node, ColumnType, bool]] | None = None
         self.effects: list[Effect] | None = None
         self.tokens: list[Token] | None = None

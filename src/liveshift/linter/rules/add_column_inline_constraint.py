@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import constraints
 from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
 from liveshift.linter.source import Statement
 
@@ -22,10 +21,11 @@ _WHAT = {
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column in added_columns(statement):
+    for added in added_columns(statement):
+        table, column = added.table, added.column
         if ctx.is_new_table(table):
             continue
-        for constraint in constraints(column):
+        for constraint in added.constraints:
             what = _WHAT.get(constraint.get("contype", ""))
             if what:
                 yield Hit(

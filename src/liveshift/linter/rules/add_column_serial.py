@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import SERIAL_TYPES, column_type, constraints
+from liveshift.linter.nodes import SERIAL_TYPES
 from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
 from liveshift.linter.source import Statement
 
@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column in added_columns(statement):
+    for added in added_columns(statement):
+        table, column = added.table, added.column
         if ctx.is_new_table(table):
             continue
-        kind = column_type(column.get("typeName")).name
-        identity = any(c.get("contype") == "CONSTR_IDENTITY" for c in constraints(column))
+        kind = added.type.name
+        identity = any(c.get("contype") == "CONSTR_IDENTITY" for c in added.constraints)
         if kind in SERIAL_TYPES or identity:
             what = "an identity column" if identity else f"a {kind} column"
             yield Hit(
