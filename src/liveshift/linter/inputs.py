@@ -362,6 +362,11 @@ def lint_paths(
             outcomes = map_in_processes(lint_one, work, jobs)
         else:
             outcomes = [_lint_one(linter, item) for item in work]
+    # This loop runs after the parallel part of the run, once per file: counted in locals, and
+    # no list built for the files without findings (most of them).
+    files = statement_count = 0
+    all_findings = run.findings
+    from_row = Finding.from_row
     for slot in slots:
         if isinstance(slot, int):
             outcome = outcomes[slot]
@@ -371,7 +376,7 @@ def lint_paths(
                 run.input_errors.append(outcome)
                 continue
             statements, rows = outcome
-            findings = [Finding.from_row(row) for row in rows]
+            findings = [from_row(row) for row in rows] if rows else []
             key = keys[slot]
             if cache is not None and key is not None:
                 cache.put(key, statements, findings)
@@ -380,10 +385,13 @@ def lint_paths(
             continue
         else:
             statements, findings = slot
-        run.files += 1
-        run.statements += statements
-        run.findings.extend(findings)
-    run.findings.sort(key=lambda f: (f.file or "", f.line, f.column, f.rule))
+        files += 1
+        statement_count += statements
+        if findings:
+            all_findings.extend(findings)
+    run.files = files
+    run.statements = statement_count
+    all_findings.sort(key=lambda f: (f.file or "", f.line, f.column, f.rule))
     return run
 
 
