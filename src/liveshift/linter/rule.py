@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
 from liveshift.linter.nodes import ColumnType, Node, column_type, constraints, relation_name
 from liveshift.linter.record import Record
@@ -12,6 +11,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    # Only in annotations: context.py imports this module (for alter_commands, added_columns).
+    from liveshift.linter.context import Context
     from liveshift.linter.edits import Edit, FixInput
 
 
