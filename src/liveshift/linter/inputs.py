@@ -198,9 +198,23 @@ def decode_input(path: Path | str, data: bytes, *, explicit: bool = True) -> Lin
         ) from None  # fmt: skip
     if input_kind(path) == "migration":
         return read_migration(name, text, explicit=explicit)
-    from liveshift.linter.source import Source
+    return LintInput(name, [_source_type()(text, name, data=data)], [])
 
-    return LintInput(name, [Source(text, name, data=data)], [])
+
+_Source: type[Source] | None = None
+
+
+def _source_type() -> type[Source]:
+    """liveshift.linter.source.Source, imported on first use (it imports the parser, which a run
+    that the cache answers never needs). Not a `from ... import` in decode_input: run once per
+    file, that made the import system look for `__path__` on the module and build and drop an
+    AttributeError each time, 8,000 instructions per file."""
+    global _Source
+    if _Source is None:
+        from liveshift.linter.source import Source
+
+        _Source = Source
+    return _Source
 
 
 def read_migration(name: str, text: str, *, explicit: bool = True) -> LintInput | None:
