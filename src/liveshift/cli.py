@@ -390,11 +390,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_DATABASE
 
 
+def _collector_off() -> None:
+    """Turn the cyclic garbage collector off for the rest of a lint process.
+
+    linter.command.run turns it off for the run and back on after, for callers that go on; in a
+    process that exits right after the lint, turning it back on only made the next allocation
+    scan every object the run had made and kept (about 3 million instructions, 3% of the
+    start-up of a one-file lint), just before exiting.
+    """
+    import gc
+
+    gc.disable()
+
+
 def console() -> None:
     """The `liveshift` program (its console script): main() with this process's arguments, then
     exit; a lint ends without tearing down the interpreter (see linter.command.exit_now)."""
+    lint = _is_lint(sys.argv[1:])
+    if lint:
+        _collector_off()
     code = main()
-    if _is_lint(sys.argv[1:]):
+    if lint:
         from liveshift.linter.command import exit_now
 
         exit_now(code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,48 @@ def test_directory_order_is_path_order(tmp_path: Path, monkeypatch: pytest.Monke
         found = [str(p) for p in expand_paths([spelling])]
         walked = sorted(Path(spelling).rglob("*"))
         assert found == [str(p) for p in walked if p.suffix in wanted and p.is_file()], spelling
+
+
+def test_directory_order_is_path_order_for_tricky_names(tmp_path: Path) -> None:
+    # Names that sort differently as whole strings and as parts: `-`, `.`, ` ` and `+` sort
+    # before `/`, and one name can be a prefix of another.
+    rng = random.Random(7)
+    pieces = ["a", "a-", "a.b", "a b", "a+", "ab", "A", "0", "é", "a/", "z/a", "a-/b"]
+    for _ in range(80):
+        name = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))).strip("/")
+        path = tmp_path / (name + ".sql")
+        if any(part in ("", ".", "..") for part in name.split("/")) or path.parent.is_file():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():
+            path.write_text("select 1;")
+    expected = [p for p in sorted(tmp_path.rglob("*")) if p.suffix == ".sql" and p.is_file()]
+    assert len(expected) > 30
+    assert list(expand_paths([str(tmp_path)])) == expected
+
+
+def test_suffix_checks_agree_with_splitext() -> None:
+    from liveshift.linter.inputs import (
+        MIGRATION_SUFFIXES,
+        SQL_SUFFIXES,
+        _has_lint_suffix,
+        input_kind,
+    )
+
+    rng = random.Random(3)
+    pieces = [".", "..", "a", "sql", ".sql", ".yaml", ".yml", ".json", "x.", "/", ".SQL", "é"]
+    names = {"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)}
+
+    def kind(name: str) -> str:
+        return "migration" if os.path.splitext(name)[1] in MIGRATION_SUFFIXES else "sql"
+
+    for name in names:
+        suffix = os.path.splitext(name)[1]
+        assert input_kind(name) == kind(name), name
+        assert input_kind(Path(name)) == kind(str(Path(name))), name
+        if "/" not in name:
+            wanted = suffix in SQL_SUFFIXES | MIGRATION_SUFFIXES
+            assert _has_lint_suffix(name) == wanted, name
 
 
 @pytest.mark.parametrize(

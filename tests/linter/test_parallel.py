@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from liveshift.linter.parallel import can_fork, map_in_processes
+from liveshift.linter.parallel import _dumps, _loads, can_fork, map_in_processes
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="no fork here: lint runs serially")
 
@@ -89,6 +89,23 @@ def test_work_is_shared_between_processes() -> None:
 
     pids = map_in_processes(pid_after_a_while, list(range(200)), 3)
     assert len(pids) == 200 and len(set(pids)) > 1
+
+
+def test_results_marshal_can_not_write_travel_pickled() -> None:
+    from liveshift.errors import LiveshiftError
+
+    def outcome(item: int) -> object:
+        time.sleep(0.001)  # so that children take some of the chunks
+        if item % 10 == 3:
+            return LiveshiftError(f"input {item}", file=f"{item}.sql")  # pickled
+        return (item, [("rule", "error", "message", "help", f"{item}.sql", 1, 2, None)])
+
+    expected = [outcome(item) for item in range(120)]
+    assert map_in_processes(outcome, list(range(120)), 3) == expected
+    rows = [(0, [outcome(1), outcome(2)])]
+    assert _dumps(rows)[:1] == b"m" and _loads(_dumps(rows)) == rows  # marshal
+    errors = [(0, [outcome(3)])]
+    assert _dumps(errors)[:1] == b"p" and _loads(_dumps(errors)) == errors  # pickle
 
 
 def test_failed_child_is_replaced_by_this_process() -> None:

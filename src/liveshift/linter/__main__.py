@@ -24,4 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import gc
+
+    gc.disable()  # for the rest of the process, as in cli.console: see cli._collector_off
     exit_now(main())

@@ -105,12 +105,14 @@ class LintCache:
         digest.update(kind.encode())
         return digest.hexdigest()
 
-    def file_key(self, path: str, kind: str, read: Callable[[], bytes]) -> tuple[str, bytes | None]:
-        """The key of a file's bytes, and the bytes when they had to be read for it."""
+    def file_key(
+        self, path: str, kind: str, read: Callable[[str], bytes]
+    ) -> tuple[str, bytes | None]:
+        """The key of a file's bytes (`read(path)`), and the bytes when they had to be read."""
         try:
             status = os.stat(path)
         except OSError:
-            data = read()  # raises the input error that says what is wrong
+            data = read(path)  # raises the input error that says what is wrong
             return self.key(kind, data), data
         identity = f"{status.st_dev}:{status.st_ino}:{kind}"
         known = self.files.get(identity)
@@ -123,7 +125,7 @@ class LintCache:
         ):
             self.used_files.add(identity)
             return known[2], None
-        data = read()
+        data = read(path)
         key = self.key(kind, data)
         if status.st_mtime_ns < self.started_ns - RACY_NS:
             self.files[identity] = [status.st_size, status.st_mtime_ns, key]

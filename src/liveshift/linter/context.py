@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from liveshift.linter.nodes import ColumnType, Node, column_type, const_value, strings, walk
 from liveshift.linter.options import DEFAULT_PG_VERSION
+from liveshift.linter.rule import added_columns, alter_commands
 from liveshift.linter.source import Statement
 
 # Functions whose value is fixed for the statement (immutable or stable): a default calling only
@@ -93,7 +94,7 @@ class Context:
     def advance(self, statement: Statement) -> None:
         handler = _HANDLERS.get(statement.kind)
         if handler is not None:
-            handler(self, statement.node)
+            handler(self, statement)
         if not self.in_transaction:
             self.transaction += 1
 
@@ -111,7 +112,8 @@ class Context:
         self.lock_timeout_local = local and enabled
 
 
-def _transaction(ctx: Context, node: Node) -> None:
+def _transaction(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     kind = node.get("kind", "")
     if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
         ctx.in_transaction = True
@@ -120,7 +122,8 @@ def _transaction(ctx: Context, node: Node) -> None:
         ctx.transaction += 1
 
 
-def _create_table(ctx: Context, node: Node) -> None:
+def _create_table(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     table = _relname(node.get("relation"))
     ctx.created_tables.add(table)
     for element in node.get("tableElts") or ():
@@ -129,25 +132,25 @@ def _create_table(ctx: Context, node: Node) -> None:
             ctx.columns[(table, column["colname"])] = column_type(column.get("typeName"))
 
 
-def _create_table_as(ctx: Context, node: Node) -> None:
+def _create_table_as(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     into = node.get("into", {}).get("IntoClause", node.get("into", {}))
     ctx.created_tables.add(_relname(into.get("rel")))
 
 
-def _index(ctx: Context, node: Node) -> None:
+def _index(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     if node.get("idxname"):
         ctx.created_indexes[node["idxname"]] = _relname(node.get("relation"))
 
 
-def _alter_table(ctx: Context, node: Node) -> None:
-    table = _relname(node.get("relation"))
-    for item in node.get("cmds") or ():
-        cmd = item.get("AlterTableCmd", {})
-        subtype = cmd.get("subtype")
+def _alter_table(ctx: Context, statement: Statement) -> None:
+    added = iter(added_columns(statement))  # the ADD COLUMNs below, in the same order
+    for table, subtype, cmd in alter_commands(statement):
         definition = cmd.get("def") or {}
         if subtype == "AT_AddColumn" and "ColumnDef" in definition:
-            column = definition["ColumnDef"]
-            ctx.columns[(table, column.get("colname", ""))] = column_type(column.get("typeName"))
+            column = next(added)  # its type, worked out once for the rules
+            ctx.columns[(table, column.column.get("colname", ""))] = column.type
         elif subtype == "AT_AlterColumnType" and "ColumnDef" in definition:
             ctx.columns[(table, cmd.get("name", ""))] = column_type(
                 definition["ColumnDef"].get("typeName")
@@ -172,7 +175,8 @@ def _alter_table(ctx: Context, node: Node) -> None:
                 ctx.not_null_proofs.update((table, c) for c in pending[1])
 
 
-def _rename(ctx: Context, node: Node) -> None:
+def _rename(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     rename_type = node.get("renameType")
     table = _relname(node.get("relation"))
     if rename_type == "OBJECT_TABLE" and table in ctx.created_tables:
@@ -183,7 +187,8 @@ def _rename(ctx: Context, node: Node) -> None:
             ctx.columns[(table, node.get("newname", ""))] = old
 
 
-def _drop(ctx: Context, node: Node) -> None:
+def _drop(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     if node.get("removeType") != "OBJECT_TABLE":
         return
     for item in node.get("objects") or ():
@@ -192,7 +197,8 @@ def _drop(ctx: Context, node: Node) -> None:
             ctx.created_tables.discard(names[-1])
 
 
-def _variable_set(ctx: Context, node: Node) -> None:
+def _variable_set(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     if node.get("name") != "lock_timeout":
         return
     if node.get("kind") == "VAR_SET_VALUE":
@@ -203,7 +209,8 @@ def _variable_set(ctx: Context, node: Node) -> None:
         ctx.lock_timeout_local = False
 
 
-def _select(ctx: Context, node: Node) -> None:
+def _select(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     # SELECT set_config('lock_timeout', '1s', is_local)
     for kind, inner in walk(node.get("targetList")):
         if kind == "FuncCall" and strings(inner.get("funcname"))[-1:] == ["set_config"]:
@@ -212,7 +219,8 @@ def _select(ctx: Context, node: Node) -> None:
                 ctx._set_lock_timeout(const_value(args[1]), bool(const_value(args[2])))
 
 
-def _create_function(ctx: Context, node: Node) -> None:
+def _create_function(ctx: Context, statement: Statement) -> None:
+    node = statement.node
     names = strings(node.get("funcname"))
     if not names:
         return

@@ -7,14 +7,14 @@ statement's own tokens (pglast's scanner), so comments and string literals canno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-
 from liveshift.linter.pgparse import scan
 from liveshift.linter.record import Record
 from liveshift.linter.source import Source, Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
     from liveshift.linter.context import Context
     from liveshift.linter.rule import Hit
 
@@ -57,7 +57,7 @@ class Token:
 
 def tokens(source: Source, statement: Statement) -> list[Token]:
     """The statement's tokens without comments, computed once per statement."""
-    cached: list[Token] | None = statement.cache.get("tokens")
+    cached = statement.tokens
     if cached is not None:
         return cached
     text = source.data[statement.start : statement.end].decode("utf-8")
@@ -69,7 +69,7 @@ def tokens(source: Source, statement: Statement) -> list[Token]:
         if not source.ascii:  # character offsets of the text -> byte offsets
             start, end = len(text[:start].encode()), len(text[:end].encode())
         found.append(Token(statement.start + start, statement.start + end, token.name))
-    statement.cache["tokens"] = found
+    statement.tokens = found
     return found
 
 

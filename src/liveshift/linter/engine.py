@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Finding, Severity
 from liveshift.linter.ignores import find_ignores
@@ -14,6 +12,8 @@ from liveshift.linter.source import Source, Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from liveshift.linter.edits import Edit
 
 SYNTAX_ERROR = "syntax-error"
@@ -50,8 +50,9 @@ class Linter:
                 continue
             for kind in rule.kinds:
                 self.by_kind.setdefault(kind, []).append(rule)
-        # The rules an ALTER TABLE needs, by the set of its sub-command types.
-        self._alter_table_rules: dict[frozenset[str], list[Rule]] = {}
+        # The rules an ALTER TABLE needs, by its sub-command type when it has one, else by the
+        # set of its sub-command types.
+        self._alter_table_rules: dict[str | frozenset[str], list[Rule]] = {}
 
     def lint(self, source: Source, fixes: list[FixOffer] | None = None) -> list[Finding]:
         """The findings of a source, sorted by position.
@@ -98,15 +99,17 @@ class Linter:
         return findings
 
     def _rules_for_alter(self, statement: Statement) -> list[Rule]:
-        subtypes = frozenset(subtype for _table, subtype, _cmd in alter_commands(statement))
-        rules = self._alter_table_rules.get(subtypes)
+        cmds = alter_commands(statement)
+        # Most ALTER TABLEs have one sub-command: its type is the key, without a frozenset.
+        key = cmds[0][1] if len(cmds) == 1 else frozenset(subtype for _t, subtype, _c in cmds)
+        rules = self._alter_table_rules.get(key)
         if rules is None:
             rules = list(self.by_kind.get(ALTER_TABLE, ()))
-            for subtype in sorted(subtypes):
+            for subtype in sorted({subtype for _table, subtype, _cmd in cmds}):
                 for rule in self.by_kind.get(f"{ALTER_TABLE}:{subtype}", ()):
                     if all(rule.id != known.id for known in rules):
                         rules.append(rule)
-            self._alter_table_rules[subtypes] = rules
+            self._alter_table_rules[key] = rules
         return rules
 
     def _apply_ignores(

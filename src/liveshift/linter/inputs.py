@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from functools import partial
 
 from liveshift.errors import LiveshiftError
 from liveshift.linter.finding import Finding
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from pathlib import Path
     from typing import Any
 
@@ -21,6 +20,12 @@ if TYPE_CHECKING:
 
 SQL_SUFFIXES = frozenset({".sql"})
 MIGRATION_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+# The same, for str.endswith: a name that does not end with one of them has no such suffix, and
+# one that does and does not start with a dot has it (os.path.splitext counts a final dot that
+# only dots precede as part of the name). Checked per file before os.path.splitext, whose
+# Python code was a third of listing a directory.
+_LINT_ENDINGS = tuple(SQL_SUFFIXES | MIGRATION_SUFFIXES)
+_MIGRATION_ENDINGS = tuple(MIGRATION_SUFFIXES)
 RAW_SQL_WITHOUT_DOWN = "raw-sql-without-down"
 
 
@@ -79,11 +84,13 @@ def _files_under(directory: str) -> list[str]:
     """Lint files below `directory` (normalized as str(Path) does), in the order of
     sorted(Path(directory).rglob("*")), named as str() of those paths.
 
-    os.scandir gives the file type without a stat per entry, and sorting names split at `/`
-    is what Path ordering does, without building a Path per entry first.
+    os.scandir gives the file type without a stat per entry. Path ordering compares the parts
+    of the names (split at `/`) one by one; the names with `/` replaced by NUL, which no name
+    holds and which sorts before every other character, compare as their parts do, as one
+    string each: sorting 1,000 lists of parts was 16 million instructions, before any file is
+    linted.
     """
-    wanted = SQL_SUFFIXES | MIGRATION_SUFFIXES
-    found: list[tuple[list[str], str]] = []
+    found: list[tuple[str, str]] = []
     pending = [directory]
     while pending:
         current = pending.pop()
@@ -96,12 +103,19 @@ def _files_under(directory: str) -> list[str]:
                     # Like Path.rglob: no descent into symbolic links to directories.
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(name)
-                    elif os.path.splitext(entry.name)[1] in wanted and entry.is_file():
-                        found.append((name.split(os.sep), name))
+                    elif _has_lint_suffix(entry.name) and entry.is_file():
+                        found.append((name.replace(os.sep, "\0"), name))
         except OSError:
             continue  # unreadable directory: rglob skips it too
     found.sort()
-    return [name for _parts, name in found]
+    return [name for _key, name in found]
+
+
+def _has_lint_suffix(name: str) -> bool:
+    """Whether a file name (no directory) has a suffix the linter reads, as Path.suffix says."""
+    if not name.endswith(_LINT_ENDINGS):
+        return False
+    return not name.startswith(".") or os.path.splitext(name)[1] in _LINT_ENDINGS
 
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
@@ -129,6 +143,9 @@ def _stdin_input() -> LintInput:
 
 
 _READ_SIZE = 1 << 16
+# Worked out once: getattr with a default for a name the module lacks (O_BINARY exists only on
+# Windows) raises and catches an AttributeError, half a microsecond for every file.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 def read_bytes(path: Path | str, regular: bool = False) -> bytes:
@@ -141,7 +158,7 @@ def read_bytes(path: Path | str, regular: bool = False) -> bytes:
     name = str(path)
     try:
         # os.read rather than open(): no file object and buffer per file, half the time.
-        descriptor = os.open(name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        descriptor = os.open(name, _OPEN_FLAGS)
         try:
             part = os.read(descriptor, _READ_SIZE)
             if regular and len(part) < _READ_SIZE:
@@ -162,7 +179,10 @@ def read_bytes(path: Path | str, regular: bool = False) -> bytes:
 
 
 def input_kind(path: Path | str) -> str:
-    suffix = os.path.splitext(path)[1]  # as Path.suffix: a leading dot is not a suffix
+    name = os.fspath(path)
+    if not name.endswith(_MIGRATION_ENDINGS):
+        return "sql"  # the usual case, without splitext (see _LINT_ENDINGS)
+    suffix = os.path.splitext(name)[1]  # as Path.suffix: a leading dot is not a suffix
     return "migration" if suffix in MIGRATION_SUFFIXES else "sql"
 
 
@@ -178,9 +198,23 @@ def decode_input(path: Path | str, data: bytes, *, explicit: bool = True) -> Lin
         ) from None  # fmt: skip
     if input_kind(path) == "migration":
         return read_migration(name, text, explicit=explicit)
-    from liveshift.linter.source import Source
+    return LintInput(name, [_source_type()(text, name, data=data)], [])
 
-    return LintInput(name, [Source(text, name, data=data)], [])
+
+_Source: type[Source] | None = None
+
+
+def _source_type() -> type[Source]:
+    """liveshift.linter.source.Source, imported on first use (it imports the parser, which a run
+    that the cache answers never needs). Not a `from ... import` in decode_input: run once per
+    file, that made the import system look for `__path__` on the module and build and drop an
+    AttributeError each time, 8,000 instructions per file."""
+    global _Source
+    if _Source is None:
+        from liveshift.linter.source import Source
+
+        _Source = Source
+    return _Source
 
 
 def read_migration(name: str, text: str, *, explicit: bool = True) -> LintInput | None:
@@ -318,7 +352,7 @@ def lint_paths(
                 if explicit and not os.path.exists(path):
                     raise LintInputError(f"No such file or directory: {path}", file=path)
                 if cache is not None:
-                    key, data = cache.file_key(path, input_kind(path), partial(read_bytes, path))
+                    key, data = cache.file_key(path, input_kind(path), read_bytes)
                     hit = cache.get(key, path)
                     if hit is not None:
                         slots.append(hit)
@@ -339,9 +373,17 @@ def lint_paths(
         if jobs > 1:
             from liveshift.linter.parallel import map_in_processes
 
-            outcomes = map_in_processes(partial(_lint_one, linter), work, jobs)
+            def lint_one(item: tuple[str | None, bool, bytes | None]) -> Outcome:
+                return _lint_one(linter, item)
+
+            outcomes = map_in_processes(lint_one, work, jobs)
         else:
             outcomes = [_lint_one(linter, item) for item in work]
+    # This loop runs after the parallel part of the run, once per file: counted in locals, and
+    # no list built for the files without findings (most of them).
+    files = statement_count = 0
+    all_findings = run.findings
+    from_row = Finding.from_row
     for slot in slots:
         if isinstance(slot, int):
             outcome = outcomes[slot]
@@ -351,7 +393,7 @@ def lint_paths(
                 run.input_errors.append(outcome)
                 continue
             statements, rows = outcome
-            findings = [Finding.from_row(row) for row in rows]
+            findings = [from_row(row) for row in rows] if rows else []
             key = keys[slot]
             if cache is not None and key is not None:
                 cache.put(key, statements, findings)
@@ -360,10 +402,13 @@ def lint_paths(
             continue
         else:
             statements, findings = slot
-        run.files += 1
-        run.statements += statements
-        run.findings.extend(findings)
-    run.findings.sort(key=lambda f: (f.file or "", f.line, f.column, f.rule))
+        files += 1
+        statement_count += statements
+        if findings:
+            all_findings.extend(findings)
+    run.files = files
+    run.statements = statement_count
+    all_findings.sort(key=lambda f: (f.file or "", f.line, f.column, f.rule))
     return run
 
 

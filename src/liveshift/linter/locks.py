@@ -10,7 +10,6 @@ from liveshift.linter.context import Context
 from liveshift.linter.nodes import (
     SERIAL_TYPES,
     ColumnType,
-    Node,
     column_type,
     constraints,
     def_elem_names,
@@ -18,6 +17,7 @@ from liveshift.linter.nodes import (
     strings,
 )
 from liveshift.linter.record import Record
+from liveshift.linter.rule import AddedColumn, added_columns
 from liveshift.linter.source import Statement
 
 # pg_locks mode names, weakest first.
@@ -71,20 +71,20 @@ def strongest(a: str, b: str) -> str:
 
 def effects(statement: Statement, ctx: Context) -> list[Effect]:
     """The locks a statement takes on named relations, cached on the statement."""
-    cached = statement.cache.get("effects")
+    cached = statement.effects
     if cached is None:
         handler = _EFFECTS.get(statement.kind)
-        cached = handler(statement.node, ctx) if handler else []
-        statement.cache["effects"] = cached
+        cached = handler(statement, ctx) if handler else []
+        statement.effects = cached
     return list(cached)
 
 
-def add_column_rewrite(column: Node, ctx: Context) -> str | None:
+def add_column_rewrite(added: AddedColumn, ctx: Context) -> str | None:
     """Why adding this column rewrites the table, or None when PostgreSQL only edits the catalog."""
-    kind = column_type(column.get("typeName"))
+    kind = added.type
     if kind.name in SERIAL_TYPES:
         return f"a {kind.name} column fills every existing row from a sequence"
-    for constraint in constraints(column):
+    for constraint in added.constraints:
         contype = constraint.get("contype")
         if contype == "CONSTR_IDENTITY":
             return "an identity column fills every existing row from a sequence"
@@ -167,11 +167,13 @@ _REWRITING_SUBCOMMANDS = frozenset(
 )
 
 
-def _alter_table(node: Node, ctx: Context) -> list[Effect]:
+def _alter_table(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     table = relation_name(node.get("relation"))
     mode = ""
     rewrite = False
     extra: list[Effect] = []
+    added = iter(added_columns(statement))  # the ADD COLUMNs below, in the same order
     for item in node.get("cmds") or ():
         cmd = item.get("AlterTableCmd", {})
         subtype = cmd.get("subtype", "")
@@ -187,9 +189,9 @@ def _alter_table(node: Node, ctx: Context) -> list[Effect]:
             if partition.get("concurrent"):
                 cmd_mode = SHARE_UPDATE_EXCLUSIVE
         elif subtype == "AT_AddColumn" and "ColumnDef" in definition:
-            column = definition["ColumnDef"]
+            column = next(added)  # its type and constraints, worked out once for the rules
             rewrite = rewrite or add_column_rewrite(column, ctx) is not None
-            for constraint in constraints(column):
+            for constraint in column.constraints:
                 if constraint.get("contype") == "CONSTR_FOREIGN":
                     extra.append(
                         Effect(relation_name(constraint.get("pktable")), SHARE_ROW_EXCLUSIVE)
@@ -209,12 +211,14 @@ def _alter_table(node: Node, ctx: Context) -> list[Effect]:
     return [Effect(table, mode, rewrite), *extra]
 
 
-def _index(node: Node, ctx: Context) -> list[Effect]:
+def _index(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     mode = SHARE_UPDATE_EXCLUSIVE if node.get("concurrent") else SHARE
     return [Effect(relation_name(node.get("relation")), mode)]
 
 
-def _drop(node: Node, ctx: Context) -> list[Effect]:
+def _drop(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     remove_type = node.get("removeType")
     if remove_type not in ("OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_MATVIEW", "OBJECT_VIEW"):
         return []
@@ -227,7 +231,8 @@ def _drop(node: Node, ctx: Context) -> list[Effect]:
     return out
 
 
-def _rename(node: Node, ctx: Context) -> list[Effect]:
+def _rename(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     rename_type = node.get("renameType")
     relation = relation_name(node.get("relation"))
     if not relation:
@@ -237,11 +242,13 @@ def _rename(node: Node, ctx: Context) -> list[Effect]:
     return [Effect(relation, ACCESS_EXCLUSIVE)]
 
 
-def _truncate(node: Node, ctx: Context) -> list[Effect]:
+def _truncate(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     return [Effect(relation_name(r), ACCESS_EXCLUSIVE, True) for r in node.get("relations") or ()]
 
 
-def _vacuum(node: Node, ctx: Context) -> list[Effect]:
+def _vacuum(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     full = "full" in def_elem_names(node.get("options"))
     mode = ACCESS_EXCLUSIVE if full else SHARE_UPDATE_EXCLUSIVE
     return [
@@ -250,7 +257,8 @@ def _vacuum(node: Node, ctx: Context) -> list[Effect]:
     ]
 
 
-def _cluster(node: Node, ctx: Context) -> list[Effect]:
+def _cluster(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     relation = relation_name(node.get("relation"))
     if not relation:
         return []
@@ -258,12 +266,14 @@ def _cluster(node: Node, ctx: Context) -> list[Effect]:
     return [Effect(relation, SHARE_UPDATE_EXCLUSIVE if concurrent else ACCESS_EXCLUSIVE, True)]
 
 
-def _lock(node: Node, ctx: Context) -> list[Effect]:
+def _lock(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     mode = LOCK_MODES[int(node.get("mode", 8)) - 1]
     return [Effect(relation_name(r), mode) for r in node.get("relations") or ()]
 
 
-def _reindex(node: Node, ctx: Context) -> list[Effect]:
+def _reindex(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     relation = relation_name(node.get("relation"))
     if not relation:
         return []
@@ -275,11 +285,13 @@ def _reindex(node: Node, ctx: Context) -> list[Effect]:
     return [Effect(relation, SHARE)]
 
 
-def _dml(node: Node, ctx: Context) -> list[Effect]:
+def _dml(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     return [Effect(relation_name(node.get("relation")), ROW_EXCLUSIVE)]
 
 
-def _create_table(node: Node, ctx: Context) -> list[Effect]:
+def _create_table(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     out = []
     for element in node.get("tableElts") or ():
         found = [element["Constraint"]] if "Constraint" in element else []
@@ -291,7 +303,8 @@ def _create_table(node: Node, ctx: Context) -> list[Effect]:
     return out
 
 
-def _create_trigger(node: Node, ctx: Context) -> list[Effect]:
+def _create_trigger(statement: Statement, ctx: Context) -> list[Effect]:
+    node = statement.node
     return [Effect(relation_name(node.get("relation")), SHARE_ROW_EXCLUSIVE)]
 
 

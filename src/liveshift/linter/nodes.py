@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from liveshift.linter.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 Node = dict[str, "Any"]  # a JSON parse-tree node
@@ -104,16 +103,23 @@ def constraints(column_def: Node) -> list[Node]:
 
 def walk(node: Any) -> Iterator[tuple[str, Node]]:
     """Every (node type, node) pair under a JSON node, depth first."""
+    # `type(x) is` rather than isinstance: a parse tree holds plain dicts and lists only, and
+    # isinstance against `dict | list` goes through the union's own check (this loop runs over
+    # every node of the expressions that defaults and SELECTs hold).
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, dict):
+        kind = type(current)
+        if kind is dict:
             for key, value in current.items():
-                if key[:1].isupper() and isinstance(value, dict):
-                    yield key, value
-                if isinstance(value, dict | list):
+                inner = type(value)
+                if inner is dict:
+                    if key[:1].isupper():
+                        yield key, value
                     stack.append(value)
-        elif isinstance(current, list):
+                elif inner is list:
+                    stack.append(value)
+        elif kind is list:
             stack.extend(current)
 
 

@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import sys
-import types
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from typing import Any
 
 
-class _Deferred(types.ModuleType):
+if TYPE_CHECKING:
+    from types import ModuleType
+else:
+    # types.ModuleType without importing `types`, which nothing else on the lint path needs.
+    ModuleType = type(sys)
+
+
+class _Deferred(ModuleType):
     """A module whose code runs the first time one of its attributes is asked for."""
 
     def __getattr__(self, name: str) -> Any:
         spec = self.__spec__
         assert spec is not None and spec.loader is not None
         # Become an ordinary module first, so attribute lookups while the code runs are normal.
-        self.__class__ = types.ModuleType  # type: ignore[assignment]
+        self.__class__ = ModuleType  # type: ignore[assignment]
         spec.loader.exec_module(self)
         return getattr(self, name)
 
 
-def _defer(name: str, location: str, package_dir: str | None = None) -> types.ModuleType:
-    # importlib.util's two functions, from the import system's own modules (already loaded):
-    # importlib.util itself imports contextlib, and with it a few more modules.
-    from importlib._bootstrap import module_from_spec
-    from importlib._bootstrap_external import spec_from_file_location
+def _defer(name: str, location: str, package_dir: str | None = None) -> ModuleType:
+    # importlib.util's two functions, from the import system's own modules, which the
+    # interpreter loaded at start-up as _frozen_importlib and _frozen_importlib_external:
+    # importlib.util imports contextlib and more, and even the `importlib` package imports
+    # `warnings`.
+    from _frozen_importlib import module_from_spec
+    from _frozen_importlib_external import spec_from_file_location
 
     spec = spec_from_file_location(
         name, location, submodule_search_locations=[package_dir] if package_dir else None
@@ -51,9 +59,9 @@ def _import_parser_only() -> None:
     """
     if "pglast" in sys.modules:
         return
-    import importlib.machinery
+    from _frozen_importlib_external import PathFinder  # see _defer
 
-    spec = importlib.machinery.PathFinder.find_spec("pglast")
+    spec = PathFinder.find_spec("pglast")
     if spec is None or not spec.submodule_search_locations or not spec.origin:
         return
     root = next(iter(spec.submodule_search_locations))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from liveshift.linter.finding import Finding, Severity
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
     from liveshift.linter.rule import Rule
@@ -23,14 +22,17 @@ _DIM = "\033[2m"
 _RESET = "\033[0m"
 
 
+try:
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover - a Python without the C accelerator
+    from json.encoder import encode_basestring_ascii as _quote
+
+
 def dumps_indented(value: Any) -> str:
     """`json.dumps(value, indent=2)` for dicts (string keys), lists, strings, ints, bools and
     None, without the json package (which imports `re`) and its pure-Python indenting encoder:
     strings go through the same C function json uses. Anything else goes to json.dumps."""
-    try:
-        from _json import encode_basestring_ascii as quote
-    except ImportError:  # pragma: no cover - a Python without the C accelerator
-        from json.encoder import encode_basestring_ascii as quote
+    quote = _quote
     parts: list[str] = []
     add = parts.append
 
@@ -109,18 +111,27 @@ def render_text(findings: Sequence[Finding], files: int, *, color: bool = False)
 
 
 def render_json(findings: Sequence[Finding], files: int, statements: int) -> str:
+    """The document dumps_indented gives for {"version": 1, "findings": [each to_dict()],
+    "summary": {...}}, with each finding written from a template for its field types (str, int,
+    None): the generic encoder was 0.9 ms for the 200 findings of the benchmark's 1,000 files,
+    all of it after the parallel part of the run (tests/linter/test_report.py holds the result
+    to json.dumps)."""
+    quote = _quote
     errors = sum(1 for f in findings if f.is_error)
-    document = {
-        "version": 1,
-        "findings": [f.to_dict() for f in findings],
-        "summary": {
-            "files": files,
-            "statements": statements,
-            "errors": errors,
-            "warnings": len(findings) - errors,
-        },
-    }
-    return dumps_indented(document) + "\n"
+    items = [
+        f'    {{\n      "rule": {quote(f.rule)},\n      "severity": {quote(f.severity.value)},\n'
+        f'      "message": {quote(f.message)},\n      "help": {quote(f.help)},\n'
+        f'      "file": {"null" if f.file is None else quote(f.file)},\n'
+        f'      "line": {int(f.line)},\n      "column": {int(f.column)},\n'
+        f'      "statement": {"null" if f.statement is None else int(f.statement)}\n    }}'
+        for f in findings
+    ]
+    listed = "[\n" + ",\n".join(items) + "\n  ]" if items else "[]"
+    return (
+        f'{{\n  "version": 1,\n  "findings": {listed},\n  "summary": {{\n'
+        f'    "files": {files},\n    "statements": {statements},\n    "errors": {errors},\n'
+        f'    "warnings": {len(findings) - errors}\n  }}\n}}\n'
+    )
 
 
 def render_sarif(findings: Sequence[Finding], rules: Sequence[Rule]) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-
-from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import ColumnType, Node, column_type, relation_name
+from liveshift.linter.nodes import ColumnType, Node, column_type, constraints, relation_name
 from liveshift.linter.record import Record
 from liveshift.linter.source import Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    # Only in annotations: context.py imports this module (for alter_commands, added_columns).
+    from liveshift.linter.context import Context
     from liveshift.linter.edits import Edit, FixInput
 
 
@@ -25,10 +26,12 @@ class Hit(Record):
         self.offset = offset
 
 
-Check = Callable[[Statement, Context], Iterable[Hit]]
-# The edits that make a hit go away with the statement's meaning kept, or None when the rewrite
-# is not mechanical here (inside a transaction block, several objects, an unnamed constraint...).
-Fix = Callable[[Statement, Context, Hit, "FixInput"], "list[Edit] | None"]
+if TYPE_CHECKING:
+    Check = Callable[[Statement, Context], Iterable[Hit]]
+    # The edits that make a hit go away with the statement's meaning kept, or None when the
+    # rewrite is not mechanical here (inside a transaction block, several objects, an unnamed
+    # constraint...).
+    Fix = Callable[[Statement, Context, Hit, FixInput], list[Edit] | None]
 
 
 def _never(statement: Statement, ctx: Context) -> Iterable[Hit]:
@@ -92,7 +95,7 @@ def alter_commands(statement: Statement) -> list[tuple[str, str, Node]]:
 
     Computed once per statement: a dozen rules ask for it.
     """
-    cached: list[tuple[str, str, Node]] | None = statement.cache.get("cmds")
+    cached = statement.cmds
     if cached is not None:
         return cached
     cached = []
@@ -102,16 +105,41 @@ def alter_commands(statement: Statement) -> list[tuple[str, str, Node]]:
             cmd = item.get("AlterTableCmd")
             if cmd is not None:
                 cached.append((table, cmd.get("subtype", ""), cmd))
-    statement.cache["cmds"] = cached
+    statement.cmds = cached
     return cached
 
 
-def added_columns(statement: Statement) -> Iterator[tuple[str, Node]]:
-    """(table, ColumnDef) for each ADD COLUMN of an ALTER TABLE."""
+class AddedColumn(Record):
+    """One ADD COLUMN of an ALTER TABLE: the table, the ColumnDef, its constraints (as
+    nodes.constraints gives them) and its type (nodes.column_type)."""
+
+    __slots__ = ("table", "column", "constraints", "type")  # noqa: RUF023 - field order
+
+    def __init__(self, table: str, column: Node, constraints: list[Node], type: ColumnType) -> None:
+        self.table = table
+        self.column = column
+        self.constraints = constraints
+        self.type = type
+
+
+def added_columns(statement: Statement) -> list[AddedColumn]:
+    """Each ADD COLUMN of an ALTER TABLE, in order.
+
+    Computed once per statement: six rules read the added columns (and declared_columns their
+    types); each working out the same constraints and type again was half of the rules' time
+    on the ADD COLUMN statements of bench/lint.py (20 us each, now 10 us).
+    """
+    cached = statement.added
+    if cached is not None:
+        return cached
+    cached = []
     for table, subtype, cmd in alter_commands(statement):
         column = (cmd.get("def") or {}).get("ColumnDef")
         if subtype == "AT_AddColumn" and column is not None:
-            yield table, column
+            type_name = column.get("typeName")
+            cached.append(AddedColumn(table, column, constraints(column), column_type(type_name)))
+    statement.added = cached
+    return cached
 
 
 def added_constraints(statement: Statement) -> Iterator[tuple[str, Node]]:
@@ -130,7 +158,7 @@ def declared_columns(
 
     Computed once per statement: the five prefer-* rules ask for it.
     """
-    cached: list[tuple[str, str, Node, ColumnType, bool]] | None = statement.cache.get("declared")
+    cached = statement.declared
     if cached is not None:
         return cached
     cached = []
@@ -143,17 +171,24 @@ def declared_columns(
                 cached.append(
                     (table, column.get("colname", ""), type_name, column_type(type_name), True)
                 )
+    added = iter(added_columns(statement))  # the ADD COLUMNs below, in the same order
     for table, subtype, cmd in alter_commands(statement):
         column = (cmd.get("def") or {}).get("ColumnDef")
-        if column is None or not column.get("typeName"):
+        if column is None:
             continue
-        type_name = column["typeName"]
         if subtype == "AT_AddColumn":
+            kind = next(added).type
             name = column.get("colname", "")
         elif subtype == "AT_AlterColumnType":
+            kind = None
             name = cmd.get("name", "")
         else:
             continue
-        cached.append((table, name, type_name, column_type(type_name), ctx.is_new_table(table)))
-    statement.cache["declared"] = cached
+        type_name = column.get("typeName")
+        if not type_name:
+            continue
+        if kind is None:
+            kind = column_type(type_name)
+        cached.append((table, name, type_name, kind, ctx.is_new_table(table)))
+    statement.declared = cached
     return cached

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import constraints, is_null_const
+from liveshift.linter.nodes import is_null_const
 from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
 from liveshift.linter.source import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
     if ctx.pg_version >= 11:
         return
-    for table, column in added_columns(statement):
+    for added in added_columns(statement):
+        table, column = added.table, added.column
         if ctx.is_new_table(table):
             continue
-        for constraint in constraints(column):
+        for constraint in added.constraints:
             expression = constraint.get("raw_expr")
             if constraint.get("contype") == "CONSTR_DEFAULT" and not is_null_const(expression):
                 yield Hit(

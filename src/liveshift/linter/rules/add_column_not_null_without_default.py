@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import SERIAL_TYPES, column_type, constraints
+from liveshift.linter.nodes import SERIAL_TYPES
 from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
 from liveshift.linter.source import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _PROVIDES_VALUE = frozenset({"CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED"})
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column in added_columns(statement):
+    for added in added_columns(statement):
+        table, column = added.table, added.column
         if ctx.is_new_table(table):
             continue
-        kinds = {c.get("contype") for c in constraints(column)}
+        kinds = {c.get("contype") for c in added.constraints}
         not_null = kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY"}
         if not not_null or kinds & _PROVIDES_VALUE:
             continue
-        if column_type(column.get("typeName")).name in SERIAL_TYPES:
+        if added.type.name in SERIAL_TYPES:
             continue
         yield Hit(
             f"Adding NOT NULL column {column.get('colname')!r} to {table!r} without a default "

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.nodes import SERIAL_TYPES, column_type, constraints
+from liveshift.linter.nodes import SERIAL_TYPES
 from liveshift.linter.rule import Hit, Rule, added_columns, offset_of
 from liveshift.linter.source import Statement
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    for table, column in added_columns(statement):
+    for added in added_columns(statement):
+        table, column = added.table, added.column
         if ctx.is_new_table(table):
             continue
-        kind = column_type(column.get("typeName")).name
-        identity = any(c.get("contype") == "CONSTR_IDENTITY" for c in constraints(column))
+        kind = added.type.name
+        identity = any(c.get("contype") == "CONSTR_IDENTITY" for c in added.constraints)
         if kind in SERIAL_TYPES or identity:
             what = "an identity column" if identity else f"a {kind} column"
             yield Hit(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
 from liveshift.linter.rule import Hit, Rule, declared_columns, offset_of
 from liveshift.linter.source import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _SMALL = {"int4": "integer", "int2": "smallint"}
 
