@@ -32,8 +32,8 @@ MIN_SLICE_ROWS = 10_000
 # Slices per worker: enough for lanes that run at different speeds to even out, few enough that
 # a slice stays large.
 SLICES_PER_WORKER = 4
-# Keys sampled to place the slice boundaries of a keyset backfill (TABLESAMPLE SYSTEM).
-SPLIT_SAMPLE_ROWS = 20_000
+# Pages sampled to place the slice boundaries of a keyset backfill (TABLESAMPLE SYSTEM).
+SPLIT_SAMPLE_PAGES = 2_000
 
 
 @dataclass
@@ -365,22 +365,30 @@ class Backfiller:
         ]
 
     def _key_boundaries(self, whole: Cursor, count: int) -> list[list[str]]:
-        """Keys that cut the table into `count` runs of about as many rows, from a sample of the
-        keys (TABLESAMPLE SYSTEM reads whole pages at random; a small table is read whole)."""
-        keys = [quote_ident(k) for k in whole.key_columns]
-        key_text = "array[" + ", ".join(f"{k}::text" for k in keys) + "]"
-        percent = min(100.0, 100.0 * SPLIT_SAMPLE_ROWS / max(whole.rows_total, 1))
+        """Keys that cut the table into `count` runs of about as many rows, from a sample of its
+        pages (TABLESAMPLE SYSTEM; a table of fewer pages is read whole). Keys usually follow
+        the order rows were written in, so how many pages are sampled, not how many rows, sets
+        how even the runs are. The server sorts the sample and returns only the boundaries."""
+        keys = ", ".join(quote_ident(k) for k in whole.key_columns)
+        key_text = "array[" + ", ".join(f"{quote_ident(k)}::text" for k in whole.key_columns) + "]"
+        row = self.conn.execute(
+            "select pg_relation_size(%s::regclass) / current_setting('block_size')::int",
+            (self._table,),
+        ).fetchone()
+        percent = 100.0 * SPLIT_SAMPLE_PAGES / max(int(row[0]) if row else 1, 1)
         sample = "" if percent >= 100.0 else f" tablesample system ({percent:.6f})"
+        # Row n of c closes run j when n * count / c reaches j (integer division).
         rows = self.conn.execute(
-            f"select {key_text} from only {self._table}{sample} order by {', '.join(keys)}"
+            f"select key from (select {key_text} as key, row_number() over w as n, "
+            f"count(*) over () as c from only {self._table}{sample} "
+            f"window w as (order by {keys})) s "
+            "where n < c and n * %(count)s / c > (n - 1) * %(count)s / c order by n",
+            {"count": count},
         ).fetchall()
         bounds: list[list[str]] = []
-        for k in range(1, count):
-            if not rows:
-                break
-            key = list(rows[len(rows) * k // count][0])
-            if key != whole.upper_bound and (not bounds or key != bounds[-1]):
-                bounds.append(key)
+        for (key,) in rows:
+            if list(key) != whole.upper_bound and (not bounds or list(key) != bounds[-1]):
+                bounds.append(list(key))
         return bounds
 
     def _estimate_rows(self) -> int:

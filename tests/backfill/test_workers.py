@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import conninfo
 
+from liveshift import backfill
 from liveshift.errors import StateError
 from liveshift.progress import Reporter
 from liveshift.state import STATE_VERSION, StateStore
@@ -209,3 +210,20 @@ def test_fewer_lanes_when_connections_run_out(pg_url: str) -> None:
         finally:
             conn.execute(f"drop owned by {role} cascade")
             conn.execute(f"drop role {role}")
+
+
+def test_boundaries_from_a_sample_of_the_pages(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table of more pages than the sample takes: the boundaries come from half its pages
+    here, and still cut it into even slices that cover every row once."""
+    monkeypatch.setattr(backfill, "SPLIT_SAMPLE_PAGES", 200)
+    conn, before = make_table(pg_url, "text_pk")
+    with conn:
+        pages = conn.execute("select pg_relation_size('t') / 8192").fetchone()
+        assert pages is not None and pages[0] > 300  # so the sample is not the whole table
+        migrator(pg_url, workers=2).start(migration("t", "w", "bigint", UP))
+        check_done(conn, "t", UP, before, exact=True)
+        found = slices(conn)
+        assert len(found) == 6
+        assert all(ROWS / 6 * 0.7 < done < ROWS / 6 * 1.3 for _, _, _, done, _ in found)
