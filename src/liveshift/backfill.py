@@ -29,6 +29,8 @@ from liveshift.triggers import BACKFILL_SETTING
 # A slice smaller than this is not worth a connection of its own: tables with fewer rows than
 # this many per worker get fewer slices (one, below twice this).
 MIN_SLICE_ROWS = 10_000
+# The `backfills` rows of one column (its slices), given migration id, table and column.
+STATE_ROW = "where migration_id = %s and table_name = %s and column_name = %s"
 # Slices per worker: enough for lanes that run at different speeds to even out, few enough that
 # a slice stays large.
 SLICES_PER_WORKER = 4
@@ -126,14 +128,12 @@ class Backfiller:
             f"({self._expression}) where {condition} and ({self._where})"
         )
 
-    @property
-    def _state_row(self) -> str:
-        return "where migration_id = %s and table_name = %s and column_name = %s"
-
     def run(self, spec: Backfill) -> int:
         self.spec = spec
         self.rows_updated = 0
         self._failed.clear()
+        # The dense path's start (see Cursor), once worked out (by _split or below), in a tuple.
+        self._dense: tuple[int | None] | None = None
         watch_client(self.conn)
         slices = self._slices = self._load_or_begin()
         done = sum(c.rows_done for c in slices)
@@ -148,7 +148,7 @@ class Backfiller:
         pending = [c for c in slices if not c.finished]
         if not pending:
             return 0
-        dense_start = self._dense_start(slices)
+        (dense_start,) = self._dense or (self._dense_start(slices),)
         for cursor in pending:
             cursor.dense_start = dense_start
         self._started = time.monotonic()
@@ -305,7 +305,7 @@ class Backfiller:
         if self.migration_id is not None:
             rows = self.conn.execute(
                 "select checkpoint, upper_bound, rows_done, rows_total, batches, slice, "
-                f"finished_at is not null from {STATE_SCHEMA}.backfills {self._state_row} "
+                f"finished_at is not null from {STATE_SCHEMA}.backfills {STATE_ROW} "
                 "order by slice",
                 (self.migration_id, self.spec.table, self.spec.column),
             ).fetchall()
@@ -348,6 +348,7 @@ class Backfiller:
             return [whole]
         assert whole.upper_bound is not None
         dense_start = None if whole.key_columns == ["ctid"] else self._dense_start([whole])
+        self._dense = (dense_start,)
         if whole.key_columns == ["ctid"]:
             last_page = int(whole.upper_bound[0])
             bounds = [[str((last_page + 1) * k // count - 1)] for k in range(1, count)]
@@ -444,7 +445,7 @@ class Backfiller:
             return
         conn.execute(
             f"update {STATE_SCHEMA}.backfills set finished_at = now(), updated_at = now(), "
-            f"throttle = null, rows_total = greatest(rows_total, rows_done) {self._state_row} "
+            f"throttle = null, rows_total = greatest(rows_total, rows_done) {STATE_ROW} "
             "and slice = %s",
             (self.migration_id, self.spec.table, self.spec.column, cursor.slice),
         )
@@ -474,33 +475,34 @@ class Lane:
         self.spec = owner.spec
         self.rows_updated = 0
         self._rows_per_page: float | None = None  # the ctid path's estimate
+        # Kept from one slice to the next: the next slice starts at the size the last one found.
+        self.batch_size = self.settings.batch_size or self.settings.batch_start
         self.pacer = LoadPacer(self.settings.load_pause, self.settings.load_half_life_s)
 
     def run(self, cursor: Cursor) -> None:
         owner = self.owner
-        batch_size = self.settings.batch_size or self.settings.batch_start
         lock_waits = 0
         started, done_at_start = time.monotonic(), cursor.rows_done
         while True:
             owner.check_stop()
-            throttle_reason = self._wait_while_throttled(cursor, batch_size)
+            throttle_reason = self._wait_while_throttled(cursor, self.batch_size)
             owner.check_stop()
             t0 = time.monotonic()
             rate = (cursor.rows_done - done_at_start) / max(t0 - started, 1e-6)
             try:
-                scanned, last_key = self._batch(cursor, batch_size, rate)
+                scanned, last_key = self._batch(cursor, self.batch_size, rate)
             except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
                 # An application transaction holds some of these rows: back off, with less.
                 # Giving up quickly matters more than finishing this batch: while it waits it
                 # holds every row it has already updated, and the application may be queueing
                 # for those.
                 lock_waits += 1
-                batch_size = max(self.settings.batch_min, batch_size // 2)
+                self.batch_size = max(self.settings.batch_min, self.batch_size // 2)
                 if lock_waits == 1 or lock_waits % 10 == 0:
                     owner.reporter.message(
                         f"a batch waited more than {self.settings.row_lock_timeout_ms} ms for "
                         f"row locks held by the application ({lock_waits} tries); retrying "
-                        f"with {batch_size:,} rows"
+                        f"with {self.batch_size:,} rows"
                     )
                 owner.stop.wait(min(0.05 * 2**lock_waits, 2.0))
                 continue
@@ -516,8 +518,8 @@ class Lane:
             cursor.checkpoint = last_key
             cursor.rows_done += scanned
             cursor.batches += 1
-            owner.report(batch_size, throttle_reason or self.pacer.reason)
-            batch_size = self._next_size(batch_size, elapsed)
+            owner.report(self.batch_size, throttle_reason or self.pacer.reason)
+            self.batch_size = self._next_size(self.batch_size, elapsed)
         owner._finish(cursor, self.conn)
 
     def _next_size(self, size: int, elapsed: float) -> int:
@@ -547,7 +549,7 @@ class Lane:
             return
         self.conn.execute(
             f"update {STATE_SCHEMA}.backfills set throttle = %s, updated_at = now() "
-            f"{self.owner._state_row} and slice = %s",
+            f"{STATE_ROW} and slice = %s",
             (reason, self.owner.migration_id, self.spec.table, self.spec.column, cursor.slice),
         )
 
@@ -606,7 +608,7 @@ class Lane:
             "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
             "rows_per_second = %s, throttle = %s, updated_at = now() "
             + (f"from ({LOAD_SAMPLE}) _ls_load " if pacing else "")
-            + owner._state_row
+            + STATE_ROW
             + " and slice = %s"
             + (" returning _ls_load.*" if pacing else ""),
             (
