@@ -61,7 +61,14 @@ def test_plan_start_status_complete_history(pg_url: str, users: Conn, tmp_path: 
     assert "ACCESS EXCLUSIVE" in plan.stdout and "backfill" in plan.stdout
     assert shape(users) == before  # plan changes nothing
     planned = json.loads(liveshift("plan", "--json", str(migration), url=pg_url).stdout)
-    assert [s["kind"] for s in planned["start"]] == ["ddl", "backfill", "ddl"]
+    assert [s["kind"] for s in planned["start"]] == [
+        "ddl",
+        "backfill",
+        "ddl",
+        "catch-up",
+        "ddl",
+        "ddl",
+    ]
 
     started = liveshift("start", str(migration), "--progress", "plain", url=pg_url)
     assert started.returncode == 0, started.stderr

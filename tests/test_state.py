@@ -64,11 +64,8 @@ def test_an_interrupted_start_resumes_from_the_journal(pg_url: str, users: Conn)
     phases = users.execute(
         "select phase, position, status from liveshift.steps order by phase, position"
     ).fetchall()
-    assert [p for p in phases if p[0] == "start"] == [
-        ("start", 0, "done"),
-        ("start", 1, "done"),
-        ("start", 2, "done"),
-    ]
+    # add column, backfill, UPDATE trigger, catch-up, drop the change log, version schema
+    assert [p for p in phases if p[0] == "start"] == [("start", i, "done") for i in range(6)]
     assert users.execute("select count(*) from public_m1.users where email is null").fetchone() == (
         0,
     )

@@ -100,6 +100,7 @@ class Executor:
         migration_id: int | None = None,
         phase: str = "",
         run_backfill: Callable[[Step, int], int | None] | None = None,
+        run_catch_up: Callable[[Step], int] | None = None,
         done: set[int] | None = None,
         stop: threading.Event | None = None,
     ) -> None:
@@ -109,6 +110,7 @@ class Executor:
         self.migration_id = migration_id
         self.phase = phase
         self.run_backfill = run_backfill
+        self.run_catch_up = run_catch_up
         self.done = done or set()
         self.lock_retries = 0
         self.stop = stop or threading.Event()
@@ -138,6 +140,12 @@ class Executor:
             started_at = datetime.now(UTC)
             started = time.monotonic()
             rows = self.run_backfill(step, position)
+            self._journal_after(position, step, started_at, started, 0, rows)
+        elif step.catch_up is not None:
+            assert self.run_catch_up is not None, "a catch-up step needs a catch-up runner"
+            started_at = datetime.now(UTC)
+            started = time.monotonic()
+            rows = self.run_catch_up(step)
             self._journal_after(position, step, started_at, started, 0, rows)
         elif step.concurrent_index is not None:
             self._run_concurrent_index(position, step, step.concurrent_index)

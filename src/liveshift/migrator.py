@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from liveshift import __version__
+from liveshift import __version__, catchup
 from liveshift.adapters.postgres import introspect
 from liveshift.backfill import Backfiller
 from liveshift.connect import connect, resolve_url
@@ -29,7 +29,7 @@ from liveshift.errors import (
 )
 from liveshift.executor import Executor, database_error
 from liveshift.migration import Migration
-from liveshift.plan import Step, step_from_json, step_to_json
+from liveshift.plan import Backfill, Step, step_from_json, step_to_json
 from liveshift.planner import MigrationPlan, plan_migration
 from liveshift.probe import Probe
 from liveshift.progress import Reporter
@@ -312,24 +312,38 @@ class Migrator:
             connect=lambda: connect(self.url, self.settings.application_name),
         )
 
-        def run_backfill(step: Step, position: int) -> int | None:
-            assert step.backfill is not None
-            rows = backfiller.run(step.backfill)
-            if self.settings.verify:
+        def verify(backfill: Backfill, recompute: bool) -> None:
+            if recompute:
                 self.reporter.message(
-                    f"verifying {step.backfill.table}.{step.backfill.column}: recomputing `up` "
+                    f"verifying {backfill.table}.{backfill.column}: recomputing `up` "
                     "for every row, in batches"
                 )
-            problems = verify_backfill(
-                conn, step.backfill, recompute=self.settings.verify, stop=self.stop
-            )
+            problems = verify_backfill(conn, backfill, recompute=recompute, stop=self.stop)
             if problems:
                 raise VerificationFailed(
-                    f"the backfill of {step.backfill.table}.{step.backfill.column} left rows that "
+                    f"the backfill of {backfill.table}.{backfill.column} left rows that "
                     "do not match",
                     details=problems,
                     hint="Inspect those rows; `liveshift rollback` undoes the migration.",
                 )
+
+        def run_backfill(step: Step, position: int) -> int | None:
+            assert step.backfill is not None
+            rows = backfiller.run(step.backfill)
+            # Rows old clients updated meanwhile match `up` only after the catch-up.
+            verify(step.backfill, self.settings.verify and not step.backfill.catch_up_follows)
+            return rows
+
+        def run_catch_up(step: Step) -> int:
+            assert step.catch_up is not None
+            target = step.catch_up.target
+            rows = catchup.run_catch_up(conn, step.catch_up, self.settings, self.stop)
+            self.reporter.message(
+                f"recomputed {target.column} for {rows:,} rows old clients updated during the "
+                "backfill"
+            )
+            if self.settings.verify:
+                verify(target, recompute=True)
             return rows
 
         executor = Executor(
@@ -339,6 +353,7 @@ class Migrator:
             migration_id=record.id,
             phase=phase,
             run_backfill=run_backfill,
+            run_catch_up=run_catch_up,
             done=state.done_steps(record.id, phase),
             stop=self.stop,
         )

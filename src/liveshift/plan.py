@@ -110,6 +110,19 @@ class Backfill:
     expression: str
     where: str
     key: tuple[str, ...] | None  # keyset columns; None: the table has no usable key
+    # A catch-up step follows (the UPDATE trigger is installed after this backfill): recomputing
+    # `up` for every row (--verify) waits until the catch-up has run.
+    catch_up_follows: bool = False
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """Recompute `target.column` for the rows whose keys `log` holds: rows old clients updated
+    while the backfill ran, before the UPDATE trigger existed. Each batch deletes its keys from
+    the log in the transaction that fixes their rows, so a rerun goes on where the last stopped."""
+
+    target: Backfill
+    log: str  # the change log, schema-qualified and quoted
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,7 @@ class Step:
     estimated_rows: int | None = None
     backfill: Backfill | None = None
     concurrent_index: ConcurrentIndex | None = None
+    catch_up: CatchUp | None = None
     operation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -145,6 +159,8 @@ class Step:
             return "backfill"
         if self.concurrent_index is not None:
             return "concurrent index"
+        if self.catch_up is not None:
+            return "catch-up"
         return "ddl" if self.transactional else "non-transactional"
 
     @property
@@ -179,6 +195,14 @@ class Step:
             )
         if self.concurrent_index is not None:
             return self.concurrent_index.create_sql
+        if self.catch_up is not None:
+            c = self.catch_up.target
+            key = ", ".join(c.key or ())
+            return (
+                f"-- in batches of logged keys, each deleted from the log as its rows are fixed:\n"
+                f"UPDATE ONLY {c.schema}.{c.table} SET {c.column} = {c.expression} "
+                f"WHERE ({key}) IN (SELECT {key} FROM {self.catch_up.log})"
+            )
         return self.sql
 
 
@@ -195,9 +219,16 @@ def step_from_json(data: dict[str, Any]) -> Step:
     data["tables"] = tuple(data.get("tables", ()))
     data["notes"] = tuple(data.get("notes", ()))
     if data.get("backfill"):
-        backfill = dict(data["backfill"])
-        backfill["key"] = tuple(backfill["key"]) if backfill.get("key") else None
-        data["backfill"] = Backfill(**backfill)
+        data["backfill"] = _backfill_from_json(data["backfill"])
+    if data.get("catch_up"):
+        catch_up = data["catch_up"]
+        data["catch_up"] = CatchUp(_backfill_from_json(catch_up["target"]), catch_up["log"])
     if data.get("concurrent_index"):
         data["concurrent_index"] = ConcurrentIndex(**data["concurrent_index"])
     return Step(**data)
+
+
+def _backfill_from_json(data: dict[str, Any]) -> Backfill:
+    backfill = dict(data)
+    backfill["key"] = tuple(backfill["key"]) if backfill.get("key") else None
+    return Backfill(**backfill)

@@ -9,6 +9,8 @@ from liveshift.sqlexpr import rewrite_columns
 # so the trigger's WHEN clause skips them without entering PL/pgSQL at all.
 BACKFILL_SETTING = "liveshift.backfill"
 SKIP_BACKFILL = f"current_setting('{BACKFILL_SETTING}', true) is distinct from 'on'"
+# The change log's own column: the order keys were logged in, which the catch-up walks.
+LOG_ORDER = "_ls_seq"
 
 
 def on_version(version_schema: str) -> str:
@@ -19,26 +21,17 @@ def on_version(version_schema: str) -> str:
     )
 
 
-def old_version_sync_trigger(
+def sync_function(
     *,
-    table: Table,
     function: str,
-    triggers: tuple[str, str],
     version_schema: str,
     target: str,
     expression: str,
     fill_nulls_from_new_version: bool,
 ) -> str:
-    """BEFORE INSERT and BEFORE UPDATE triggers (names in that order) that set `target` from
-    `expression` for rows written by old-version clients, and (optionally) for new-version updates
-    of rows the backfill has not reached yet, so that a NOT VALID NOT NULL check never rejects them.
-
-    The backfill never inserts, so the INSERT trigger has no condition. The UPDATE trigger skips
-    rows whose `target` the statement changed: the backfill's own rows (NULL to their value), and
-    new-version writes of the column, which the function would leave alone anyway. That test is a
-    comparison of two values in the row, where a `current_setting` call for every row the backfill
-    writes cost it several percent of its speed (bench/trigger_cost.py). The setting is still
-    checked after it, for a backfill of another column of the same table."""
+    """The trigger function: `target` from `expression` for rows written by old-version clients,
+    and (optionally) for new-version updates of rows the backfill has not reached yet, so that a
+    NOT VALID NOT NULL check never rejects them."""
     value = rewrite_columns(expression, qualifier="new", what="up")
     target_ref = f"new.{quote_ident(target)}"
     new_version_branch = ""
@@ -48,8 +41,6 @@ def old_version_sync_trigger(
             f"and old.{quote_ident(target)} is null then\n"
             f"    {target_ref} := {value};\n"
         )
-    on_insert, on_update = triggers
-    unchanged = f"old.{quote_ident(target)} is not distinct from {target_ref}"
     return (
         f"create or replace function {function}() returns trigger\n"
         "language plpgsql as $liveshift$\n"
@@ -60,11 +51,65 @@ def old_version_sync_trigger(
         "  end if;\n"
         "  return new;\n"
         "end\n"
+        "$liveshift$"
+    )
+
+
+def insert_trigger(table: Table, name: str, function: str) -> str:
+    """The backfill never inserts, so the INSERT trigger has no condition."""
+    return (
+        f"drop trigger if exists {quote_ident(name)} on {table.qualified};\n"
+        f"create trigger {quote_ident(name)} before insert on {table.qualified}\n"
+        f"  for each row execute function {function}()"
+    )
+
+
+def update_trigger(table: Table, name: str, function: str, target: str) -> str:
+    """The UPDATE trigger skips rows whose `target` the statement changed: the backfill's own rows
+    (NULL to their value), and new-version writes of the column, which the function would leave
+    alone anyway. That test is a comparison of two values in the row, where a `current_setting`
+    call for every row the backfill writes cost it several percent of its speed
+    (bench/trigger_cost.py). The setting is still checked after it, for a backfill of another
+    column of the same table.
+
+    Its condition does not spare the rows the tuple lock, though: while any BEFORE UPDATE row
+    trigger exists on a table, every UPDATE locks each row before it writes it (a WAL record
+    per row). Hence the change log below, for backfills on a key."""
+    unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
+    return (
+        f"drop trigger if exists {quote_ident(name)} on {table.qualified};\n"
+        f"create trigger {quote_ident(name)} before update on {table.qualified}\n"
+        f"  for each row when ({unchanged} and {SKIP_BACKFILL}) execute function {function}()"
+    )
+
+
+def change_log(
+    *, table: Table, log: str, function: str, trigger: str, target: str, key: tuple[str, ...]
+) -> str:
+    """A table `log` of the keys of rows old clients update while the backfill runs, filled by an
+    AFTER UPDATE trigger: it stands in for the BEFORE UPDATE trigger until the backfill is done,
+    so that the backfill's own rows are not each locked before they are written. The rows it
+    names are recomputed afterwards (the catch-up step).
+
+    The trigger skips what the BEFORE UPDATE trigger skips: rows whose `target` the statement
+    changed (the backfill's), and a backfill of another column. Its function is SECURITY DEFINER:
+    the application's role needs no privilege on the log."""
+    columns = ", ".join(quote_ident(k) for k in key)
+    values = ", ".join(f"new.{quote_ident(k)}" for k in key)
+    unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
+    return (
+        f"create table if not exists {log} as select {columns} from only {table.qualified} "
+        "with no data;\n"
+        f"alter table {log} add column if not exists {LOG_ORDER} bigint "
+        "generated always as identity primary key;\n"
+        f"create or replace function {function}() returns trigger\n"
+        "language plpgsql security definer set search_path = pg_catalog, pg_temp as $liveshift$\n"
+        "begin\n"
+        f"  insert into {log} ({columns}) values ({values});\n"
+        "  return null;\n"
+        "end\n"
         "$liveshift$;\n"
-        f"drop trigger if exists {quote_ident(on_insert)} on {table.qualified};\n"
-        f"create trigger {quote_ident(on_insert)} before insert on {table.qualified}\n"
-        f"  for each row execute function {function}();\n"
-        f"drop trigger if exists {quote_ident(on_update)} on {table.qualified};\n"
-        f"create trigger {quote_ident(on_update)} before update on {table.qualified}\n"
+        f"drop trigger if exists {quote_ident(trigger)} on {table.qualified};\n"
+        f"create trigger {quote_ident(trigger)} after update on {table.qualified}\n"
         f"  for each row when ({unchanged} and {SKIP_BACKFILL}) execute function {function}()"
     )

@@ -12,6 +12,8 @@ import pytest
 from liveshift.errors import StateError, ValidationError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
+from liveshift.progress import BackfillProgress, Reporter
+from liveshift.settings import Settings
 from tests.operations.catalog import Conn, columns, leftovers, table_shape
 
 SETUP = """
@@ -377,3 +379,95 @@ def test_backfill_keys_on_a_primary_key_renamed_earlier_in_the_migration(
     assert conn.execute(
         "select count(*) from public.users where code = 'u' || user_id"
     ).fetchone() == (2500,)
+
+
+# -- the change log: no BEFORE UPDATE trigger while the backfill runs ------------------------------
+
+
+class OldClientMidBackfill(Reporter):
+    """After the backfill's first batches, an old client updates rows they already filled; it
+    also notes which row triggers the table has at that moment and what the log holds."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.triggers: list[tuple[str, str]] = []
+        self.logged = 0
+
+    def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+        if self.triggers or final or progress.rows_done < 200:
+            return
+        with psycopg.connect(self.url, autocommit=True) as old:
+            old.execute("update users set updated_at = '2001-01-01' where id <= 50")
+            self.triggers = old.execute(
+                "select tgname, case when tgtype & 2 = 2 then 'before' else 'after' end "
+                "from pg_trigger where tgrelid = 'users'::regclass and not tgisinternal "
+                "and tgtype & 16 = 16 order by 1"  # row triggers on UPDATE
+            ).fetchall()
+            row = old.execute("select count(*) from public._ls_log_users_last_login").fetchone()
+            self.logged = row[0] if row else 0
+
+
+def test_old_updates_during_the_backfill_are_logged_then_recomputed(
+    pg_url: str, conn: Conn
+) -> None:
+    """While the backfill runs the table has no BEFORE UPDATE trigger (its mere presence makes
+    PostgreSQL lock every row the backfill writes, a WAL record each); an AFTER UPDATE trigger logs
+    the keys old clients update instead. Rows the backfill had filled and an old client changed
+    afterwards get the recomputed value; the log and its trigger are gone at the end."""
+    conn.execute(SETUP)
+    column, up = VARIANTS["not_null_up"]
+    reporter = OldClientMidBackfill(pg_url)
+    Migrator(pg_url, settings=Settings(batch_size=100), reporter=reporter).start(
+        migration(column, up)
+    )
+    assert reporter.triggers == [("_ls_trgl_users_last_login", "after")]
+    assert reporter.logged == 50
+    stale = conn.execute(
+        "select count(*) from users where _ls_new_last_login is distinct from "
+        "coalesce(updated_at, created_at)"
+    ).fetchone()
+    assert stale == (0,)
+    assert conn.execute(
+        "select count(*) from users where id <= 50 and _ls_new_last_login = '2001-01-01'"
+    ).fetchone() == (50,)
+    triggers = conn.execute(
+        "select tgname from pg_trigger where tgrelid = 'users'::regclass and not tgisinternal "
+        "order by 1"
+    ).fetchall()
+    assert triggers == [("_ls_trg_users_last_login",), ("_ls_trgi_users_last_login",)]
+    assert conn.execute(
+        "select count(*) from pg_class where relname = '_ls_log_users_last_login'"
+    ).fetchone() == (0,)
+    assert conn.execute(
+        "select count(*) from pg_proc where proname = '_ls_logfn_users_last_login'"
+    ).fetchone() == (0,)
+    # The NOT NULL check went in with the UPDATE trigger, after the backfill.
+    assert conn.execute(
+        "select count(*) from pg_constraint where conrelid = 'users'::regclass "
+        "and contype = 'c' and not convalidated"
+    ).fetchone() == (1,)
+
+
+def test_the_log_needs_no_privilege_of_the_application_role(pg_url: str, conn: Conn) -> None:
+    """The log's trigger function is SECURITY DEFINER: an application role with rights on its
+    table only can still update rows while the log is in place."""
+    conn.execute(SETUP)
+    role = f"app_{conn.info.dbname}"
+    conn.execute(f"create role {role} login")
+    try:
+        conn.execute(f"grant usage on schema public to {role}")
+        conn.execute(f"grant select, update on users to {role}")
+        column, up = VARIANTS["not_null_up"]
+        spec = migration(column, up)
+        migrator = Migrator(pg_url)
+        operation_steps = migrator.plan(spec).start
+        # Only the first step: the column, the INSERT trigger and the log with its trigger.
+        conn.execute(operation_steps[0].sql)
+        params = psycopg.conninfo.conninfo_to_dict(pg_url)
+        params["user"] = role
+        with psycopg.connect(**params, autocommit=True) as app:  # type: ignore[arg-type]
+            app.execute("update users set name = 'x' where id = 3")
+        assert conn.execute("select id from public._ls_log_users_last_login").fetchall() == [(3,)]
+    finally:
+        conn.execute(f"drop owned by {role}")
+        conn.execute(f"drop role {role}")

@@ -9,6 +9,7 @@ from liveshift.migration.models import AddColumn
 from liveshift.operations.base import Operation
 from liveshift.operations.steps import (
     backfill_step,
+    catch_up_steps,
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
@@ -17,7 +18,12 @@ from liveshift.operations.steps import (
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
-from liveshift.triggers import old_version_sync_trigger
+from liveshift.triggers import (
+    change_log,
+    insert_trigger,
+    sync_function,
+    update_trigger,
+)
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -139,6 +145,25 @@ class AddColumnOperation(Operation[AddColumn]):
     def _function(self) -> str:
         return self.names.function(self.spec.table, self.spec.column.name)
 
+    # The change log that stands in for the UPDATE trigger while the backfill runs.
+    def _log(self) -> str:
+        log = self.names.object("log", self.spec.table, self.spec.column.name)
+        return f"{quote_ident(self.names.schema)}.{quote_ident(log)}"
+
+    def _log_function(self) -> str:
+        function = self.names.object("logfn", self.spec.table, self.spec.column.name)
+        return f"{quote_ident(self.names.schema)}.{quote_ident(function)}"
+
+    def _log_trigger(self) -> str:
+        return self.names.object("trgl", self.spec.table, self.spec.column.name)
+
+    @staticmethod
+    def _logged_key(table: Table) -> tuple[str, ...] | None:
+        """The key the change log records (the backfill's); None: no log, the UPDATE trigger goes
+        in with the column (a table without a key has nothing to find a logged row by)."""
+        key = table.primary_key() or table.unique_not_null_key()
+        return tuple(key) if key else None
+
     def start(self, before: Schema, after: Schema) -> list[Step]:
         spec, column = self.spec, self.spec.column
         table = self._table(before)
@@ -155,31 +180,55 @@ class AddColumnOperation(Operation[AddColumn]):
             clauses[0] += f" default {column.default}"
         elif column.default is not None:
             clauses.append(f"alter column {temp} set default {column.default}")
+        constraints = []
         if not column.nullable:
-            clauses.append(
+            constraints.append(
                 f"add constraint {quote_ident(self._constraint('nn'))} "
                 f"check ({temp} is not null) not valid"
             )
         if column.check is not None:
-            clauses.append(
+            constraints.append(
                 f"add constraint {quote_ident(self._check_name())} "
                 f"check ({self.check_condition}) not valid"
             )
+        # With a change log, the checks go in with the UPDATE trigger after the backfill: until
+        # then an old client's update of a row not yet filled would meet them with no value.
+        key = self._logged_key(table) if self.fill is not None else None
+        if key is None:
+            clauses += constraints
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
         if self.fill is not None:
             # The triggers go in with the column, in one transaction: a row an old client writes
-            # in between would otherwise meet the NOT NULL check with no value.
+            # in between would otherwise get no value.
             description += ", with the triggers that fill it for old-version writes"
-            sql += ";\n" + old_version_sync_trigger(
-                table=table,
-                function=self._function(),
-                triggers=self._triggers(),
-                version_schema=self.names.version_schema,
-                target=self._temp(),
-                expression=self.fill,
-                fill_nulls_from_new_version=True,
-            )
+            pieces = [
+                sync_function(
+                    function=self._function(),
+                    version_schema=self.names.version_schema,
+                    target=self._temp(),
+                    expression=self.fill,
+                    fill_nulls_from_new_version=True,
+                ),
+                insert_trigger(table, self._triggers()[0], self._function()),
+            ]
+            if key is None:
+                pieces.append(
+                    update_trigger(table, self._triggers()[1], self._function(), self._temp())
+                )
+            else:
+                description += " (updates logged until the backfill is done)"
+                pieces.append(
+                    change_log(
+                        table=table,
+                        log=self._log(),
+                        function=self._log_function(),
+                        trigger=self._log_trigger(),
+                        target=self._temp(),
+                        key=key,
+                    )
+                )
+            sql += ";\n" + ";\n".join(pieces)
         steps.append(
             Step(
                 description,
@@ -207,15 +256,39 @@ class AddColumnOperation(Operation[AddColumn]):
                 )
             )
         if self.fill is not None:
-            steps.append(
-                backfill_step(
+            backfill = backfill_step(
+                table,
+                self._temp(),
+                self.fill,
+                description=f"backfill {column.name} for existing rows of {table.name}",
+                operation=self.name,
+                catch_up_follows=key is not None,
+            )
+            steps.append(backfill)
+            if key is not None:
+                switch = [f"alter table only {qualified}\n  " + ",\n  ".join(constraints)]
+                switch = switch if constraints else []
+                steps += catch_up_steps(
                     table,
-                    self._temp(),
-                    self.fill,
-                    description=f"backfill {column.name} for existing rows of {table.name}",
+                    backfill,
+                    switch_sql=";\n".join(
+                        (
+                            *switch,
+                            update_trigger(
+                                table, self._triggers()[1], self._function(), self._temp()
+                            ),
+                            f"drop trigger if exists {quote_ident(self._log_trigger())} "
+                            f"on {qualified}",
+                        )
+                    ),
+                    switch_lock=(
+                        LockMode.ACCESS_EXCLUSIVE if constraints else LockMode.SHARE_ROW_EXCLUSIVE
+                    ),
+                    log=self._log(),
+                    log_function=self._log_function(),
+                    column=column.name,
                     operation=self.name,
                 )
-            )
         if column.unique:
             steps.append(
                 concurrent_index_step(
@@ -277,13 +350,17 @@ class AddColumnOperation(Operation[AddColumn]):
         if self.fill is not None:
             statements += [
                 f"drop trigger if exists {quote_ident(trigger)} on {qualified}"
-                for trigger in self._triggers()
+                for trigger in (*self._triggers(), self._log_trigger())
             ]
         statements.append(
             f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
         )
         if self.fill is not None:
-            statements.append(f"drop function if exists {self._function()}()")
+            statements += [
+                f"drop function if exists {self._function()}()",
+                f"drop table if exists {self._log()}",
+                f"drop function if exists {self._log_function()}()",
+            ]
         tables = [qualified]
         if self.spec.column.references is not None:
             tables.append(before.table(self.spec.column.references.table).qualified)

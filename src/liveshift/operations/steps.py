@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from liveshift.plan import Backfill, ConcurrentIndex, LockMode, Step
+from liveshift.plan import Backfill, CatchUp, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Table, quote_ident, quote_literal
 
 
 def backfill_step(
-    table: Table, column: str, expression: str, *, description: str, operation: str
+    table: Table,
+    column: str,
+    expression: str,
+    *,
+    description: str,
+    operation: str,
+    catch_up_follows: bool = False,
 ) -> Step:
     """Fill `column` (a physical name) from `expression` for rows where it is still NULL, in keyset
     batches on the primary key, else a unique NOT NULL key, else ctid."""
@@ -27,9 +33,53 @@ def backfill_step(
             expression=expression,
             where=f"{quote_ident(column)} is null",
             key=tuple(key) if key else None,
+            catch_up_follows=catch_up_follows,
         ),
         operation=operation,
     )
+
+
+def catch_up_steps(
+    table: Table,
+    backfill: Step,
+    *,
+    switch_sql: str,
+    switch_lock: LockMode,
+    log: str,
+    log_function: str,
+    column: str,
+    operation: str,
+) -> list[Step]:
+    """After a backfill that ran with a change log instead of an UPDATE trigger: install the
+    trigger (and whatever waited for it) in place of the log's trigger, recompute the rows the log
+    names, drop the log."""
+    assert backfill.backfill is not None and backfill.backfill.key is not None
+    return [
+        Step(
+            f"install the UPDATE trigger for {column} in place of the change log",
+            sql=switch_sql,
+            lock=switch_lock,
+            tables=(table.qualified,),
+            operation=operation,
+            notes=("metadata only: no scan",),
+        ),
+        Step(
+            f"recompute {column} for the rows old clients updated during the backfill",
+            lock=LockMode.ROW_EXCLUSIVE,
+            tables=(table.qualified,),
+            transactional=False,
+            catch_up=CatchUp(target=backfill.backfill, log=log),
+            operation=operation,
+        ),
+        Step(
+            f"drop the change log of {column}",
+            sql=f"drop table if exists {log};\ndrop function if exists {log_function}()",
+            lock=LockMode.ACCESS_EXCLUSIVE,
+            tables=(log,),
+            operation=operation,
+            notes=("the log alone: no client uses it any more",),
+        ),
+    ]
 
 
 def foreign_key_not_valid_step(
