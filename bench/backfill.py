@@ -149,6 +149,7 @@ class Run:
     during_ms: list[float] = field(default_factory=list)
     idle_ms: list[float] = field(default_factory=list)
     batches: int = 0
+    catch_up_s: float = 0.0
 
 
 @dataclass
@@ -181,6 +182,12 @@ class Capture(Reporter):
     def __init__(self) -> None:
         self.final: BackfillProgress | None = None
         self.ended = 0.0
+        self.catch_up_s = 0.0
+
+    def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None:
+        # The catch-up after the backfill: rows old clients updated while it ran.
+        if description.startswith("recompute "):
+            self.catch_up_s += duration_s
 
     def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
         if final:
@@ -196,6 +203,7 @@ class Backfilled:
     batches: int
     began: float
     ended: float
+    catch_up_s: float = 0.0
 
 
 Backfill = Callable[[str], Backfilled]
@@ -269,7 +277,7 @@ class Bench:
             began, ended = done.began, done.ended
             during = [ms for t, ms in stats.samples if began <= t <= ended]
             idle = [ms for t, ms in stats.samples if t < began - MARGIN_S or t > ended + MARGIN_S]
-            return Run(done.rows_per_s, during, idle, done.batches)
+            return Run(done.rows_per_s, during, idle, done.batches, done.catch_up_s)
 
     def scenario(self, label: str, backfill: Backfill, with_app: bool, repeat: int) -> Result:
         return Result(label, [self.run(backfill, with_app) for _ in range(repeat)])
@@ -297,6 +305,7 @@ class Bench:
                 final.batches,
                 capture.ended - final.elapsed_s,
                 capture.ended,
+                capture.catch_up_s,
             )
 
         return backfill
@@ -346,6 +355,11 @@ class Bench:
                     conn.execute("delete from bench where id > 5000000000")
                 self.trigger_us_per_row = per_row[1] - per_row[0]
             return statistics.median(without), statistics.median(with_trigger)
+
+
+def self_s(run: Run, rows: int) -> float:
+    """The backfill's own duration in a run."""
+    return rows / run.rows_per_s
 
 
 def describe(settings: Settings) -> str:
@@ -533,6 +547,13 @@ def run(args: argparse.Namespace, url: str) -> int:
         )
         alone = Result("alone", alone_runs[0])
         loaded = Result("app", loaded_runs[0])
+        catch_up_ms = statistics.median(r.catch_up_s for r in loaded_runs[0]) * 1000
+        backfill_ms = statistics.median(self_s(r, bench.rows) for r in loaded_runs[0]) * 1000
+        print(
+            f"    under the application, the catch-up after the backfill (rows old clients "
+            f"updated meanwhile) took {catch_up_ms:,.0f} ms (median), against {backfill_ms:,.0f}"
+            " ms for the backfill"
+        )
         print(f"\nat the defaults (target {default.batch_target_ms} ms; targets in brackets):")
         print(
             f"  liveshift / single UPDATE rows/s          "
