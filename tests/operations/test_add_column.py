@@ -471,3 +471,31 @@ def test_the_log_needs_no_privilege_of_the_application_role(pg_url: str, conn: C
     finally:
         conn.execute(f"drop owned by {role}")
         conn.execute(f"drop role {role}")
+
+
+class Crash(Reporter):
+    """Dies in the middle of the backfill, after an old client's update was logged."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+        if progress.rows_done >= 200:
+            with psycopg.connect(self.url, autocommit=True) as old:
+                old.execute("update users set name = 'x' where id = 1")
+            raise RuntimeError("the runner dies here")
+
+
+def test_rollback_in_the_middle_of_the_backfill_removes_the_log(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    before = table_shape(conn, "users")
+    column, up = VARIANTS["not_null_up"]
+    with pytest.raises(RuntimeError, match="dies here"):
+        Migrator(pg_url, settings=Settings(batch_size=100), reporter=Crash(pg_url)).start(
+            migration(column, up)
+        )
+    logged = conn.execute("select id from public._ls_log_users_last_login").fetchall()
+    assert logged == [(1,)]
+    Migrator(pg_url).rollback()
+    assert leftovers(conn) == []
+    assert table_shape(conn, "users") == before
