@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -18,6 +19,7 @@ from liveshift.settings import Settings
 from liveshift.triggers import BACKFILL_SETTING, LOG_ORDER
 
 BATCH_KEYS = 1_000
+REPORT_EVERY_S = 5.0
 
 
 def catch_up_sql(catch_up: CatchUp, after: int, limit: int) -> str:
@@ -51,14 +53,22 @@ def run_catch_up(
     settings: Settings,
     stop: threading.Event,
     batch_keys: int = BATCH_KEYS,
+    say: Callable[[str], None] | None = None,
 ) -> int:
     """Run batches until the log is empty; returns the rows recomputed. A batch that waits longer
     than the batch row-lock timeout for a row an application transaction holds rolls back and is
-    retried after a short backoff, as backfill batches are."""
-    rows = 0
+    retried after a short backoff, as backfill batches are. `say` hears how many updates the log
+    holds at the start (nothing adds to it any more) and, every few seconds, how far it got."""
+    row = conn.execute(f"select count(*) from {catch_up.log}").fetchone()
+    logged = int(row[0]) if row else 0
+    table = f"{catch_up.target.table}.{catch_up.target.column}"
+    if say is not None:
+        say(f"{table}: {logged:,} updates by old clients during the backfill to recompute")
+    rows = taken_total = 0
     after = 0
     waits = 0
     deadline = time.monotonic() + settings.lock_retry_deadline_s
+    next_report = time.monotonic() + REPORT_EVERY_S
     while True:
         if stop.is_set():
             raise Interrupted(
@@ -82,4 +92,7 @@ def run_catch_up(
             continue
         if not taken:
             return rows
-        rows, after = rows + int(fixed), int(last)
+        rows, after, taken_total = rows + int(fixed), int(last), taken_total + int(taken)
+        if say is not None and time.monotonic() >= next_report:
+            next_report = time.monotonic() + REPORT_EVERY_S
+            say(f"{table}: {taken_total:,} of {logged:,} logged updates recomputed")

@@ -337,11 +337,10 @@ class Migrator:
         def run_catch_up(step: Step) -> int:
             assert step.catch_up is not None
             target = step.catch_up.target
-            rows = catchup.run_catch_up(conn, step.catch_up, self.settings, self.stop)
-            self.reporter.message(
-                f"recomputed {target.column} for {rows:,} rows old clients updated during the "
-                "backfill"
+            rows = catchup.run_catch_up(
+                conn, step.catch_up, self.settings, self.stop, say=self.reporter.message
             )
+            self.reporter.message(f"{target.table}.{target.column}: {rows:,} rows recomputed")
             if self.settings.verify:
                 verify(target, recompute=True)
             return rows

@@ -392,6 +392,10 @@ class OldClientMidBackfill(Reporter):
         self.url = url
         self.triggers: list[tuple[str, str]] = []
         self.logged = 0
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
 
     def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
         if self.triggers or final or progress.rows_done < 200:
@@ -422,6 +426,10 @@ def test_old_updates_during_the_backfill_are_logged_then_recomputed(
     )
     assert reporter.triggers == [("_ls_trgl_users_last_login", "after")]
     assert reporter.logged == 50
+    assert reporter.messages[:2] == [
+        "users._ls_new_last_login: 50 updates by old clients during the backfill to recompute",
+        "users._ls_new_last_login: 50 rows recomputed",
+    ]
     stale = conn.execute(
         "select count(*) from users where _ls_new_last_login is distinct from "
         "coalesce(updated_at, created_at)"
