@@ -71,6 +71,8 @@ def plan_migration(
     # Complete steps of operations that rename a table run last: every other step names the
     # table by its physical name of before the migration.
     complete_last: list[Step] = []
+    deferred: list[Step] = []
+    deferred_table: str | None = None
     for index, (name, spec) in enumerate(migration.operations):
         operation = operations.build(name, spec, names)
         before = current.clone()
@@ -82,11 +84,21 @@ def plan_migration(
                 exc.file = migration.source
             raise
         plan.operations.append(operation)
+        # An add_column's steps after its backfill wait for the backfills of the add_columns
+        # right after it on the same table: its UPDATE trigger would make each of those
+        # backfills lock every row it writes (docs/backfill.md).
+        table = getattr(spec, "table", None) if name == "add_column" else None
+        if deferred and (table is None or table != deferred_table):
+            plan.start.extend(deferred)
+            deferred = []
         plan.start.extend(operation.start(before, current))
+        deferred.extend(operation.start_after_backfills(before, current))
+        deferred_table = table
         last = getattr(operation, "complete_last", False)
         (complete_last if last else plan.complete).extend(operation.complete(before, current))
         plan.rollback[:0] = operation.rollback(before, current)
     plan.complete.extend(complete_last)
+    plan.start.extend(deferred)
     plan.start.append(version_views(current, version_schema, schema.server_version))
     drop_version = Step(
         f"drop the version schema {version_schema}",

@@ -507,3 +507,66 @@ def test_rollback_in_the_middle_of_the_backfill_removes_the_log(pg_url: str, con
     Migrator(pg_url).rollback()
     assert leftovers(conn) == []
     assert table_shape(conn, "users") == before
+
+
+class TriggersDuringBackfills(Reporter):
+    """The row triggers on UPDATE of `users` while each column's backfill runs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: dict[str, list[tuple[str, str]]] = {}
+
+    def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+        if progress.column in self.seen or final:
+            return
+        with psycopg.connect(self.url, autocommit=True) as c:
+            self.seen[progress.column] = c.execute(
+                "select tgname, case when tgtype & 2 = 2 then 'before' else 'after' end "
+                "from pg_trigger where tgrelid = 'users'::regclass and not tgisinternal "
+                "and tgtype & 16 = 16 order by 1"
+            ).fetchall()
+
+
+def test_add_columns_on_one_table_backfill_before_any_update_trigger(
+    pg_url: str, conn: Conn
+) -> None:
+    """Two add_columns on one table: the first one's UPDATE trigger, catch-up and unique index
+    wait until the second's backfill is done, so neither backfill runs with a BEFORE UPDATE
+    trigger on the table; both columns end right, and old clients' updates are caught up."""
+    conn.execute(SETUP)
+    spec = {
+        "operations": [
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {"name": "handle", "type": "text", "unique": True},
+                    "up": "'h-' || id || '-' || name",
+                }
+            },
+            {
+                "add_column": {
+                    "table": "users",
+                    "column": {"name": "seen", "type": "timestamptz", "nullable": False},
+                    "up": "coalesce(updated_at, created_at)",
+                }
+            },
+        ]
+    }
+    migration = Migration.from_dict(spec, name="m1")
+    kinds = [(s.kind, s.description.split(" ")[0]) for s in Migrator(pg_url).plan(migration).start]
+    assert kinds[:4] == [("ddl", "add"), ("backfill", "backfill")] * 2
+    reporter = TriggersDuringBackfills(pg_url)
+    Migrator(pg_url, settings=Settings(batch_size=500), reporter=reporter).start(migration)
+    assert reporter.seen == {
+        "_ls_new_handle": [("_ls_trgl_users_handle", "after")],
+        "_ls_new_seen": [("_ls_trgl_users_handle", "after"), ("_ls_trgl_users_seen", "after")],
+    }
+    conn.execute("update users set name = 'renamed', updated_at = '2001-01-01' where id = 9")
+    wrong = conn.execute(
+        "select count(*) from users where _ls_new_handle is distinct from 'h-' || id || '-' || name "
+        "or _ls_new_seen is distinct from coalesce(updated_at, created_at)"
+    ).fetchone()
+    assert wrong == (0,)
+    assert leftovers(conn) != []  # the migration is started, not completed
+    Migrator(pg_url).complete()
+    assert leftovers(conn) == []

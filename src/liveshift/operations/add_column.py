@@ -180,22 +180,11 @@ class AddColumnOperation(Operation[AddColumn]):
             clauses[0] += f" default {column.default}"
         elif column.default is not None:
             clauses.append(f"alter column {temp} set default {column.default}")
-        constraints = []
-        if not column.nullable:
-            constraints.append(
-                f"add constraint {quote_ident(self._constraint('nn'))} "
-                f"check ({temp} is not null) not valid"
-            )
-        if column.check is not None:
-            constraints.append(
-                f"add constraint {quote_ident(self._check_name())} "
-                f"check ({self.check_condition}) not valid"
-            )
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
         key = self._logged_key(table) if self.fill is not None else None
         if key is None:
-            clauses += constraints
+            clauses += self._checks()
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
         if self.fill is not None:
@@ -256,51 +245,74 @@ class AddColumnOperation(Operation[AddColumn]):
                 )
             )
         if self.fill is not None:
-            backfill = backfill_step(
+            steps.append(self._backfill(table, catch_up_follows=key is not None))
+        return steps
+
+    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+        """With a change log: the UPDATE trigger in its place, the catch-up, the log dropped; and
+        the unique index, which must see caught-up values."""
+        column = self.spec.column
+        table = self._table(before)
+        qualified = table.qualified
+        steps: list[Step] = []
+        if self.fill is not None and self._logged_key(table) is not None:
+            checks = self._checks()
+            add_checks = [f"alter table only {qualified}\n  " + ",\n  ".join(checks)]
+            steps += catch_up_steps(
                 table,
-                self._temp(),
-                self.fill,
-                description=f"backfill {column.name} for existing rows of {table.name}",
+                self._backfill(table, catch_up_follows=True),
+                switch_sql=";\n".join(
+                    (
+                        *(add_checks if checks else []),
+                        update_trigger(table, self._triggers()[1], self._function(), self._temp()),
+                        f"drop trigger if exists {quote_ident(self._log_trigger())} on {qualified}",
+                    )
+                ),
+                switch_lock=LockMode.ACCESS_EXCLUSIVE if checks else LockMode.SHARE_ROW_EXCLUSIVE,
+                log=self._log(),
+                log_function=self._log_function(),
+                column=column.name,
                 operation=self.name,
-                catch_up_follows=key is not None,
             )
-            steps.append(backfill)
-            if key is not None:
-                switch = [f"alter table only {qualified}\n  " + ",\n  ".join(constraints)]
-                switch = switch if constraints else []
-                steps += catch_up_steps(
-                    table,
-                    backfill,
-                    switch_sql=";\n".join(
-                        (
-                            *switch,
-                            update_trigger(
-                                table, self._triggers()[1], self._function(), self._temp()
-                            ),
-                            f"drop trigger if exists {quote_ident(self._log_trigger())} "
-                            f"on {qualified}",
-                        )
-                    ),
-                    switch_lock=(
-                        LockMode.ACCESS_EXCLUSIVE if constraints else LockMode.SHARE_ROW_EXCLUSIVE
-                    ),
-                    log=self._log(),
-                    log_function=self._log_function(),
-                    column=column.name,
-                    operation=self.name,
-                )
         if column.unique:
             steps.append(
                 concurrent_index_step(
                     table,
                     self._unique_index(),
                     f"create unique index concurrently {quote_ident(self._unique_index())} "
-                    f"on {qualified} ({temp})",
+                    f"on {qualified} ({quote_ident(self._temp())})",
                     description=f"build the unique index for {column.name} concurrently",
                     operation=self.name,
                 )
             )
         return steps
+
+    def _checks(self) -> list[str]:
+        """ADD CONSTRAINT clauses of the NOT VALID checks: NOT NULL, and the user's check."""
+        column, temp = self.spec.column, quote_ident(self._temp())
+        checks = []
+        if not column.nullable:
+            checks.append(
+                f"add constraint {quote_ident(self._constraint('nn'))} "
+                f"check ({temp} is not null) not valid"
+            )
+        if column.check is not None:
+            checks.append(
+                f"add constraint {quote_ident(self._check_name())} "
+                f"check ({self.check_condition}) not valid"
+            )
+        return checks
+
+    def _backfill(self, table: Table, *, catch_up_follows: bool) -> Step:
+        assert self.fill is not None
+        return backfill_step(
+            table,
+            self._temp(),
+            self.fill,
+            description=f"backfill {self.spec.column.name} for existing rows of {table.name}",
+            operation=self.name,
+            catch_up_follows=catch_up_follows,
+        )
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:
         column = self.spec.column

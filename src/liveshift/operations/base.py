@@ -69,6 +69,11 @@ class Operation(ABC, Generic[SpecT]):
     def start(self, before: Schema, after: Schema) -> list[Step]:
         """Steps of the expand phase: afterwards old and new versions both work."""
 
+    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+        """Steps of the expand phase that may wait until the backfills of the operations right
+        after this one on the same table are done (the planner moves them there)."""
+        return []
+
     @abstractmethod
     def complete(self, before: Schema, after: Schema) -> list[Step]:
         """Steps of the contract phase: only the new version's shape remains."""
