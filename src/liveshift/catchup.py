@@ -57,7 +57,7 @@ def run_catch_up(
 ) -> int:
     """Run batches until the log is empty; returns the rows recomputed. A batch that waits longer
     than the batch row-lock timeout for a row an application transaction holds rolls back and is
-    retried after a short backoff, as backfill batches are. `say` hears how many updates the log
+    retried after a short backoff, as backfill batches are, for up to --lock-retry-deadline. `say` hears how many updates the log
     holds at the start (nothing adds to it any more) and, every few seconds, how far it got."""
     row = conn.execute(f"select count(*) from {catch_up.log}").fetchone()
     logged = int(row[0]) if row else 0
@@ -67,7 +67,7 @@ def run_catch_up(
     rows = taken_total = 0
     after = 0
     waits = 0
-    deadline = time.monotonic() + settings.lock_retry_deadline_s
+    deadline = 0.0  # of the current run of lock waits
     next_report = time.monotonic() + REPORT_EVERY_S
     while True:
         if stop.is_set():
@@ -86,12 +86,15 @@ def run_catch_up(
                 taken, fixed, last = conn.execute(sql).fetchone() or (0, 0, after)
         except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
             waits += 1
-            if time.monotonic() > deadline:
+            if waits == 1:
+                deadline = time.monotonic() + settings.lock_retry_deadline_s
+            elif time.monotonic() > deadline:
                 raise
             time.sleep(backoff_s(waits, 0.05, 2.0))
             continue
         if not taken:
             return rows
+        waits = 0
         rows, after, taken_total = rows + int(fixed), int(last), taken_total + int(taken)
         if say is not None and time.monotonic() >= next_report:
             next_report = time.monotonic() + REPORT_EVERY_S
