@@ -59,6 +59,7 @@ def test_plan_start_status_complete_history(pg_url: str, users: Conn, tmp_path: 
     plan = liveshift("plan", str(migration), url=pg_url)
     assert plan.returncode == 0, plan.stderr
     assert "ACCESS EXCLUSIVE" in plan.stdout and "backfill" in plan.stdout
+    assert "writes only the rows the change log names" in " ".join(plan.stdout.split())
     assert shape(users) == before  # plan changes nothing
     planned = json.loads(liveshift("plan", "--json", str(migration), url=pg_url).stdout)
     assert [s["kind"] for s in planned["start"]] == [

@@ -34,7 +34,9 @@ def print_plan(plan: MigrationPlan) -> None:
                 facts.append("[red]REWRITES the table[/red]")
             if step.scans:
                 facts.append("scans the table")
-            if not step.rewrites and not step.scans and step.backfill is None:
+            if step.catch_up is not None:
+                facts.append("writes only the rows the change log names, in batches")
+            elif not step.rewrites and not step.scans and step.backfill is None:
                 facts.append("metadata only")
             if step.estimated_rows is not None:
                 facts.append(f"~{step.estimated_rows:,} rows")
