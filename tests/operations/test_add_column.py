@@ -44,6 +44,17 @@ def migration(column: dict[str, Any], up: str | None = None, name: str = "m1") -
     return Migration.from_dict({"operations": [{"add_column": spec}]}, name=name)
 
 
+def add_columns(*columns: tuple[dict[str, Any], str]) -> Migration:
+    """One migration adding several columns to users, each with its `up`."""
+    operations = [{"add_column": {"table": "users", "column": c, "up": up}} for c, up in columns]
+    return Migration.from_dict({"operations": operations}, name="m1")
+
+
+SEEN = (
+    {"name": "seen", "type": "timestamptz", "nullable": False},
+    "coalesce(updated_at, created_at)",
+)
+
 VARIANTS: dict[str, tuple[dict[str, Any], str | None]] = {
     "nullable": ({"name": "nickname", "type": "text"}, None),
     "constant_default": ({"name": "score", "type": "integer", "default": 7}, None),
@@ -193,26 +204,11 @@ def test_sync_triggers_skip_backfilled_rows_and_recompute_old_writes(
     conn.execute(SETUP)
     conn.execute("select set_config('track_functions', 'pl', false)")
     conn.execute(f"alter database {conn.info.dbname} set track_functions = 'pl'")
-    spec = {
-        "operations": [
-            {
-                "add_column": {
-                    "table": "users",
-                    "column": {"name": "name_length", "type": "integer", "nullable": False},
-                    "up": "length(name)",
-                }
-            },
-            {
-                "add_column": {
-                    "table": "users",
-                    "column": {"name": "seen", "type": "timestamptz", "nullable": False},
-                    "up": "coalesce(updated_at, created_at)",
-                }
-            },
-        ]
-    }
+    both = add_columns(
+        ({"name": "name_length", "type": "integer", "nullable": False}, "length(name)"), SEEN
+    )
     migrator = Migrator(pg_url)
-    migrator.start(Migration.from_dict(spec, name="m1"))
+    migrator.start(both)
     # The migrator's sessions have ended: their function statistics are flushed.
     assert function_calls(conn) == {}
     conn.execute("update users set name = 'renamed!', updated_at = '2001-01-01' where id = 7")
@@ -534,25 +530,9 @@ def test_add_columns_on_one_table_backfill_before_any_update_trigger(
     wait until the second's backfill is done, so neither backfill runs with a BEFORE UPDATE
     trigger on the table; both columns end right, and old clients' updates are caught up."""
     conn.execute(SETUP)
-    spec = {
-        "operations": [
-            {
-                "add_column": {
-                    "table": "users",
-                    "column": {"name": "handle", "type": "text", "unique": True},
-                    "up": "'h-' || id || '-' || name",
-                }
-            },
-            {
-                "add_column": {
-                    "table": "users",
-                    "column": {"name": "seen", "type": "timestamptz", "nullable": False},
-                    "up": "coalesce(updated_at, created_at)",
-                }
-            },
-        ]
-    }
-    migration = Migration.from_dict(spec, name="m1")
+    migration = add_columns(
+        ({"name": "handle", "type": "text", "unique": True}, "'h-' || id || '-' || name"), SEEN
+    )
     kinds = [(s.kind, s.description.split(" ")[0]) for s in Migrator(pg_url).plan(migration).start]
     assert kinds[:4] == [("ddl", "add"), ("backfill", "backfill")] * 2
     reporter = TriggersDuringBackfills(pg_url)
