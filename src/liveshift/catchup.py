@@ -10,40 +10,44 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 
 from liveshift.errors import Interrupted
 from liveshift.executor import backoff_s
 from liveshift.plan import CatchUp
 from liveshift.schema import quote_ident
 from liveshift.settings import Settings
-from liveshift.triggers import BACKFILL_SETTING, LOG_ORDER
+from liveshift.triggers import BACKFILL_SETTING
 
 BATCH_KEYS = 1_000
 REPORT_EVERY_S = 5.0
 
 
-def catch_up_sql(catch_up: CatchUp, after: int, limit: int) -> str:
-    """One batch: take the next `limit` keys after position `after` off the log and recompute
-    their rows, in one statement (so in one transaction: a key leaves the log only with its row
-    fixed). Returns (keys taken, rows updated, last position taken). A key logged several times
-    is updated once; a key whose row has since been deleted updates nothing."""
+def catch_up_sql(catch_up: CatchUp, after: str | None, limit: int) -> str:
+    """One batch: take the next `limit` keys (in key order, after the key literal `after`) off
+    the log and recompute their rows, in one statement (so in one transaction: a key leaves the
+    log only with its row fixed). Returns (keys taken, rows updated, the last key taken as one
+    value per key column). A key whose row has since been deleted updates nothing."""
     target = catch_up.target
     assert target.key is not None
     key = ", ".join(quote_ident(k) for k in target.key)
     table = f"{quote_ident(target.schema)}.{quote_ident(target.table)}"
+    bound = f"where ({key}) > ({after}) " if after is not None else ""
+    descending = ", ".join(f"{quote_ident(k)} desc" for k in target.key)
     return (
         "with batch as (\n"
-        f"  delete from {catch_up.log} where {LOG_ORDER} in (\n"
-        f"    select {LOG_ORDER} from {catch_up.log} where {LOG_ORDER} > {int(after)}\n"
-        f"    order by {LOG_ORDER} limit {int(limit)})\n"
-        f"  returning {LOG_ORDER}, {key}\n"
+        f"  delete from {catch_up.log} where ({key}) in (\n"
+        f"    select {key} from {catch_up.log} {bound}order by {key} limit {int(limit)})\n"
+        f"  returning {key}\n"
         "), fixed as (\n"
         f"  update only {table} set {quote_ident(target.column)} = ({target.expression})\n"
         f"  where ({key}) in (select {key} from batch)\n"
         "  returning 1\n"
+        "), last as (\n"
+        f"  select {key} from batch order by {descending} limit 1\n"
         ")\n"
-        "select (select count(*) from batch), (select count(*) from fixed), "
-        f"(select coalesce(max({LOG_ORDER}), {int(after)}) from batch)"
+        "select (select count(*) from batch), (select count(*) from fixed), last.*\n"
+        "from (select 1) one left join last on true"
     )
 
 
@@ -65,7 +69,7 @@ def run_catch_up(
     if say is not None:
         say(f"{table}: {logged:,} updates by old clients during the backfill to recompute")
     rows = taken_total = 0
-    after = 0
+    after: str | None = None  # the last key taken, as SQL literals
     waits = 0
     deadline = 0.0  # of the current run of lock waits
     next_report = time.monotonic() + REPORT_EVERY_S
@@ -82,8 +86,9 @@ def run_catch_up(
                     "select set_config(%s, 'on', true), set_config('lock_timeout', %s, true)",
                     (BACKFILL_SETTING, f"{int(settings.row_lock_timeout_ms)}ms"),
                 )
-                sql = catch_up_sql(catch_up, after, batch_keys)
-                taken, fixed, last = conn.execute(sql).fetchone() or (0, 0, after)
+                result = conn.execute(catch_up_sql(catch_up, after, batch_keys)).fetchone()
+                assert result is not None
+                taken, fixed, *last = result
         except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
             waits += 1
             if waits == 1:
@@ -95,7 +100,8 @@ def run_catch_up(
         if not taken:
             return rows
         waits = 0
-        rows, after, taken_total = rows + int(fixed), int(last), taken_total + int(taken)
+        rows, taken_total = rows + int(fixed), taken_total + int(taken)
+        after = ", ".join(sql.Literal(value).as_string(conn) for value in last)
         if say is not None and time.monotonic() >= next_report:
             next_report = time.monotonic() + REPORT_EVERY_S
             say(f"{table}: {taken_total:,} of {logged:,} logged updates recomputed")

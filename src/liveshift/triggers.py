@@ -9,8 +9,6 @@ from liveshift.sqlexpr import rewrite_columns
 # so the trigger's WHEN clause skips them without entering PL/pgSQL at all.
 BACKFILL_SETTING = "liveshift.backfill"
 SKIP_BACKFILL = f"current_setting('{BACKFILL_SETTING}', true) is distinct from 'on'"
-# The change log's own column: the order keys were logged in, which the catch-up walks.
-LOG_ORDER = "_ls_seq"
 
 
 def on_version(version_schema: str) -> str:
@@ -86,8 +84,8 @@ def update_trigger(table: Table, name: str, function: str, target: str) -> str:
 def change_log(
     *, table: Table, log: str, function: str, trigger: str, target: str, key: tuple[str, ...]
 ) -> str:
-    """A table `log` of the keys of rows old clients update while the backfill runs, filled by an
-    AFTER UPDATE trigger: it stands in for the BEFORE UPDATE trigger until the backfill is done,
+    """A table `log` of the keys of rows old clients update while the backfill runs (each key once,
+    however often its row is updated), filled by an AFTER UPDATE trigger: it stands in for the BEFORE UPDATE trigger until the backfill is done,
     so that the backfill's own rows are not each locked before they are written. The rows it
     names are recomputed afterwards (the catch-up step).
 
@@ -100,12 +98,11 @@ def change_log(
     return (
         f"create table if not exists {log} as select {columns} from only {table.qualified} "
         "with no data;\n"
-        f"alter table {log} add column if not exists {LOG_ORDER} bigint "
-        "generated always as identity primary key;\n"
+        f"alter table {log} add primary key ({columns});\n"
         f"create or replace function {function}() returns trigger\n"
         "language plpgsql security definer set search_path = pg_catalog, pg_temp as $liveshift$\n"
         "begin\n"
-        f"  insert into {log} ({columns}) values ({values});\n"
+        f"  insert into {log} ({columns}) values ({values}) on conflict do nothing;\n"
         "  return null;\n"
         "end\n"
         "$liveshift$;\n"
