@@ -96,8 +96,8 @@ def change_log(
     values = ", ".join(f"new.{quote_ident(k)}" for k in key)
     unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
     return (
-        f"create table if not exists {log} as select {columns} from only {table.qualified} "
-        "with no data;\n"
+        f"drop table if exists {log};\n"
+        f"create table {log} as select {columns} from only {table.qualified} with no data;\n"
         f"alter table {log} add primary key ({columns});\n"
         f"create or replace function {function}() returns trigger\n"
         "language plpgsql security definer set search_path = pg_catalog, pg_temp as $liveshift$\n"
