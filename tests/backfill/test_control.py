@@ -51,7 +51,10 @@ def test_pause_and_resume_from_another_process(pg15_url: str, tmp_path: Path, wo
         runner = subprocess.Popen(
             cli(
                 *("start", str(path), "--database-url", pg15_url),
-                *("--batch-size", "200", "--batch-pause", "2", "--progress", "json"),
+                # Slow enough (a rest of 6 batches' time after each) that the backfill cannot end
+                # before the pause arrives (it ended within ~3 s at a rest of 2 once its batches
+                # no longer paid a trigger's row lock, and the test lost the race in CI).
+                *("--batch-size", "200", "--batch-pause", "6", "--progress", "json"),
                 *("--workers", workers),
             ),
             stdout=subprocess.PIPE,
@@ -105,7 +108,8 @@ def test_pause_and_resume_from_another_process(pg15_url: str, tmp_path: Path, wo
         finally:
             if runner.poll() is None:
                 runner.kill()
-                runner.communicate()
+            if runner.stdout is not None and not runner.stdout.closed:
+                runner.communicate()  # reaps it and closes its pipes, also when the test failed
         assert runner.returncode == 0, stderr
         assert wrong_rows(conn, "t", "_ls_new_w", UP) == 0
 
