@@ -550,3 +550,49 @@ def test_add_columns_on_one_table_backfill_before_any_update_trigger(
     assert leftovers(conn) != []  # the migration is started, not completed
     Migrator(pg_url).complete()
     assert leftovers(conn) == []
+
+
+class KillAtCatchUp(Reporter):
+    """Terminates liveshift's session the moment the catch-up announces itself, once."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.killed = 0
+        self.messages: list[str] = []
+
+    def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+        if not final and progress.rows_done >= 200 and not self.messages:
+            with psycopg.connect(self.url, autocommit=True) as old:
+                old.execute("update users set updated_at = '2001-01-01' where id <= 30")
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+        if "to recompute" in text and not self.killed:
+            with psycopg.connect(self.url, autocommit=True) as other:
+                row = other.execute(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where application_name = 'liveshift' and datname = current_database()"
+                ).fetchone()
+                self.killed = row[0] if row else 0
+
+
+def test_a_connection_lost_in_the_catch_up_is_resumed(pg_url: str, conn: Conn) -> None:
+    """pg_terminate_backend on liveshift's session as the catch-up begins: start reconnects,
+    skips the journaled steps, and the catch-up finishes from the log it left."""
+    conn.execute(SETUP)
+    column, up = VARIANTS["not_null_up"]
+    reporter = KillAtCatchUp(pg_url)
+    Migrator(pg_url, settings=Settings(batch_size=100), reporter=reporter).start(
+        migration(column, up)
+    )
+    assert reporter.killed >= 1
+    assert any("reconnected" in m for m in reporter.messages), reporter.messages
+    assert any(m.endswith("30 rows recomputed") for m in reporter.messages), reporter.messages
+    stale = conn.execute(
+        "select count(*) from users where _ls_new_last_login is distinct from "
+        "coalesce(updated_at, created_at)"
+    ).fetchone()
+    assert stale == (0,)
+    assert conn.execute(
+        "select count(*) from pg_class where relname = '_ls_log_users_last_login'"
+    ).fetchone() == (0,)
