@@ -5,7 +5,9 @@ count, a lane that loses its connection, a clean stop, and the state of an older
 from __future__ import annotations
 
 import signal
+import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +119,34 @@ def test_kill_9_then_resume_with_another_worker_count(pg15_url: str, tmp_path: P
         assert [s[4] for s in slices(conn)] == [True] * 8
 
 
-def test_sigterm_stops_every_lane_after_its_batch(pg15_url: str, tmp_path: Path) -> None:
-    conn, before = make_table(pg15_url, "bigint_pk", rows=120_000)
+@dataclass
+class Runner:
+    """A background `liveshift start`, and the arguments to run it again with."""
+
+    argv: list[str]
+    process: subprocess.Popen[str]
+
+
+def lanes_running(
+    url: str, tmp_path: Path, *, workers: int, past_rows: int
+) -> tuple[Conn, tuple[Any, ...], Runner]:
+    """A 120,000-row table backfilled by `liveshift start` with `workers` lanes in the
+    background, slowed down, once it has filled more than `past_rows` rows."""
+    conn, before = make_table(url, "bigint_pk", rows=120_000)
     path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", UP))
+    argv = [
+        *start_args(path, url, "--batch-size", "300", "--batch-pause", "2"),
+        *("--workers", str(workers)),
+    ]
+    process = spawn(argv)
+    wait_for(lambda: rows_done(url) > past_rows, timeout=60, interval=0.01)
+    return conn, before, Runner(argv, process)
+
+
+def test_sigterm_stops_every_lane_after_its_batch(pg15_url: str, tmp_path: Path) -> None:
+    conn, before, runner = lanes_running(pg15_url, tmp_path, workers=3, past_rows=6_000)
     with conn:
-        args = start_args(path, pg15_url, "--batch-size", "300", "--batch-pause", "2")
-        process = spawn([*args, "--workers", "3"])
-        wait_for(lambda: rows_done(pg15_url) > 6_000, timeout=60, interval=0.01)
+        process = runner.process
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 3, stderr
@@ -134,18 +157,15 @@ def test_sigterm_stops_every_lane_after_its_batch(pg15_url: str, tmp_path: Path)
         filled = conn.execute("select count(*) from t where _ls_new_w is not null").fetchone()
         assert filled == (stopped_at,)
         assert not any(s[4] for s in slices(conn))
-        finish_and_check(conn, [*args, "--workers", "3"], "t", UP, before, stopped_at)
+        finish_and_check(conn, runner.argv, "t", UP, before, stopped_at)
 
 
 def test_a_lane_that_loses_its_connection_is_resumed(pg15_url: str, tmp_path: Path) -> None:
     """pg_terminate_backend on one lane: the other lanes stop after their batch, the runner
     reconnects and resumes every slice from its checkpoint."""
-    conn, before = make_table(pg15_url, "bigint_pk", rows=120_000)
-    path = write_migration_file(tmp_path, "add_w", add_column("t", "w", "bigint", UP))
+    conn, before, runner = lanes_running(pg15_url, tmp_path, workers=2, past_rows=3_000)
     with conn:
-        args = start_args(path, pg15_url, "--batch-size", "300", "--batch-pause", "2")
-        process = spawn([*args, "--workers", "2"])
-        wait_for(lambda: rows_done(pg15_url) > 3_000, timeout=60, interval=0.01)
+        process = runner.process
         lane = wait_for(
             lambda: conn.execute(
                 "select pid from pg_stat_activity where application_name = 'liveshift' "
