@@ -157,12 +157,12 @@ class AddColumnOperation(Operation[AddColumn]):
     def _log_trigger(self) -> str:
         return self.names.object("trgl", self.spec.table, self.spec.column.name)
 
-    @staticmethod
-    def _logged_key(table: Table) -> tuple[str, ...] | None:
-        """The key the change log records (the backfill's); None: no log, the UPDATE trigger goes
-        in with the column (a table without a key has nothing to find a logged row by)."""
+    def _logged_key(self, table: Table) -> tuple[str, ...] | None:
+        """The key the change log records (the backfill's); None: no log, because there is no
+        backfill, or the table has no key to find a logged row by (the UPDATE trigger then goes
+        in with the column)."""
         key = table.primary_key() or table.unique_not_null_key()
-        return tuple(key) if key else None
+        return tuple(key) if key and self.fill is not None else None
 
     def start(self, before: Schema, after: Schema) -> list[Step]:
         spec, column = self.spec, self.spec.column
@@ -182,7 +182,7 @@ class AddColumnOperation(Operation[AddColumn]):
             clauses.append(f"alter column {temp} set default {column.default}")
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
-        key = self._logged_key(table) if self.fill is not None else None
+        key = self._logged_key(table)
         if key is None:
             clauses += self._checks()
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
@@ -255,15 +255,15 @@ class AddColumnOperation(Operation[AddColumn]):
         table = self._table(before)
         qualified = table.qualified
         steps: list[Step] = []
-        if self.fill is not None and self._logged_key(table) is not None:
+        if self._logged_key(table) is not None:
             checks = self._checks()
-            add_checks = [f"alter table only {qualified}\n  " + ",\n  ".join(checks)]
+            add_checks = f"alter table only {qualified}\n  " + ",\n  ".join(checks)
             steps += catch_up_steps(
                 table,
                 self._backfill(table, catch_up_follows=True),
                 switch_sql=";\n".join(
                     (
-                        *(add_checks if checks else []),
+                        *([add_checks] if checks else []),
                         update_trigger(table, self._triggers()[1], self._function(), self._temp()),
                         f"drop trigger if exists {quote_ident(self._log_trigger())} on {qualified}",
                     )
