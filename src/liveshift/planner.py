@@ -12,6 +12,7 @@ from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
 from liveshift.schema import Schema, quote_ident
+from liveshift.sqlexpr import referenced_columns
 
 
 @dataclass
@@ -54,6 +55,20 @@ def version_views(schema: Schema, version_schema: str, server_version: int) -> S
     )
 
 
+# Operations whose steps after their backfill may wait for the next operation's backfill.
+HOLDS_FOR_BACKFILLS = ("add_column", "alter_column")
+
+
+def _reads_held_columns(start: list[Step], held: list[Step]) -> bool:
+    """Whether a backfill among `start` reads a column whose catch-up is among the `held` steps:
+    it would copy the values old clients made stale before they are recomputed."""
+    pending = {s.catch_up.target.column for s in held if s.catch_up is not None}
+    return any(
+        s.backfill is not None and referenced_columns(s.backfill.expression) & pending
+        for s in start
+    )
+
+
 def plan_migration(
     migration: Migration, schema: Schema, probe: Probe, previous_version_schema: str | None
 ) -> MigrationPlan:
@@ -71,8 +86,8 @@ def plan_migration(
     # Complete steps of operations that rename a table run last: every other step names the
     # table by its physical name of before the migration.
     complete_last: list[Step] = []
-    deferred: list[Step] = []
-    deferred_table: str | None = None
+    held: list[Step] = []
+    held_table: str | None = None
     for index, (name, spec) in enumerate(migration.operations):
         operation = operations.build(name, spec, names)
         before = current.clone()
@@ -84,21 +99,22 @@ def plan_migration(
                 exc.file = migration.source
             raise
         plan.operations.append(operation)
-        # An add_column's steps after its backfill wait for the backfills of the add_columns
+        # The steps after an operation's backfill wait for the backfills of the column changes
         # right after it on the same table: its UPDATE trigger would make each of those
         # backfills lock every row it writes (docs/backfill.md).
-        table = getattr(spec, "table", None) if name == "add_column" else None
-        if deferred and (table is None or table != deferred_table):
-            plan.start.extend(deferred)
-            deferred = []
-        plan.start.extend(operation.start(before, current))
-        deferred.extend(operation.start_after_backfills(before, current))
-        deferred_table = table
+        table = getattr(spec, "table", None) if name in HOLDS_FOR_BACKFILLS else None
+        start = operation.start(before, current)
+        if held and (table != held_table or _reads_held_columns(start, held)):
+            plan.start.extend(held)
+            held = []
+        plan.start.extend(start)
+        held.extend(operation.start_after_backfills(before, current))
+        held_table = table
         last = getattr(operation, "complete_last", False)
         (complete_last if last else plan.complete).extend(operation.complete(before, current))
         plan.rollback[:0] = operation.rollback(before, current)
     plan.complete.extend(complete_last)
-    plan.start.extend(deferred)
+    plan.start.extend(held)
     plan.start.append(version_views(current, version_schema, schema.server_version))
     drop_version = Step(
         f"drop the version schema {version_schema}",

@@ -596,3 +596,40 @@ def test_a_connection_lost_in_the_catch_up_is_resumed(pg_url: str, conn: Conn) -
     assert conn.execute(
         "select count(*) from pg_class where relname = '_ls_log_users_last_login'"
     ).fetchone() == (0,)
+
+
+class RenameDuringFirstBackfill(Reporter):
+    """Once the first column's backfill has filled a few batches, an old client renames the rows
+    it has already filled."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.done = False
+
+    def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+        if self.done or final or progress.column != "_ls_new_handle" or progress.rows_done < 200:
+            return
+        with psycopg.connect(self.url, autocommit=True) as old:
+            old.execute("update users set name = 'renamed' where id <= 50")
+        self.done = True
+
+
+def test_a_backfill_reading_an_earlier_column_waits_for_its_catch_up(
+    pg_url: str, conn: Conn
+) -> None:
+    """The second column's `up` reads the first column: its backfill must see the first one's
+    values after their catch-up, not the stale values of rows an old client updated after the
+    first backfill had filled them."""
+    conn.execute(SETUP)
+    migration = add_columns(
+        ({"name": "handle", "type": "text"}, "'h-' || id || '-' || name"),
+        ({"name": "tag", "type": "text"}, "upper(handle)"),
+    )
+    reporter = RenameDuringFirstBackfill(pg_url)
+    Migrator(pg_url, settings=Settings(batch_size=100), reporter=reporter).start(migration)
+    assert reporter.done
+    wrong = conn.execute(
+        "select count(*) from users where _ls_new_handle is distinct from 'h-' || id || '-' || name "
+        "or _ls_new_tag is distinct from upper('h-' || id || '-' || name)"
+    ).fetchone()
+    assert wrong == (0,)
