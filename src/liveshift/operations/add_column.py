@@ -268,7 +268,6 @@ class AddColumnOperation(Operation[AddColumn]):
                         f"drop trigger if exists {quote_ident(self._log_trigger())} on {qualified}",
                     )
                 ),
-                switch_lock=LockMode.ACCESS_EXCLUSIVE if checks else LockMode.SHARE_ROW_EXCLUSIVE,
                 log=self._log(),
                 log_function=self._log_function(),
                 column=column.name,

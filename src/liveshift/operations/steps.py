@@ -44,7 +44,6 @@ def catch_up_steps(
     backfill: Step,
     *,
     switch_sql: str,
-    switch_lock: LockMode,
     log: str,
     log_function: str,
     column: str,
@@ -52,13 +51,13 @@ def catch_up_steps(
 ) -> list[Step]:
     """After a backfill that ran with a change log instead of an UPDATE trigger: install the
     trigger (and whatever waited for it) in place of the log's trigger, recompute the rows the log
-    names, drop the log."""
+    names, drop the log. Dropping the log's trigger takes ACCESS EXCLUSIVE, briefly."""
     assert backfill.backfill is not None and backfill.backfill.key is not None
     return [
         Step(
             f"install the UPDATE trigger for {column} in place of the change log",
             sql=switch_sql,
-            lock=switch_lock,
+            lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(table.qualified,),
             operation=operation,
             notes=("metadata only: no scan",),
