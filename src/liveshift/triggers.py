@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from liveshift.schema import Table, quote_ident, quote_literal
 from liveshift.sqlexpr import rewrite_columns
 
@@ -81,32 +83,48 @@ def update_trigger(table: Table, name: str, function: str, target: str) -> str:
     )
 
 
-def change_log(
-    *, table: Table, log: str, function: str, trigger: str, target: str, key: tuple[str, ...]
-) -> str:
-    """A table `log` of the keys of rows old clients update while the backfill runs (each key once,
-    however often its row is updated), filled by an AFTER UPDATE trigger: it stands in for the BEFORE UPDATE trigger until the backfill is done,
-    so that the backfill's own rows are not each locked before they are written. The rows it
-    names are recomputed afterwards (the catch-up step).
+@dataclass(frozen=True)
+class ChangeLog:
+    """The change log of one column's backfill: a table `log` of the keys of rows old clients
+    update while the backfill runs (each key once, however often its row is updated), filled by an
+    AFTER UPDATE trigger. It stands in for the BEFORE UPDATE trigger until the backfill is done,
+    so that the backfill's own rows are not each locked before they are written; the rows it names
+    are recomputed afterwards (the catch-up step)."""
 
-    The trigger skips what the BEFORE UPDATE trigger skips: rows whose `target` the statement
-    changed (the backfill's), and a backfill of another column. Its function is SECURITY DEFINER:
-    the application's role needs no privilege on the log."""
-    columns = ", ".join(quote_ident(k) for k in key)
-    values = ", ".join(f"new.{quote_ident(k)}" for k in key)
-    unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
-    return (
-        f"drop table if exists {log};\n"
-        f"create table {log} as select {columns} from only {table.qualified} with no data;\n"
-        f"alter table {log} add primary key ({columns});\n"
-        f"create or replace function {function}() returns trigger\n"
-        "language plpgsql security definer set search_path = pg_catalog, pg_temp as $liveshift$\n"
-        "begin\n"
-        f"  insert into {log} ({columns}) values ({values}) on conflict do nothing;\n"
-        "  return null;\n"
-        "end\n"
-        "$liveshift$;\n"
-        f"drop trigger if exists {quote_ident(trigger)} on {table.qualified};\n"
-        f"create trigger {quote_ident(trigger)} after update on {table.qualified}\n"
-        f"  for each row when ({unchanged} and {SKIP_BACKFILL}) execute function {function}()"
-    )
+    log: str  # schema-qualified, quoted
+    function: str  # schema-qualified, quoted
+    trigger: str  # on the table, unquoted
+
+    def create(self, table: Table, *, target: str, key: tuple[str, ...]) -> str:
+        """The log keyed on `key`, its function and trigger. The trigger skips what the BEFORE
+        UPDATE trigger skips: rows whose `target` the statement changed (the backfill's), and a
+        backfill of another column. Its function is SECURITY DEFINER: the application's role
+        needs no privilege on the log."""
+        columns = ", ".join(quote_ident(k) for k in key)
+        values = ", ".join(f"new.{quote_ident(k)}" for k in key)
+        unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
+        return (
+            f"drop table if exists {self.log};\n"
+            f"create table {self.log} as select {columns} from only {table.qualified} "
+            "with no data;\n"
+            f"alter table {self.log} add primary key ({columns});\n"
+            f"create or replace function {self.function}() returns trigger\n"
+            "language plpgsql security definer set search_path = pg_catalog, pg_temp "
+            "as $liveshift$\n"
+            "begin\n"
+            f"  insert into {self.log} ({columns}) values ({values}) on conflict do nothing;\n"
+            "  return null;\n"
+            "end\n"
+            "$liveshift$;\n"
+            f"{self.drop_trigger(table)};\n"
+            f"create trigger {quote_ident(self.trigger)} after update on {table.qualified}\n"
+            f"  for each row when ({unchanged} and {SKIP_BACKFILL}) "
+            f"execute function {self.function}()"
+        )
+
+    def drop_trigger(self, table: Table) -> str:
+        return f"drop trigger if exists {quote_ident(self.trigger)} on {table.qualified}"
+
+    def drop(self) -> list[str]:
+        """The log and its function (after its trigger)."""
+        return [f"drop table if exists {self.log}", f"drop function if exists {self.function}()"]

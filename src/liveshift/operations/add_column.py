@@ -18,12 +18,7 @@ from liveshift.operations.steps import (
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
-from liveshift.triggers import (
-    change_log,
-    insert_trigger,
-    sync_function,
-    update_trigger,
-)
+from liveshift.triggers import ChangeLog, insert_trigger, sync_function, update_trigger
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -145,17 +140,9 @@ class AddColumnOperation(Operation[AddColumn]):
     def _function(self) -> str:
         return self.names.function(self.spec.table, self.spec.column.name)
 
-    # The change log that stands in for the UPDATE trigger while the backfill runs.
-    def _log(self) -> str:
-        log = self.names.object("log", self.spec.table, self.spec.column.name)
-        return f"{quote_ident(self.names.schema)}.{quote_ident(log)}"
-
-    def _log_function(self) -> str:
-        function = self.names.object("logfn", self.spec.table, self.spec.column.name)
-        return f"{quote_ident(self.names.schema)}.{quote_ident(function)}"
-
-    def _log_trigger(self) -> str:
-        return self.names.object("trgl", self.spec.table, self.spec.column.name)
+    def _log(self) -> ChangeLog:
+        """The change log that stands in for the UPDATE trigger while the backfill runs."""
+        return self.names.change_log(self.spec.table, self.spec.column.name)
 
     def _logged_key(self, table: Table) -> tuple[str, ...] | None:
         """The key the change log records (the backfill's); None: no log, because there is no
@@ -207,16 +194,7 @@ class AddColumnOperation(Operation[AddColumn]):
                 )
             else:
                 description += " (updates logged until the backfill is done)"
-                pieces.append(
-                    change_log(
-                        table=table,
-                        log=self._log(),
-                        function=self._log_function(),
-                        trigger=self._log_trigger(),
-                        target=self._temp(),
-                        key=key,
-                    )
-                )
+                pieces.append(self._log().create(table, target=self._temp(), key=key))
             sql += ";\n" + ";\n".join(pieces)
         steps.append(
             Step(
@@ -265,11 +243,10 @@ class AddColumnOperation(Operation[AddColumn]):
                     (
                         *([add_checks] if checks else []),
                         update_trigger(table, self._triggers()[1], self._function(), self._temp()),
-                        f"drop trigger if exists {quote_ident(self._log_trigger())} on {qualified}",
+                        self._log().drop_trigger(table),
                     )
                 ),
                 log=self._log(),
-                log_function=self._log_function(),
                 column=column.name,
                 operation=self.name,
             )
@@ -361,16 +338,16 @@ class AddColumnOperation(Operation[AddColumn]):
         if self.fill is not None:
             statements += [
                 f"drop trigger if exists {quote_ident(trigger)} on {qualified}"
-                for trigger in (*self._triggers(), self._log_trigger())
+                for trigger in self._triggers()
             ]
+            statements.append(self._log().drop_trigger(table))
         statements.append(
             f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
         )
         if self.fill is not None:
             statements += [
                 f"drop function if exists {self._function()}()",
-                f"drop table if exists {self._log()}",
-                f"drop function if exists {self._log_function()}()",
+                *self._log().drop(),
             ]
         tables = [qualified]
         if self.spec.column.references is not None:

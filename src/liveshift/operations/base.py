@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from liveshift.migration.models import Strict
 from liveshift.schema import Schema, quote_ident
+from liveshift.triggers import ChangeLog
 
 if TYPE_CHECKING:
     from liveshift.plan import Step
@@ -48,6 +49,15 @@ class Names:
     def function(self, *parts: str) -> str:
         """Schema-qualified, quoted name of a trigger function."""
         return f"{quote_ident(self.schema)}.{quote_ident(self.object('fn', *parts))}"
+
+    def change_log(self, table: str, column: str) -> ChangeLog:
+        """The change log of the backfill of `column` of `table`."""
+        schema = quote_ident(self.schema)
+        return ChangeLog(
+            log=f"{schema}.{quote_ident(self.object('log', table, column))}",
+            function=f"{schema}.{quote_ident(self.object('logfn', table, column))}",
+            trigger=self.object("trgl", table, column),
+        )
 
 
 class Operation(ABC, Generic[SpecT]):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from liveshift.plan import Backfill, CatchUp, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Table, quote_ident, quote_literal
+from liveshift.triggers import ChangeLog
 
 
 def backfill_step(
@@ -44,8 +45,7 @@ def catch_up_steps(
     backfill: Step,
     *,
     switch_sql: str,
-    log: str,
-    log_function: str,
+    log: ChangeLog,
     column: str,
     operation: str,
 ) -> list[Step]:
@@ -67,14 +67,14 @@ def catch_up_steps(
             lock=LockMode.ROW_EXCLUSIVE,
             tables=(table.qualified,),
             transactional=False,
-            catch_up=CatchUp(target=backfill.backfill, log=log),
+            catch_up=CatchUp(target=backfill.backfill, log=log.log),
             operation=operation,
         ),
         Step(
             f"drop the change log of {column}",
-            sql=f"drop table if exists {log};\ndrop function if exists {log_function}()",
+            sql=";\n".join(log.drop()),
             lock=LockMode.ACCESS_EXCLUSIVE,
-            tables=(log,),
+            tables=(log.log,),
             operation=operation,
             notes=("the log alone: no client uses it any more",),
         ),
