@@ -12,6 +12,7 @@ import pytest
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
+from liveshift.progress import BackfillProgress, Reporter
 from liveshift.settings import Settings
 from tests.operations.catalog import Conn, columns, leftovers, table_shape, version_schemas
 from tests.operations.column_clients import Writer, wait_for_writes, writers_paused
@@ -405,3 +406,101 @@ def test_old_and_new_clients_write_side_by_side_through_a_type_change(
         0,
     )
     assert leftovers(conn) == []
+
+
+# -- the change log: no BEFORE UPDATE trigger while the backfill runs ------------------------------
+
+
+class OldClientMidBackfill(Reporter):
+    """After the backfill's first batches, an old client updates rows it has filled and rows it
+    has not reached; it notes the table's row triggers on UPDATE and what the log holds then."""
+
+    def __init__(self, url: str, log: str) -> None:
+        self.url = url
+        self.log = log
+        self.triggers: list[tuple[str, str]] = []
+        self.logged = 0
+
+    def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+        if self.triggers or final or progress.rows_done < 200:
+            return
+        with psycopg.connect(self.url, autocommit=True) as old:
+            old.execute(
+                "update items set note = null, qty = qty + 1000 "
+                "where id <= 50 or id between 1401 and 1420"
+            )
+            self.triggers = old.execute(
+                "select tgname, case when tgtype & 2 = 2 then 'before' else 'after' end "
+                "from pg_trigger where tgrelid = 'items'::regclass and not tgisinternal "
+                "and tgtype & 16 = 16 order by 1"  # row triggers on UPDATE
+            ).fetchall()
+            row = old.execute(f"select count(*) from {self.log}").fetchone()
+            self.logged = row[0] if row else 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "new", "expected"),
+    [
+        ({"column": "qty", "type": "bigint"}, "_ls_new_qty", "qty"),
+        (
+            {
+                "column": "note",
+                "nullable": False,
+                "up": "'none'",
+                "check": {"constraint": "note <> ''"},
+            },
+            "_ls_new_note",
+            "coalesce(note, 'none')",
+        ),
+    ],
+    ids=["type", "not_null"],
+)
+def test_old_updates_during_the_backfill_are_logged_then_recomputed(
+    pg_url: str, conn: Conn, spec: dict[str, Any], new: str, expected: str
+) -> None:
+    """While the new column's backfill runs, the table has the trigger on INSERT only and an
+    AFTER UPDATE trigger logging the keys old clients update (a BEFORE UPDATE trigger would make
+    PostgreSQL lock every row the backfill writes). Rows the backfill had filled and an old client
+    changed afterwards are recomputed; the NOT VALID checks wait for the UPDATE trigger, so an old
+    client's update of a row not yet filled is not refused."""
+    conn.execute(SETUP)
+    column = spec["column"]
+    log = f"public._ls_log_items_{column}"
+    reporter = OldClientMidBackfill(pg_url, log)
+    Migrator(pg_url, settings=Settings(batch_size=100), reporter=reporter).start(alter(spec))
+    assert reporter.triggers == [(f"_ls_trgl_items_{column}", "after")]
+    assert reporter.logged == 70  # filled or not: the log cannot tell a stale value from none
+    stale = conn.execute(f"select count(*) from items where {new} is distinct from {expected}")
+    assert stale.fetchone() == (0,)
+    assert conn.execute(
+        "select tgname, tgtype & 16 = 16 from pg_trigger where tgrelid = 'items'::regclass "
+        "and not tgisinternal"
+    ).fetchall() == [(f"_ls_trg_items_{column}", True)]
+    assert conn.execute("select to_regclass(%s)", (log,)).fetchone() == (None,)
+    with new_client(pg_url) as client:  # the new version is published: it reads every value
+        missing = client.execute(f"select count(*) from items where {column} is null")
+        assert missing.fetchone() == (0,)
+    Migrator(pg_url).complete()
+    assert leftovers(conn) == []
+
+
+def test_rollback_in_the_middle_of_the_backfill_removes_the_log(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    shape, data = table_shape(conn, "items"), all_rows(conn)
+
+    class Crash(Reporter):
+        def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
+            if progress.rows_done >= 200:
+                with psycopg.connect(pg_url, autocommit=True) as old:
+                    old.execute("update items set qty = 7 where id = 1")
+                raise RuntimeError("the runner dies here")
+
+    with pytest.raises(RuntimeError, match="dies here"):
+        Migrator(pg_url, settings=Settings(batch_size=100), reporter=Crash()).start(
+            alter({"column": "qty", "type": "bigint"})
+        )
+    assert conn.execute("select id from public._ls_log_items_qty").fetchall() == [(1,)]
+    Migrator(pg_url).rollback()
+    assert leftovers(conn) == []
+    assert table_shape(conn, "items") == shape
+    assert all_rows(conn) == [(*data[0][:2], 7, *data[0][3:]), *data[1:]]

@@ -12,6 +12,7 @@ from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
 from liveshift.operations.steps import (
     backfill_step,
+    catch_up_steps,
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
@@ -20,7 +21,7 @@ from liveshift.operations.steps import (
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
-from liveshift.triggers import SKIP_BACKFILL, on_version
+from liveshift.triggers import SKIP_BACKFILL, ChangeLog, on_version
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -347,6 +348,17 @@ class AlterColumnOperation(Operation[AlterColumn]):
     def _has_trigger(self) -> bool:
         return self.swap
 
+    def _log(self) -> ChangeLog:
+        """The change log that stands in for the trigger's UPDATE half while the backfill runs."""
+        return self.names.change_log(self.spec.table, self.spec.column)
+
+    def _logged_key(self, table: Table) -> tuple[str, ...] | None:
+        """The key the change log records (the backfill's); None: no log, because there is no
+        backfill, or the table has no key to find a logged row by (the trigger then fires on
+        UPDATE from the start)."""
+        key = table.primary_key() or table.unique_not_null_key()
+        return tuple(key) if key and self.up is not None else None
+
     # -- phases -------------------------------------------------------------------------------
 
     def start(self, before: Schema, after: Schema) -> list[Step]:
@@ -369,19 +381,16 @@ class AlterColumnOperation(Operation[AlterColumn]):
             clauses.append(f"alter column {target} set default {self.new.default}")
         if self.drop_not_null:
             clauses.append(f"alter column {quote_ident(self.old.physical)} drop not null")
-        if (self.swap and not self.new.nullable) or self.set_not_null:
-            clauses.append(
-                f"add constraint {quote_ident(self._nn())} check ({target} is not null) not valid"
-            )
-        if spec.check is not None:
-            condition = rewrite_columns(spec.check.constraint, new_names, what="check")
-            clauses.append(
-                f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
-            )
-        if self.carry is not None:
-            clauses += self.carry.start_clauses()
+        # With a change log, the checks go in with the UPDATE trigger after the backfill: until
+        # then an old client's update of a row not yet filled would meet them with no value.
+        key = self._logged_key(table)
+        if key is None:
+            clauses += self._checks(new_names)
         if self.swap:
-            extra_sql.append(self._two_way_trigger(table, old_names, new_names))
+            extra_sql.append(self._two_way_function(old_names, new_names))
+            extra_sql.append(self._two_way_trigger(table, update=key is None))
+            if key is not None:
+                extra_sql.append(self._log().create(table, target=self.new.physical, key=key))
         steps: list[Step] = []
         if clauses or extra_sql:
             sql = ";\n".join(
@@ -391,6 +400,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
             what = "add column " + self.new.physical if self.swap else f"alter {spec.column}"
             if extra_sql:
                 what += " with the trigger that keeps both versions' values in step"
+            if key is not None:
+                what += " (updates logged until the backfill is done)"
             steps.append(
                 Step(
                     f"{what} on {table.name}",
@@ -401,6 +412,42 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     operation=self.name,
                     notes=tuple(notes),
                 )
+            )
+        if self.up is not None:
+            steps.append(self._backfill(table, old_names, catch_up_follows=key is not None))
+        return steps
+
+    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+        """With a change log: the trigger's UPDATE half in place of the log, the catch-up, the log
+        dropped. Then what must see filled (and caught-up) values, and would only slow the
+        backfill down if it came before: the foreign keys, whose checks the backfill's rows would
+        each pay (VALIDATE at complete checks them once), and the indexes, built once on full
+        data (a stale value could collide in a unique one)."""
+        spec = self.spec
+        table = before.table(spec.table)
+        qualified = table.qualified
+        old_names = {c.name: c.physical for c in table.columns.values()}
+        new_names = {c.name: c.physical for c in after.table(spec.table).columns.values()}
+        steps: list[Step] = []
+        if self._logged_key(table) is not None:
+            checks = self._checks(new_names)
+            steps += catch_up_steps(
+                table,
+                self._backfill(table, old_names, catch_up_follows=True),
+                switch_sql=";\n".join(
+                    (
+                        *(
+                            [f"alter table only {qualified}\n  " + ",\n  ".join(checks)]
+                            if checks
+                            else []
+                        ),
+                        self._two_way_trigger(table, update=True),
+                        self._log().drop_trigger(table),
+                    )
+                ),
+                log=self._log(),
+                column=self.new.physical,
+                operation=self.name,
             )
         if spec.references is not None:
             ref = spec.references
@@ -418,19 +465,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     operation=self.name,
                 )
             )
-        if self.up is not None:
-            steps.append(
-                backfill_step(
-                    table,
-                    self.new.physical,
-                    rewrite_columns(self.up, old_names, what="up"),
-                    description=f"backfill {self.new.physical} for existing rows of {table.name}",
-                    operation=self.name,
-                )
-            )
         if self.carry is not None:
-            # After the backfill: its batches need not check the foreign keys row by row (the
-            # VALIDATE at complete does, once), and the indexes are built once, on full data.
             steps += self.carry.start_foreign_key_steps()
             steps += self.carry.start_index_steps()
         if self.add_unique:
@@ -439,16 +474,44 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     table,
                     self._unique_name(),
                     f"create unique index concurrently {quote_ident(self._unique_name())} "
-                    f"on {qualified} ({target})",
+                    f"on {qualified} ({quote_ident(self.new.physical)})",
                     description=f"build the unique index for {self.new.name} concurrently",
                     operation=self.name,
                 )
             )
         return steps
 
-    def _two_way_trigger(
-        self, table: Table, old_names: dict[str, str], new_names: dict[str, str]
-    ) -> str:
+    def _checks(self, new_names: dict[str, str]) -> list[str]:
+        """ADD CONSTRAINT clauses of the NOT VALID checks on the column: NOT NULL, the user's
+        check, and the checks the new column carries over."""
+        spec = self.spec
+        target = quote_ident(self.new.physical)
+        checks = []
+        if (self.swap and not self.new.nullable) or self.set_not_null:
+            checks.append(
+                f"add constraint {quote_ident(self._nn())} check ({target} is not null) not valid"
+            )
+        if spec.check is not None:
+            condition = rewrite_columns(spec.check.constraint, new_names, what="check")
+            checks.append(
+                f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
+            )
+        if self.carry is not None:
+            checks += self.carry.start_clauses()
+        return checks
+
+    def _backfill(self, table: Table, old_names: dict[str, str], *, catch_up_follows: bool) -> Step:
+        assert self.up is not None
+        return backfill_step(
+            table,
+            self.new.physical,
+            rewrite_columns(self.up, old_names, what="up"),
+            description=f"backfill {self.new.physical} for existing rows of {table.name}",
+            operation=self.name,
+            catch_up_follows=catch_up_follows,
+        )
+
+    def _two_way_function(self, old_names: dict[str, str], new_names: dict[str, str]) -> str:
         assert self.up is not None and self.down is not None
         up = rewrite_columns(self.up, old_names, qualifier="new", what="up")
         down = rewrite_columns(self.down, new_names, qualifier="new", what="down")
@@ -477,9 +540,17 @@ class AlterColumnOperation(Operation[AlterColumn]):
             "  end if;\n"
             "  return new;\n"
             "end\n"
-            "$liveshift$;\n"
+            "$liveshift$"
+        )
+
+    def _two_way_trigger(self, table: Table, *, update: bool) -> str:
+        """The trigger on INSERT, and on UPDATE unless a change log stands in for that half while
+        the backfill runs (the version schema is published after the backfill: until then every
+        writer is an old client, whose updates the log records)."""
+        events = "insert or update" if update else "insert"
+        return (
             f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
-            f"create trigger {quote_ident(self._trigger())} before insert or update on "
+            f"create trigger {quote_ident(self._trigger())} before {events} on "
             f"{table.qualified}\n"
             f"  for each row when ({SKIP_BACKFILL}) execute function {self._function()}()"
         )
@@ -562,6 +633,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
             statements.append(
                 f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}"
             )
+        if self._logged_key(table) is not None:
+            statements.append(self._log().drop_trigger(table))
         if self.swap:
             statements.append(
                 f"alter table only {qualified} drop column if exists "
@@ -590,6 +663,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     )
         if self._has_trigger():
             statements.append(f"drop function if exists {self._function()}()")
+        if self._logged_key(table) is not None:
+            statements += self._log().drop()
         tables = [qualified]
         if spec.references is not None:
             tables.append(before.table(spec.references.table).qualified)
