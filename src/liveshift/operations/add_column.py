@@ -206,29 +206,15 @@ class AddColumnOperation(Operation[AddColumn]):
                 notes=("metadata only: no rewrite, no scan",),
             )
         )
-        if column.references is not None:
-            ref = column.references
-            target = before.table(ref.table)
-            steps.append(
-                foreign_key_not_valid_step(
-                    table,
-                    self._fk_name(),
-                    [self._temp()],
-                    target.qualified,
-                    [target.column(ref.target_column).physical],
-                    on_delete=ref.on_delete,
-                    on_update=ref.on_update,
-                    description=f"add foreign key {self._fk_name()} (not valid)",
-                    operation=self.name,
-                )
-            )
         if self.fill is not None:
             steps.append(self._backfill(table, catch_up_follows=key is not None))
         return steps
 
     def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
-        """With a change log: the UPDATE trigger in its place, the catch-up, the log dropped; and
-        the unique index, which must see caught-up values."""
+        """With a change log: the UPDATE trigger in its place, the catch-up, the log dropped. Then
+        the foreign key, whose check every backfilled (or caught-up) row would pay before it (the
+        VALIDATE at complete checks them once), and the unique index, which must see caught-up
+        values."""
         column = self.spec.column
         table = self._table(before)
         qualified = table.qualified
@@ -249,6 +235,22 @@ class AddColumnOperation(Operation[AddColumn]):
                 log=self._log(),
                 column=column.name,
                 operation=self.name,
+            )
+        if column.references is not None:
+            ref = column.references
+            target = before.table(ref.table)
+            steps.append(
+                foreign_key_not_valid_step(
+                    table,
+                    self._fk_name(),
+                    [self._temp()],
+                    target.qualified,
+                    [target.column(ref.target_column).physical],
+                    on_delete=ref.on_delete,
+                    on_update=ref.on_update,
+                    description=f"add foreign key {self._fk_name()} (not valid)",
+                    operation=self.name,
+                )
             )
         if column.unique:
             steps.append(
