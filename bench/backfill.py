@@ -467,6 +467,44 @@ def on_server(args: argparse.Namespace, run: Callable[[argparse.Namespace, str],
         return run(args, url)
 
 
+def rotation_arguments(doc: str | None, rows: int) -> argparse.ArgumentParser:
+    """The arguments of a script that measures variants in rotation (`in_rotation`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--database-url", help="an existing server (default: a private one)")
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--rounds", type=int, default=3)
+    return parser
+
+
+def in_rotation(
+    admin: str, rows: int, rounds: int, variants: dict[str, Callable[[str], float]]
+) -> int:
+    """Rows/s of each variant (a function of a database URL), each run on a fresh copy of one
+    loaded `bench` table, in rotation (the order reversed every other round, so a machine
+    slowing down weighs on all alike); prints the medians and their ratio to the first."""
+    bench = Bench(admin, rows, 400.0, 1.0)
+    bench.load()
+    measured: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for round_ in range(rounds):
+            names = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+            for name in names:
+                with bench.copy() as url:
+                    measured[name].append(variants[name](url))
+            print(".", end="", flush=True)
+    finally:
+        bench.cleanup()
+    print()
+    baseline = next(iter(variants))
+    base = statistics.median(measured[baseline])
+    print(f"{rows:,} rows; rows/s, medians of {rounds}, and the ratio to {baseline!r}")
+    width = max(len(name) for name in variants)
+    for name, rates in measured.items():
+        median = statistics.median(rates)
+        print(f"  {name:{width}s} {median:>10,.0f}  {median / base:.3f}x")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(

@@ -12,14 +12,13 @@ Compare two trees with `PYTHONPATH=<other tree>/src .venv/bin/python bench/refer
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
 
 import psycopg
 
-from backfill import Bench, Capture, on_server  # bench/backfill.py
+from backfill import Capture, in_rotation, on_server, rotation_arguments  # bench/backfill.py
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.settings import Settings
@@ -55,11 +54,7 @@ def liveshift(url: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database-url", help="an existing server (default: a private one)")
-    parser.add_argument("--rows", type=int, default=300_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    return on_server(parser.parse_args(argv), run)
+    return on_server(rotation_arguments(__doc__, 300_000).parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, admin: str) -> int:
@@ -67,25 +62,7 @@ def run(args: argparse.Namespace, admin: str) -> int:
         "one UPDATE, no foreign key (the physical limit)": lambda url: single(url, args.rows),
         "liveshift add_column ... references, defaults": liveshift,
     }
-    bench = Bench(admin, args.rows, 400.0, 1.0)
-    bench.load()
-    measured: dict[str, list[float]] = {name: [] for name in variants}
-    try:
-        for round_ in range(args.rounds):
-            names = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-            for name in names:
-                with bench.copy() as url:
-                    measured[name].append(variants[name](url))
-            print(".", end="", flush=True)
-    finally:
-        bench.cleanup()
-    print()
-    base = statistics.median(measured["one UPDATE, no foreign key (the physical limit)"])
-    print(f"{args.rows:,} rows; rows/s, medians of {args.rounds}, and the ratio to one UPDATE")
-    for name, rates in measured.items():
-        median = statistics.median(rates)
-        print(f"  {name:50s} {median:>10,.0f}  {median / base:.3f}x")
-    return 0
+    return in_rotation(admin, args.rows, args.rounds, variants)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from backfill import on_server, with_db  # bench/backfill.py, beside this script
+from backfill import on_server, rotation_arguments, with_db  # bench/backfill.py, beside this script
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import Reporter
@@ -100,11 +100,7 @@ def database(admin: str, name: str, template: str | None = None) -> Iterator[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database-url", help="an existing server (default: a private one)")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    return on_server(parser.parse_args(argv), run)
+    return on_server(rotation_arguments(__doc__, 1_000_000).parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, admin: str) -> int:

@@ -10,10 +10,10 @@ from liveshift.operations.base import Operation
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
+    column_references_step,
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
-    foreign_key_not_valid_step,
 )
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
@@ -220,36 +220,21 @@ class AddColumnOperation(Operation[AddColumn]):
         qualified = table.qualified
         steps: list[Step] = []
         if self._logged_key(table) is not None:
-            checks = self._checks()
-            add_checks = f"alter table only {qualified}\n  " + ",\n  ".join(checks)
             steps += catch_up_steps(
                 table,
                 self._backfill(table, catch_up_follows=True),
-                switch_sql=";\n".join(
-                    (
-                        *([add_checks] if checks else []),
-                        update_trigger(table, self._triggers()[1], self._function(), self._temp()),
-                        self._log().drop_trigger(table),
-                    )
+                checks=self._checks(),
+                update_trigger=update_trigger(
+                    table, self._triggers()[1], self._function(), self._temp()
                 ),
                 log=self._log(),
                 column=column.name,
                 operation=self.name,
             )
         if column.references is not None:
-            ref = column.references
-            target = before.table(ref.table)
             steps.append(
-                foreign_key_not_valid_step(
-                    table,
-                    self._fk_name(),
-                    [self._temp()],
-                    target.qualified,
-                    [target.column(ref.target_column).physical],
-                    on_delete=ref.on_delete,
-                    on_update=ref.on_update,
-                    description=f"add foreign key {self._fk_name()} (not valid)",
-                    operation=self.name,
+                column_references_step(
+                    before, table, self._fk_name(), self._temp(), column.references, self.name
                 )
             )
         if column.unique:

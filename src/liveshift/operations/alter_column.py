@@ -13,10 +13,10 @@ from liveshift.operations.column_dependencies import column_dependents, has_rows
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
+    column_references_step,
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
-    foreign_key_not_valid_step,
 )
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
@@ -430,39 +430,19 @@ class AlterColumnOperation(Operation[AlterColumn]):
         new_names = {c.name: c.physical for c in after.table(spec.table).columns.values()}
         steps: list[Step] = []
         if self._logged_key(table) is not None:
-            checks = self._checks(new_names)
             steps += catch_up_steps(
                 table,
                 self._backfill(table, old_names, catch_up_follows=True),
-                switch_sql=";\n".join(
-                    (
-                        *(
-                            [f"alter table only {qualified}\n  " + ",\n  ".join(checks)]
-                            if checks
-                            else []
-                        ),
-                        self._two_way_trigger(table, update=True),
-                        self._log().drop_trigger(table),
-                    )
-                ),
+                checks=self._checks(new_names),
+                update_trigger=self._two_way_trigger(table, update=True),
                 log=self._log(),
                 column=self.new.physical,
                 operation=self.name,
             )
         if spec.references is not None:
-            ref = spec.references
-            target_table = before.table(ref.table)
             steps.append(
-                foreign_key_not_valid_step(
-                    table,
-                    self._fk_name(),
-                    [self.new.physical],
-                    target_table.qualified,
-                    [target_table.column(ref.target_column).physical],
-                    on_delete=ref.on_delete,
-                    on_update=ref.on_update,
-                    description=f"add foreign key {self._fk_name()} (not valid)",
-                    operation=self.name,
+                column_references_step(
+                    before, table, self._fk_name(), self.new.physical, spec.references, self.name
                 )
             )
         if self.carry is not None:

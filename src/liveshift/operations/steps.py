@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from liveshift.migration.models import References
 from liveshift.plan import Backfill, CatchUp, ConcurrentIndex, LockMode, Step
-from liveshift.schema import Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table, quote_ident, quote_literal
 from liveshift.triggers import ChangeLog
 
 
@@ -44,19 +45,23 @@ def catch_up_steps(
     table: Table,
     backfill: Step,
     *,
-    switch_sql: str,
+    checks: list[str],
+    update_trigger: str,
     log: ChangeLog,
     column: str,
     operation: str,
 ) -> list[Step]:
     """After a backfill that ran with a change log instead of an UPDATE trigger: install the
-    trigger (and whatever waited for it) in place of the log's trigger, recompute the rows the log
+    trigger and the NOT VALID `checks` (ADD CONSTRAINT clauses, which waited for it) in place of
+    the log's trigger, recompute the rows the log
     names, drop the log. Dropping the log's trigger takes ACCESS EXCLUSIVE, briefly."""
     assert backfill.backfill is not None and backfill.backfill.key is not None
+    switch = [f"alter table only {table.qualified}\n  " + ",\n  ".join(checks)] if checks else []
+    switch += [update_trigger, log.drop_trigger(table)]
     return [
         Step(
             f"install the UPDATE trigger for {column} in place of the change log",
-            sql=switch_sql,
+            sql=";\n".join(switch),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(table.qualified,),
             operation=operation,
@@ -107,6 +112,24 @@ def foreign_key_not_valid_step(
         tables=(table.qualified, target),
         operation=operation,
         notes=notes,
+    )
+
+
+def column_references_step(
+    schema: Schema, table: Table, name: str, column: str, references: References, operation: str
+) -> Step:
+    """The NOT VALID foreign key of one (physical) `column`, as a column's `references:` says."""
+    target = schema.table(references.table)
+    return foreign_key_not_valid_step(
+        table,
+        name,
+        [column],
+        target.qualified,
+        [target.column(references.target_column).physical],
+        on_delete=references.on_delete,
+        on_update=references.on_update,
+        description=f"add foreign key {name} (not valid)",
+        operation=operation,
     )
 
 
