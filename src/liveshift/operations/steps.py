@@ -53,8 +53,8 @@ def catch_up_steps(
 ) -> list[Step]:
     """After a backfill that ran with a change log instead of an UPDATE trigger: install the
     trigger and the NOT VALID `checks` (ADD CONSTRAINT clauses, which waited for it) in place of
-    the log's trigger, recompute the rows the log
-    names, drop the log. Dropping the log's trigger takes ACCESS EXCLUSIVE, briefly."""
+    the log's trigger, recompute the rows the log names, drop the log. Dropping the log's trigger
+    takes ACCESS EXCLUSIVE, briefly."""
     assert backfill.backfill is not None and backfill.backfill.key is not None
     switch = [f"alter table only {table.qualified}\n  " + ",\n  ".join(checks)] if checks else []
     switch += [update_trigger, log.drop_trigger(table)]
