@@ -61,8 +61,10 @@ def run_catch_up(
 ) -> int:
     """Run batches until the log is empty; returns the rows recomputed. A batch that waits longer
     than the batch row-lock timeout for a row an application transaction holds rolls back and is
-    retried after a short backoff, as backfill batches are, for up to --lock-retry-deadline. `say` hears how many updates the log
-    holds at the start (nothing adds to it any more) and, every few seconds, how far it got."""
+    retried after a short backoff; a run of such waits longer than --lock-retry-deadline raises
+    (the step is then resumable, like a DDL step that never got its lock). `say` hears how many
+    updates the log holds at the start (nothing adds to it any more) and, every few seconds, how
+    far it got."""
     row = conn.execute(f"select count(*) from {catch_up.log}").fetchone()
     logged = int(row[0]) if row else 0
     table = f"{catch_up.target.table}.{catch_up.target.column}"

@@ -135,17 +135,15 @@ class Executor:
             self.reporter.step_finished(step.description, time.monotonic() - started)
 
     def run_step(self, position: int, step: Step) -> None:
-        if step.backfill is not None:
-            assert self.run_backfill is not None, "a backfill step needs a backfill runner"
+        if step.backfill is not None or step.catch_up is not None:
             started_at = datetime.now(UTC)
             started = time.monotonic()
-            rows = self.run_backfill(step, position)
-            self._journal_after(position, step, started_at, started, 0, rows)
-        elif step.catch_up is not None:
-            assert self.run_catch_up is not None, "a catch-up step needs a catch-up runner"
-            started_at = datetime.now(UTC)
-            started = time.monotonic()
-            rows = self.run_catch_up(step)
+            if step.backfill is not None:
+                assert self.run_backfill is not None, "a backfill step needs a backfill runner"
+                rows = self.run_backfill(step, position)
+            else:
+                assert self.run_catch_up is not None, "a catch-up step needs a catch-up runner"
+                rows = self.run_catch_up(step)
             self._journal_after(position, step, started_at, started, 0, rows)
         elif step.concurrent_index is not None:
             self._run_concurrent_index(position, step, step.concurrent_index)
