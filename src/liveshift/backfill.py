@@ -24,7 +24,7 @@ from liveshift.schema import quote_ident
 from liveshift.settings import Settings
 from liveshift.state import STATE_SCHEMA
 from liveshift.throttle import LOAD_SAMPLE, LoadPacer, LoadSample, Throttle
-from liveshift.triggers import BACKFILL_SETTING
+from liveshift.triggers import BACKFILL_SETTING, REPLICA_ROLE
 
 # A slice smaller than this is not worth a connection of its own: tables with fewer rows than
 # this many per worker get fewer slices (one, below twice this).
@@ -630,6 +630,8 @@ class Lane:
             (BACKFILL_SETTING, "on"),
             ("lock_timeout", f"{int(self.settings.row_lock_timeout_ms)}ms"),
         ]
+        if self.spec.skip_triggers:
+            local.append(REPLICA_ROLE)
         if not self.settings.batch_synchronous_commit:
             # Safe: the batch's rows and its checkpoint commit in one transaction, and WAL is
             # durable in order, so a crash undoes only whole batches from the end, checkpoints

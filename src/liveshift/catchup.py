@@ -17,7 +17,7 @@ from liveshift.executor import backoff_s
 from liveshift.plan import CatchUp
 from liveshift.schema import quote_ident
 from liveshift.settings import Settings
-from liveshift.triggers import BACKFILL_SETTING
+from liveshift.triggers import BACKFILL_SETTING, REPLICA_ROLE
 
 BATCH_KEYS = 1_000
 REPORT_EVERY_S = 5.0
@@ -72,6 +72,9 @@ def run_catch_up(
         say(f"{table}: {logged:,} updates by old clients during the backfill to recompute")
     rows = taken_total = 0
     after: str | None = None  # the last key taken, as SQL literals
+    local = [(BACKFILL_SETTING, "on"), ("lock_timeout", f"{int(settings.row_lock_timeout_ms)}ms")]
+    if catch_up.target.skip_triggers:  # the table's own triggers: as for the backfill
+        local.append(REPLICA_ROLE)
     waits = 0
     deadline = 0.0  # of the current run of lock waits
     next_report = time.monotonic() + REPORT_EVERY_S
@@ -85,8 +88,8 @@ def run_catch_up(
         try:
             with conn.transaction():
                 conn.execute(
-                    "select set_config(%s, 'on', true), set_config('lock_timeout', %s, true)",
-                    (BACKFILL_SETTING, f"{int(settings.row_lock_timeout_ms)}ms"),
+                    "select " + ", ".join("set_config(%s, %s, true)" for _ in local),
+                    [value for pair in local for value in pair],
                 )
                 result = conn.execute(catch_up_sql(catch_up, after, batch_keys)).fetchone()
                 assert result is not None

@@ -113,6 +113,9 @@ class Backfill:
     # A catch-up step follows (the UPDATE trigger is installed after this backfill): recomputing
     # `up` for every row (--verify) waits until the catch-up has run.
     catch_up_follows: bool = False
+    # Write with session_replication_role = replica: the table's own triggers do not fire for the
+    # rows the backfill (and its catch-up) writes (`backfill_triggers: skip`).
+    skip_triggers: bool = False
 
 
 @dataclass(frozen=True)

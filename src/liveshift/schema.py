@@ -47,6 +47,39 @@ class Constraint:
 
 
 @dataclass
+class Trigger:
+    """A trigger on a table, as far as a backfill's UPDATE is concerned."""
+
+    name: str
+    timing: str  # 'before', 'after' or 'instead of'
+    row_level: bool  # FOR EACH ROW, else FOR EACH STATEMENT
+    on_update: bool  # UPDATE is one of its events
+    enabled: str  # pg_trigger.tgenabled: 'O' origin (the default), 'A' always, 'R' replica, 'D'
+    update_of: tuple[str, ...] = ()  # UPDATE OF these columns only
+    condition: bool = False  # has a WHEN condition
+
+    @property
+    def liveshift(self) -> bool:
+        """One of liveshift's own (every object it creates is named _ls_...)."""
+        return self.name.startswith("_ls_")
+
+    def fires_when_setting(self, column: str, *, replica: bool = False) -> bool:
+        """Whether an UPDATE that sets only `column` fires it (its WHEN condition, if any, aside),
+        in an ordinary session or, with `replica`, under session_replication_role = replica."""
+        return (
+            self.on_update
+            and self.enabled in (("R", "A") if replica else ("O", "A"))
+            and (not self.update_of or column in self.update_of)
+        )
+
+    def describe(self) -> str:
+        level = "row" if self.row_level else "statement"
+        when = ", with a WHEN condition" if self.condition else ""
+        enabled = {"A": ", ENABLE ALWAYS", "R": ", ENABLE REPLICA"}.get(self.enabled, "")
+        return f"{self.name} ({self.timing.upper()} UPDATE, per {level}{when}{enabled})"
+
+
+@dataclass
 class Table:
     schema: str
     name: str
@@ -55,7 +88,7 @@ class Table:
     constraints: dict[str, Constraint] = field(default_factory=dict)
     estimated_rows: int = 0
     physical: str = ""  # the base table's name while a rename is pending
-    triggers: list[str] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.physical:

@@ -11,6 +11,9 @@ from liveshift.sqlexpr import rewrite_columns
 # so the trigger's WHEN clause skips them without entering PL/pgSQL at all.
 BACKFILL_SETTING = "liveshift.backfill"
 SKIP_BACKFILL = f"current_setting('{BACKFILL_SETTING}', true) is distinct from 'on'"
+# `backfill_triggers: skip`: the backfill and its catch-up set this in their transactions, under
+# which the table's ordinary triggers do not fire (operations/table_triggers.py).
+REPLICA_ROLE = ("session_replication_role", "replica")
 
 
 def on_version(version_schema: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from liveshift.adapters.base import Capabilities
-from liveshift.schema import Column, Constraint, Index, Schema, Table
+from liveshift.schema import Column, Constraint, Index, Schema, Table, Trigger
 
 POSTGRES = Capabilities(
     name="postgresql",
@@ -63,10 +63,19 @@ join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s
 """
 
+# tgtype bits (pg_trigger.h): 1 row-level, 2 before, 16 update, 64 instead of.
 _TRIGGERS = """
-select t.tgrelid, t.tgname from pg_trigger t
+select t.tgrelid, t.tgname,
+       case when t.tgtype & 2 <> 0 then 'before' when t.tgtype & 64 <> 0 then 'instead of'
+            else 'after' end,
+       t.tgtype & 1 <> 0, t.tgtype & 16 <> 0, t.tgenabled::text,
+       array(select a.attname from unnest(t.tgattr) k(attnum)
+             join pg_attribute a on a.attrelid = t.tgrelid and a.attnum = k.attnum)::text[],
+       t.tgqual is not null
+from pg_trigger t
 join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and not t.tgisinternal
+order by t.tgname
 """
 
 
@@ -103,7 +112,11 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Schema:
             by_oid[oid].constraints[name] = Constraint(
                 name, kind, list(columns), validated, definition, referenced
             )
-    for oid, name in conn.execute(_TRIGGERS, params):
+    for oid, name, timing, row_level, on_update, enabled, update_of, condition in conn.execute(
+        _TRIGGERS, params
+    ):
         if oid in by_oid:
-            by_oid[oid].triggers.append(name)
+            by_oid[oid].triggers.append(
+                Trigger(name, timing, row_level, on_update, enabled, tuple(update_of), condition)
+            )
     return model

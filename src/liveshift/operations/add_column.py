@@ -15,6 +15,7 @@ from liveshift.operations.steps import (
     contract_column_steps,
     drop_index_concurrently_step,
 )
+from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
@@ -36,6 +37,7 @@ class AddColumnOperation(Operation[AddColumn]):
     instant_default: bool = False
     fill: str | None = None
     check_condition: str = ""  # the check over physical column names
+    triggers = BackfillTriggers()  # whether the table's own triggers fire for the backfill
 
     def _table(self, schema: Schema) -> Table:
         return schema.table(self.spec.table)
@@ -69,6 +71,14 @@ class AddColumnOperation(Operation[AddColumn]):
         # cannot store in the catalog (e.g. volatile) is evaluated per row, as ALTER TABLE would.
         if self.fill is None and column.default is not None and not self.instant_default:
             self.fill = column.default
+        if self.fill is not None:
+            self.triggers = backfill_triggers(
+                table,
+                self._temp(),
+                spec.backfill_triggers,
+                probe,
+                what=f"the backfill of {table.name}.{column.name}",
+            )
         if (
             not column.nullable
             and self.fill is None
@@ -275,6 +285,7 @@ class AddColumnOperation(Operation[AddColumn]):
             description=f"backfill {self.spec.column.name} for existing rows of {table.name}",
             operation=self.name,
             catch_up_follows=catch_up_follows,
+            triggers=self.triggers,
         )
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:

@@ -18,6 +18,7 @@ from liveshift.operations.steps import (
     contract_column_steps,
     drop_index_concurrently_step,
 )
+from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
@@ -54,6 +55,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
     add_unique: bool = False
     drop_unique: str | None = None  # the unique constraint to drop at complete
     carry: CarryOver | None = None  # what the new column takes over from the old one
+    triggers = BackfillTriggers()  # whether the table's own triggers fire for the backfill
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -189,6 +191,14 @@ class AlterColumnOperation(Operation[AlterColumn]):
             target.column(spec.references.target_column)
         if self.swap:
             self._validate_down(table, probe, new_names)
+        if self.up is not None:
+            self.triggers = backfill_triggers(
+                table,
+                self.new.physical,
+                spec.backfill_triggers,
+                probe,
+                what=f"the backfill of {table.name}.{final}",
+            )
 
     # -- validation helpers -----------------------------------------------------------------
 
@@ -489,6 +499,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             description=f"backfill {self.new.physical} for existing rows of {table.name}",
             operation=self.name,
             catch_up_follows=catch_up_follows,
+            triggers=self.triggers,
         )
 
     def _two_way_function(self, old_names: dict[str, str], new_names: dict[str, str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from liveshift.migration.models import References
+from liveshift.operations.table_triggers import BackfillTriggers
 from liveshift.plan import Backfill, CatchUp, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
 from liveshift.triggers import ChangeLog
@@ -18,9 +19,12 @@ def backfill_step(
     description: str,
     operation: str,
     catch_up_follows: bool = False,
+    triggers: BackfillTriggers | None = None,
 ) -> Step:
     """Fill `column` (a physical name) from `expression` for rows where it is still NULL, in keyset
-    batches on the primary key, else a unique NOT NULL key, else ctid."""
+    batches on the primary key, else a unique NOT NULL key, else ctid; `triggers` says whether the
+    table's own triggers fire for those rows."""
+    triggers = triggers or BackfillTriggers()
     key = table.primary_key() or table.unique_not_null_key()
     return Step(
         description,
@@ -36,8 +40,10 @@ def backfill_step(
             where=f"{quote_ident(column)} is null",
             key=tuple(key) if key else None,
             catch_up_follows=catch_up_follows,
+            skip_triggers=triggers.skip,
         ),
         operation=operation,
+        notes=triggers.notes,
     )
 
 
@@ -74,6 +80,7 @@ def catch_up_steps(
             transactional=False,
             catch_up=CatchUp(target=backfill.backfill, log=log.log),
             operation=operation,
+            notes=backfill.notes,
         ),
         Step(
             f"drop the change log of {column}",
