@@ -77,12 +77,16 @@ class Application:
     would wait for the interpreter lock while the backfill's thread runs Python between batches,
     and charge that wait to the database."""
 
-    def __init__(self, url: str, rows: int, rate: float | None, seed: int = 1) -> None:
+    def __init__(
+        self, url: str, rows: int, rate: float | None, seed: int = 1, options: str = ""
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
         self.results: multiprocessing.Queue[AppStats] = context.Queue()
         self.process = context.Process(
-            target=_application, args=(url, rows, rate, seed, self.stop, self.results), daemon=True
+            target=_application,
+            args=(url, rows, rate, seed, options, self.stop, self.results),
+            daemon=True,
         )
         self.stats = AppStats()
 
@@ -107,12 +111,16 @@ def _application(
     rows: int,
     rate: float | None,
     seed: int,
+    options: str,
     stop: Any,
     results: multiprocessing.Queue[AppStats],
 ) -> None:
     stats = AppStats()
     rng = random.Random(seed)
-    with psycopg.connect(url, autocommit=True, application_name="bench-app") as conn:
+    # `options`: server settings of the application's session, e.g. `-c synchronous_commit=off`.
+    with psycopg.connect(
+        url, autocommit=True, application_name="bench-app", options=options
+    ) as conn:
         next_id = rows + 1 + rng.randrange(10**9)
         started = time.monotonic()  # CLOCK_MONOTONIC: comparable with the parent's clock
         due = started
@@ -215,6 +223,7 @@ class Bench:
         self.template = f"ls_bench_tpl_{uuid.uuid4().hex[:8]}"
         self.created: list[str] = []
         self.trigger_us_per_row = 0.0
+        self.app_options = ""  # the application's session settings (see Application)
 
     def admin(self, statement: sql.Composed | str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
@@ -269,7 +278,7 @@ class Bench:
             if not with_app:
                 done = backfill(url)
                 return Run(done.rows_per_s, batches=done.batches)
-            app = Application(url, self.rows, self.app_rate)
+            app = Application(url, self.rows, self.app_rate, options=self.app_options)
             with app.running() as stats:
                 time.sleep(IDLE_BEFORE_S)
                 done = backfill(url)

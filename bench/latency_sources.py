@@ -4,6 +4,7 @@ does to the server, on fresh copies of one 1,000,000-row table, in rotation.
 
     .venv/bin/python bench/latency_sources.py [--database-url URL] [--repeat 2] [--only a,b]
 
+- `none`: nothing, for 3 s: the control, what the ratio reads when nothing happens (its own noise);
 - `cpu`: a backend busy computing for 3 s, writing nothing (a core taken, no WAL);
 - `wal-200kB` / `wal-2MB`: a session committing transactional WAL messages of that size back to
   back for 3 s (WAL and flushes, little CPU);
@@ -14,7 +15,10 @@ does to the server, on fresh copies of one 1,000,000-row table, in rotation.
   full of zeros before use).
 
 Each line prints the application's p99 during the load against its idle p99 around it, as
-bench/backfill.py does.
+bench/backfill.py does, pooled over the copies, then the same ratio of each copy alone (sorted),
+which shows how far one run can stray. `--app-commit async` runs the application with
+`synchronous_commit = off`: its commits then wait for no WAL flush, which takes the WAL's share
+out of its latency and leaves the CPU's and the locks'.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ def renice(url: str, stop: threading.Event) -> None:
 
 
 LOADS: dict[str, Backfill] = {
+    "none": timed(lambda url: time.sleep(3.0)),
     "cpu": timed(cpu),
     "wal-200kB": timed(wal(200_000)),
     "wal-2MB": timed(wal(2_000_000)),
@@ -119,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2, help="copies per load, pooled")
     parser.add_argument("--only", help="comma-separated loads (default: all)")
+    parser.add_argument(
+        "--app-commit",
+        choices=("sync", "async"),
+        default="sync",
+        help="the application's synchronous_commit (async: its commits wait for no WAL flush)",
+    )
     return on_server(parser.parse_args(argv), run)
 
 
@@ -129,6 +140,8 @@ def run(args: argparse.Namespace, url: str) -> int:
         print(f"unknown loads: {', '.join(unknown)}; known: {', '.join(LOADS)}", file=sys.stderr)
         return 2
     bench = Bench(url, args.rows, 400.0, 1.0)
+    if args.app_commit == "async":
+        bench.app_options = "-c synchronous_commit=off"
     bench.load()
     runs: dict[str, list[Run]] = {name: [] for name in names}
     try:
@@ -146,6 +159,8 @@ def run(args: argparse.Namespace, url: str) -> int:
             f"{name:24s} {seconds:7.1f} {result.during(0.5):8.2f} {result.during(0.99):6.2f} "
             f"{result.during(0.999):6.2f} {result.idle(0.99):9.2f} {result.p99_ratio:9.2f}x"
         )
+        alone = sorted(Result(name, [r]).p99_ratio for r in runs[name])
+        print(f"{'':24s} each copy: {' '.join(f'{x:.2f}x' for x in alone)}")
     return 0
 
 
