@@ -27,7 +27,7 @@ def _scalar_to_sql(value: Any) -> Any:
 Identifier = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[^\x00]+$")]
 SqlExpression = Annotated[str, BeforeValidator(_scalar_to_sql), Field(min_length=1)]
 # Whether the table's own UPDATE triggers fire for the rows a backfill writes (docs/backfill.md).
-BackfillTriggers = Literal["fire", "skip"] | None
+TriggerChoice = Literal["fire", "skip"] | None
 
 
 class Strict(BaseModel):
@@ -111,7 +111,7 @@ class AddColumn(Strict):
     table: Identifier
     column: Column
     up: SqlExpression | None = None
-    backfill_triggers: BackfillTriggers = None
+    backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
@@ -147,7 +147,7 @@ class AlterColumn(Strict):
     name: Identifier | None = None
     up: SqlExpression | None = None
     down: SqlExpression | None = None
-    backfill_triggers: BackfillTriggers = None
+    backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
     @model_validator(mode="after")

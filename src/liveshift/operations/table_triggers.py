@@ -12,16 +12,15 @@ the application's own writes still fire them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
+from liveshift.migration.models import TriggerChoice
 from liveshift.schema import Table, Trigger
 from liveshift.triggers import REPLICA_ROLE
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
-
-Choice = Literal["fire", "skip"] | None
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def firing(table: Table, column: str, *, replica: bool = False) -> list[Trigger]
 
 
 def backfill_triggers(
-    table: Table, column: str, choice: Choice, probe: Probe, *, what: str
+    table: Table, column: str, choice: TriggerChoice, probe: Probe, *, what: str
 ) -> BackfillTriggers:
     """Check `choice` against the triggers the backfill of `column` (physical) would fire; `what`
     names the backfill in messages ("the backfill of users.handle")."""
@@ -55,7 +54,8 @@ def backfill_triggers(
     if choice is None:
         listed = "; ".join(t.describe() for t in fired)
         raise ValidationError(
-            f"table {where} has triggers that {what} would fire for every row it writes: "
+            f"table {where} has {'a trigger' if len(fired) == 1 else 'triggers'} that {what} "
+            f"would fire for every row it writes: "
             f"{listed}. Like any UPDATE, it would run them: a trigger that stamps a time would "
             "stamp every row, an audit trigger would log every row, and a rollback undoes neither",
             object=where,
