@@ -12,6 +12,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from liveshift.connect import set_local
 from liveshift.errors import Interrupted
 from liveshift.executor import backoff_s
 from liveshift.plan import CatchUp
@@ -87,10 +88,7 @@ def run_catch_up(
             )
         try:
             with conn.transaction():
-                conn.execute(
-                    "select " + ", ".join("set_config(%s, %s, true)" for _ in local),
-                    [value for pair in local for value in pair],
-                )
+                set_local(conn, local)
                 result = conn.execute(catch_up_sql(catch_up, after, batch_keys)).fetchone()
                 assert result is not None
                 taken, fixed, *last = result

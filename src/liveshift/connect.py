@@ -48,6 +48,15 @@ def redact(url: str) -> str:
     return f"{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
 
 
+def set_local(conn: psycopg.Connection[Any], settings: list[tuple[str, str]]) -> None:
+    """SET LOCAL each (name, value) for the open transaction, in one statement (it also goes
+    into a pipeline)."""
+    conn.execute(
+        "select " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+        [value for pair in settings for value in pair],
+    )
+
+
 def connect(url: str, application_name: str = "liveshift") -> psycopg.Connection[Any]:
     """An autocommit connection; steps open their own transactions."""
     try:

@@ -128,6 +128,12 @@ class Table:
                 return [c.physical for c in columns if c is not None]
         return None
 
+    def backfill_key(self) -> tuple[str, ...] | None:
+        """The key a backfill batches on (and a change log records): the primary key, else a
+        unique NOT NULL key; None when there is neither."""
+        key = self.primary_key() or self.unique_not_null_key()
+        return tuple(key) if key else None
+
     def columns_by_physical(self) -> dict[str, Column]:
         return {c.physical: c for c in self.columns.values()}
 

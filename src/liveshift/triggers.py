@@ -58,6 +58,11 @@ def sync_function(
     )
 
 
+def _unchanged(target: str) -> str:
+    """The row's `target` is what it was: the statement did not set it (the backfill does)."""
+    return f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
+
+
 def insert_trigger(table: Table, name: str, function: str) -> str:
     """The backfill never inserts, so the INSERT trigger has no condition."""
     return (
@@ -78,7 +83,7 @@ def update_trigger(table: Table, name: str, function: str, target: str) -> str:
     Its condition does not spare the rows the tuple lock, though: while any BEFORE UPDATE row
     trigger exists on a table, every UPDATE locks each row before it writes it (a WAL record
     per row). Hence the change log below, for backfills on a key."""
-    unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
+    unchanged = _unchanged(target)
     return (
         f"drop trigger if exists {quote_ident(name)} on {table.qualified};\n"
         f"create trigger {quote_ident(name)} before update on {table.qualified}\n"
@@ -105,7 +110,7 @@ class ChangeLog:
         needs no privilege on the log."""
         columns = ", ".join(quote_ident(k) for k in key)
         values = ", ".join(f"new.{quote_ident(k)}" for k in key)
-        unchanged = f"old.{quote_ident(target)} is not distinct from new.{quote_ident(target)}"
+        unchanged = _unchanged(target)
         return (
             f"drop table if exists {self.log};\n"
             f"create table {self.log} as select {columns} from only {table.qualified} "

@@ -158,8 +158,7 @@ class AddColumnOperation(Operation[AddColumn]):
         """The key the change log records (the backfill's); None: no log, because there is no
         backfill, or the table has no key to find a logged row by (the UPDATE trigger then goes
         in with the column)."""
-        key = table.primary_key() or table.unique_not_null_key()
-        return tuple(key) if key and self.fill is not None else None
+        return table.backfill_key() if self.fill is not None else None
 
     def start(self, before: Schema, after: Schema) -> list[Step]:
         spec, column = self.spec, self.spec.column

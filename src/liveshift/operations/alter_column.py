@@ -366,8 +366,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
         """The key the change log records (the backfill's); None: no log, because there is no
         backfill, or the table has no key to find a logged row by (the trigger then fires on
         UPDATE from the start)."""
-        key = table.primary_key() or table.unique_not_null_key()
-        return tuple(key) if key and self.up is not None else None
+        return table.backfill_key() if self.up is not None else None
 
     # -- phases -------------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ def backfill_step(
     batches on the primary key, else a unique NOT NULL key, else ctid; `triggers` says whether the
     table's own triggers fire for those rows."""
     triggers = triggers or BackfillTriggers()
-    key = table.primary_key() or table.unique_not_null_key()
     return Step(
         description,
         lock=LockMode.ROW_EXCLUSIVE,
@@ -38,7 +37,7 @@ def backfill_step(
             column=column,
             expression=expression,
             where=f"{quote_ident(column)} is null",
-            key=tuple(key) if key else None,
+            key=table.backfill_key(),
             catch_up_follows=catch_up_follows,
             skip_triggers=triggers.skip,
         ),
