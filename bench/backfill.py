@@ -158,6 +158,8 @@ class Run:
     idle_ms: list[float] = field(default_factory=list)
     batches: int = 0
     catch_up_s: float = 0.0
+    wal_bytes: int = 0  # WAL the server wrote while the backfill ran
+    ready_wal_bytes: int | None = None  # WAL segments ready for reuse before it (None: unknown)
 
 
 @dataclass
@@ -184,6 +186,35 @@ class Result:
     @property
     def samples(self) -> int:
         return sum(len(r.during_ms) for r in self.runs)
+
+    def wal_line(self) -> str:
+        """What the backfills wrote to the WAL, and how much of it found segments ready."""
+        written = statistics.median(r.wal_bytes for r in self.runs)
+        ready = [r.ready_wal_bytes for r in self.runs if r.ready_wal_bytes is not None]
+        line = f"WAL written {written / 1e6:,.0f} MB per run"
+        if ready:
+            line += f"; segments ready before it {min(ready) / 1e6:,.0f}-{max(ready) / 1e6:,.0f} MB"
+        return line
+
+
+# WAL segments written and ready for reuse, ahead of the insert position (needs pg_monitor).
+READY_WAL = """
+select count(*) * pg_size_bytes(current_setting('wal_segment_size'))
+from pg_ls_waldir()
+where name ~ '^[0-9A-F]{24}$' and name > pg_walfile_name(pg_current_wal_insert_lsn())
+"""
+
+
+def wal_position(url: str) -> tuple[int, int | None]:
+    """The server's WAL insert position (bytes), and the WAL segments ready ahead of it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("select pg_current_wal_insert_lsn() - '0/0'::pg_lsn").fetchone()
+        position = int(row[0]) if row else 0
+        try:
+            ready = conn.execute(READY_WAL).fetchone()
+        except psycopg.errors.InsufficientPrivilege:
+            return position, None
+        return position, int(ready[0]) if ready else None
 
 
 class Capture(Reporter):
@@ -276,17 +307,21 @@ class Bench:
         print(".", end="", file=sys.stderr, flush=True)  # alive: a full run takes minutes
         with self.copy() as url:
             if not with_app:
+                position, ready = wal_position(url)
                 done = backfill(url)
-                return Run(done.rows_per_s, batches=done.batches)
+                wal = wal_position(url)[0] - position
+                return Run(done.rows_per_s, [], [], done.batches, 0.0, wal, ready)
             app = Application(url, self.rows, self.app_rate, options=self.app_options)
             with app.running() as stats:
                 time.sleep(IDLE_BEFORE_S)
+                position, ready = wal_position(url)
                 done = backfill(url)
+                wal = wal_position(url)[0] - position
                 time.sleep(IDLE_AFTER_S)
             began, ended = done.began, done.ended
             during = [ms for t, ms in stats.samples if began <= t <= ended]
             idle = [ms for t, ms in stats.samples if t < began - MARGIN_S or t > ended + MARGIN_S]
-            return Run(done.rows_per_s, during, idle, done.batches, done.catch_up_s)
+            return Run(done.rows_per_s, during, idle, done.batches, done.catch_up_s, wal, ready)
 
     def scenario(self, label: str, backfill: Backfill, with_app: bool, repeat: int) -> Result:
         return Result(label, [self.run(backfill, with_app) for _ in range(repeat)])
@@ -442,11 +477,22 @@ def curve_settings(default: Settings, chosen: list[Point] | None = None) -> list
     ]
 
 
+# WAL written ahead of the measured runs on a private server, so that checkpoints leave segments
+# to reuse (see `own_server`).
+WARM_WAL_BYTES = 1 << 30
+
+
 @contextmanager
-def own_server() -> Iterator[str]:
+def own_server(cold_wal: bool = False) -> Iterator[str]:
     """A private PostgreSQL (pgserver) in a temporary directory, removed afterwards. A shared
     server carries other tenants' WAL and checkpoints (every CREATE/DROP DATABASE forces one),
-    which swamp the latencies measured here."""
+    which swamp the latencies measured here.
+
+    Its WAL is warm: `min_wal_size` 2 GB and 1 GB of WAL written (and checkpointed) before any
+    run, so every backfill writes into WAL segments a checkpoint recycled, as on a server that has
+    written that much WAL before, or after the first `max_wal_size` of a long backfill. A server
+    that must create its segments instead stalls every commit while it writes each new 16 MB
+    file; `cold_wal` measures that case (`wal_recycle = off`: every segment is created anew)."""
     import tempfile
     import warnings
 
@@ -462,7 +508,17 @@ def own_server() -> Iterator[str]:
             # As on the shared test server: no autovacuum run starts on the backfilled table in
             # the idle window after a backfill (it would make that baseline worse, flattering us).
             conn.execute("alter system set autovacuum = off")
+            if cold_wal:
+                conn.execute("alter system set wal_recycle = off")
+            else:
+                conn.execute("alter system set min_wal_size = '2GB'")
             conn.execute("select pg_reload_conf()")
+            if not cold_wal:
+                for _ in range(WARM_WAL_BYTES // 16_000_000):
+                    conn.execute(
+                        "select pg_logical_emit_message(false, 'warm', repeat('x', 16000000))"
+                    )
+                conn.execute("checkpoint")
         yield url
     finally:
         server.cleanup()
@@ -472,7 +528,7 @@ def on_server(args: argparse.Namespace, run: Callable[[argparse.Namespace, str],
     """`run(args, url)` on the server of `--database-url`, else on a private one made for it."""
     if args.database_url:
         return run(args, args.database_url)
-    with own_server() as url:
+    with own_server(cold_wal=getattr(args, "cold_wal", False)) as url:
         return run(args, url)
 
 
@@ -529,7 +585,17 @@ def main(argv: list[str] | None = None) -> int:
         help="curve points after the default, as target_ms:pause:sync|async:load_pause[:workers],"
         " comma-separated (e.g. 50:0:sync:0,20:0:async:0,20:0:sync:0:2)",
     )
+    add_cold_wal(parser)
     return on_server(parser.parse_args(argv), run)
+
+
+def add_cold_wal(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cold-wal",
+        action="store_true",
+        help="the private server creates every WAL segment anew (wal_recycle = off) instead of "
+        "reusing segments a checkpoint recycled (see own_server)",
+    )
 
 
 def run(args: argparse.Namespace, url: str) -> int:
@@ -601,6 +667,7 @@ def run(args: argparse.Namespace, url: str) -> int:
             f"updated meanwhile) took {catch_up_ms:,.0f} ms (median), against {backfill_ms:,.0f}"
             " ms for the backfill"
         )
+        print(f"  at the defaults, under the application: {loaded.wal_line()}")
         print(f"\nat the defaults (target {default.batch_target_ms} ms; targets in brackets):")
         print(
             f"  liveshift / single UPDATE rows/s          "

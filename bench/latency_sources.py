@@ -18,7 +18,9 @@ Each line prints the application's p99 during the load against its idle p99 arou
 bench/backfill.py does, pooled over the copies, then the same ratio of each copy alone (sorted),
 which shows how far one run can stray. `--app-commit async` runs the application with
 `synchronous_commit = off`: its commits then wait for no WAL flush, which takes the WAL's share
-out of its latency and leaves the CPU's and the locks'.
+out of its latency and leaves the CPU's and the locks'. The private server's WAL is warm (see
+`own_server` in bench/backfill.py); `--cold-wal` makes it create every WAL segment anew, as a
+server does that has not written this much WAL before.
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ from collections.abc import Callable
 import psycopg
 from psycopg import errors as pg_errors
 
-from backfill import Backfill, Backfilled, Bench, Result, Run, on_server  # bench/backfill.py
+from backfill import (  # bench/backfill.py
+    Backfill,
+    Backfilled,
+    Bench,
+    Result,
+    Run,
+    add_cold_wal,
+    on_server,
+)
 from liveshift.settings import Settings
 
 
@@ -130,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         default="sync",
         help="the application's synchronous_commit (async: its commits wait for no WAL flush)",
     )
+    add_cold_wal(parser)
     return on_server(parser.parse_args(argv), run)
 
 
@@ -161,6 +172,8 @@ def run(args: argparse.Namespace, url: str) -> int:
         )
         alone = sorted(Result(name, [r]).p99_ratio for r in runs[name])
         print(f"{'':24s} each copy: {' '.join(f'{x:.2f}x' for x in alone)}")
+        if any(r.wal_bytes for r in runs[name]):
+            print(f"{'':24s} {result.wal_line()}")
     return 0
 
 
