@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from liveshift import __version__, catchup
+from liveshift import __version__, catchup, wal
 from liveshift.adapters.postgres import introspect
 from liveshift.backfill import Backfiller
 from liveshift.connect import connect, resolve_url
@@ -212,9 +212,11 @@ class Migrator:
         schema = introspect(conn, schema_name)
         previous = state.last_complete(schema_name) if state.exists() else None
         probe = Probe(conn, self.settings.lock_timeout_ms)
-        return plan_migration(
+        plan = plan_migration(
             migration, schema, probe, previous.version_schema if previous else None
         )
+        wal.annotate(plan, wal.read_server(conn))
+        return plan
 
     def plan(self, migration: Migration) -> MigrationPlan:
         """Every step of every phase, validated against the live database; changes nothing."""

@@ -87,6 +87,8 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     constraints: dict[str, Constraint] = field(default_factory=dict)
     estimated_rows: int = 0
+    heap_bytes: int = 0  # the table's main fork on disk
+    index_bytes: int = 0  # all its indexes on disk
     physical: str = ""  # the base table's name while a rename is pending
     triggers: list[Trigger] = field(default_factory=list)
 

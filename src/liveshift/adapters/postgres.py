@@ -21,7 +21,9 @@ POSTGRES = Capabilities(
 )
 
 _TABLES = """
-select c.oid, c.relname, greatest(c.reltuples, 0)::bigint
+select c.oid, c.relname, greatest(c.reltuples, 0)::bigint, pg_relation_size(c.oid),
+       (select coalesce(sum(pg_relation_size(i.indexrelid)), 0)::bigint
+        from pg_index i where i.indrelid = c.oid)
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
 """
@@ -85,8 +87,14 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> Schema:
     version = int(conn.execute("show server_version_num").fetchone()[0])  # type: ignore[index]
     model = Schema(name=schema, server_version=version)
     by_oid: dict[int, Table] = {}
-    for oid, name, rows in conn.execute(_TABLES, params):
-        table = Table(schema=schema, name=name, estimated_rows=rows)
+    for oid, name, rows, heap_bytes, index_bytes in conn.execute(_TABLES, params):
+        table = Table(
+            schema=schema,
+            name=name,
+            estimated_rows=rows,
+            heap_bytes=heap_bytes,
+            index_bytes=index_bytes,
+        )
         by_oid[oid] = table
         model.tables[name] = table
     for oid, name, type_, nullable, default, generated, identity in conn.execute(_COLUMNS, params):
