@@ -158,7 +158,7 @@ class Run:
     idle_ms: list[float] = field(default_factory=list)
     batches: int = 0
     catch_up_s: float = 0.0
-    wal_bytes: int = 0  # WAL the server wrote while the backfill ran
+    wal_bytes: int = 0  # WAL the server wrote from just before the backfill to just after it
     ready_wal_bytes: int | None = None  # WAL segments ready for reuse before it (None: unknown)
 
 

@@ -30,11 +30,12 @@ ROW_OVERHEAD_BYTES = 100
 # page splits.
 INDEX_ENTRY_BYTES = 90
 
+# wal_recycle is PostgreSQL 12+, max_slot_wal_keep_size 13+ (before it, slots kept WAL unbounded).
 _SERVER = """
 select pg_size_bytes(current_setting('wal_segment_size')),
        pg_size_bytes(current_setting('max_wal_size')),
-       current_setting('wal_recycle') = 'on',
-       pg_size_bytes(current_setting('max_slot_wal_keep_size')),
+       coalesce(current_setting('wal_recycle', true), 'on') = 'on',
+       coalesce(pg_size_bytes(current_setting('max_slot_wal_keep_size', true)), -1),
        array(select slot_name::text from pg_replication_slots
              where not active and restart_lsn is not null order by slot_name)
 """
