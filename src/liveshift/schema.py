@@ -87,8 +87,8 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     constraints: dict[str, Constraint] = field(default_factory=dict)
     estimated_rows: int = 0
-    heap_bytes: int = 0  # the table's main fork on disk
-    index_bytes: int = 0  # all its indexes on disk
+    heap_bytes: int = 0  # the table's pages, as of its last VACUUM or ANALYZE
+    index_bytes: int = 0  # all its indexes' pages, likewise
     physical: str = ""  # the base table's name while a rename is pending
     triggers: list[Trigger] = field(default_factory=list)
 

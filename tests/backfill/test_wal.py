@@ -5,6 +5,7 @@ it, and WAL segments the server would have to create."""
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -55,7 +56,8 @@ def test_the_plan_says_how_much_wal_the_backfill_writes_and_the_figure_holds(
     notes = backfill_notes(url)
     assert any(f"writes up to about {wal.size(estimate)} of WAL" in n for n in notes), notes
     # What the backfill really writes, full-page images included (a checkpoint just before it,
-    # as one has always happened shortly before on a server in service).
+    # as one has always happened shortly before on a server in service). The WAL position is the
+    # server's: this holds while no other session writes much meanwhile, as in the test suite.
     conn.execute("checkpoint")
     before = lsn(conn)
     migrator(url, max_replication_lag_s=0).start(ADD_W)
@@ -84,6 +86,24 @@ def test_a_small_backfill_gets_no_wal_notes(db: tuple[str, psycopg.Connection[An
     conn.execute("vacuum full events")
     conn.execute("analyze events")
     assert not any("WAL" in n for n in backfill_notes(url))
+
+
+def test_planning_reads_the_sizes_without_waiting_for_a_lock_on_another_table(
+    db: tuple[str, psycopg.Connection[Any]],
+) -> None:
+    url, conn = db
+    conn.execute("create table other (id int)")
+    planned: list[list[str]] = []
+    with psycopg.connect(url) as holder:
+        holder.execute("lock table other in access exclusive mode")  # held until the end
+        thread = threading.Thread(target=lambda: planned.append(backfill_notes(url)), daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        finished = not thread.is_alive()
+        holder.rollback()
+    thread.join()
+    assert finished, "planning waited for the lock on another table of the schema"
+    assert any("of WAL" in n for n in planned[0])
 
 
 @pytest.fixture

@@ -20,10 +20,13 @@ POSTGRES = Capabilities(
     needs_table_rebuild=False,
 )
 
+# Sizes as of the last VACUUM or ANALYZE, like reltuples: from the catalog alone, so reading them
+# takes no lock on a table (pg_relation_size would, and wait behind an ACCESS EXCLUSIVE).
 _TABLES = """
-select c.oid, c.relname, greatest(c.reltuples, 0)::bigint, pg_relation_size(c.oid),
-       (select coalesce(sum(pg_relation_size(i.indexrelid)), 0)::bigint
-        from pg_index i where i.indrelid = c.oid)
+select c.oid, c.relname, greatest(c.reltuples, 0)::bigint,
+       c.relpages::bigint * current_setting('block_size')::int,
+       (select coalesce(sum(ic.relpages), 0)::bigint * current_setting('block_size')::int
+        from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid)
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
 """
