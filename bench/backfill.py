@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
+from liveshift import wal
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import BackfillProgress, Reporter
@@ -197,24 +198,12 @@ class Result:
         return line
 
 
-# WAL segments written and ready for reuse, ahead of the insert position (needs pg_monitor).
-READY_WAL = """
-select count(*) * pg_size_bytes(current_setting('wal_segment_size'))
-from pg_ls_waldir()
-where name ~ '^[0-9A-F]{24}$' and name > pg_walfile_name(pg_current_wal_insert_lsn())
-"""
-
-
 def wal_position(url: str) -> tuple[int, int | None]:
-    """The server's WAL insert position (bytes), and the WAL segments ready ahead of it."""
+    """The server's WAL insert position (bytes), and the WAL segments ready ahead of it (None:
+    this role may not look), as the plan's WAL notes read them."""
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("select pg_current_wal_insert_lsn() - '0/0'::pg_lsn").fetchone()
-        position = int(row[0]) if row else 0
-        try:
-            ready = conn.execute(READY_WAL).fetchone()
-        except psycopg.errors.InsufficientPrivilege:
-            return position, None
-        return position, int(ready[0]) if ready else None
+        return int(row[0]) if row else 0, wal.read_server(conn).ready_bytes
 
 
 class Capture(Reporter):
@@ -309,19 +298,19 @@ class Bench:
             if not with_app:
                 position, ready = wal_position(url)
                 done = backfill(url)
-                wal = wal_position(url)[0] - position
-                return Run(done.rows_per_s, [], [], done.batches, 0.0, wal, ready)
+                written = wal_position(url)[0] - position
+                return Run(done.rows_per_s, [], [], done.batches, 0.0, written, ready)
             app = Application(url, self.rows, self.app_rate, options=self.app_options)
             with app.running() as stats:
                 time.sleep(IDLE_BEFORE_S)
                 position, ready = wal_position(url)
                 done = backfill(url)
-                wal = wal_position(url)[0] - position
+                written = wal_position(url)[0] - position
                 time.sleep(IDLE_AFTER_S)
             began, ended = done.began, done.ended
             during = [ms for t, ms in stats.samples if began <= t <= ended]
             idle = [ms for t, ms in stats.samples if t < began - MARGIN_S or t > ended + MARGIN_S]
-            return Run(done.rows_per_s, during, idle, done.batches, done.catch_up_s, wal, ready)
+            return Run(done.rows_per_s, during, idle, done.batches, done.catch_up_s, written, ready)
 
     def scenario(self, label: str, backfill: Backfill, with_app: bool, repeat: int) -> Result:
         return Result(label, [self.run(backfill, with_app) for _ in range(repeat)])

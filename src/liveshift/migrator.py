@@ -215,7 +215,7 @@ class Migrator:
         plan = plan_migration(
             migration, schema, probe, previous.version_schema if previous else None
         )
-        wal.annotate(plan, wal.read_server(conn))
+        wal.annotate(plan, conn)
         return plan
 
     def plan(self, migration: Migration) -> MigrationPlan:

@@ -70,8 +70,7 @@ def read_server(conn: psycopg.Connection[Any]) -> WalServer:
         ready: int | None
         try:
             with conn.transaction():
-                counted = conn.execute(_READY).fetchone()
-                ready = int(counted[0]) * int(segment) if counted else None
+                ready = int(conn.execute(_READY).fetchone()[0]) * int(segment)  # type: ignore[index]
         except (pg_errors.InsufficientPrivilege, pg_errors.ObjectNotInPrerequisiteState):
             ready = None  # not pg_monitor, or a standby (no insert position)
     return WalServer(int(segment), int(max_wal), bool(recycle), int(keep), tuple(slots), ready)
@@ -143,15 +142,21 @@ def wal_notes(wal: int, server: WalServer) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def annotate(plan: MigrationPlan, server: WalServer) -> None:
-    """Add the WAL notes of every backfill among the plan's `start` steps."""
-    for i, step in enumerate(plan.start):
-        if step.backfill is None:
-            continue
-        table = _table(plan, step)
-        notes = wal_notes(backfill_wal_bytes(table), server) if table else ()
+def annotate(plan: MigrationPlan, conn: psycopg.Connection[Any]) -> None:
+    """Add the WAL notes of every backfill among the plan's `start` steps; the server is asked
+    only when one of them writes anything."""
+    estimates = {
+        i: backfill_wal_bytes(table)
+        for i, step in enumerate(plan.start)
+        if step.backfill is not None and (table := _table(plan, step)) is not None
+    }
+    if not any(estimates.values()):
+        return
+    server = read_server(conn)
+    for i, written in estimates.items():
+        notes = wal_notes(written, server)
         if notes:
-            plan.start[i] = dataclasses.replace(step, notes=(*step.notes, *notes))
+            plan.start[i] = dataclasses.replace(plan.start[i], notes=(*plan.start[i].notes, *notes))
 
 
 def _table(plan: MigrationPlan, step: Step) -> Table | None:
