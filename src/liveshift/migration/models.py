@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -13,6 +14,9 @@ from pydantic import (
     Tag,
     model_validator,
 )
+
+from liveshift.errors import ValidationError
+from liveshift.sqlexpr import unwrap_select
 
 
 def _scalar_to_sql(value: Any) -> Any:
@@ -24,8 +28,22 @@ def _scalar_to_sql(value: Any) -> Any:
     return value
 
 
+def _value_expression(what: str) -> AfterValidator:
+    # `up: SELECT CASE WHEN x IS NULL THEN 0 ELSE x END` is the expression after SELECT.
+    def unwrap(value: str) -> str:
+        try:
+            return unwrap_select(value, what)
+        except ValidationError as exc:
+            raise ValueError(f"{exc.message}. {exc.hint}") from None
+
+    return AfterValidator(unwrap)
+
+
 Identifier = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[^\x00]+$")]
 SqlExpression = Annotated[str, BeforeValidator(_scalar_to_sql), Field(min_length=1)]
+# `up`/`down` of a column: one value computed from the row (a leading `SELECT` is accepted).
+UpExpression = Annotated[SqlExpression, _value_expression("up")]
+DownExpression = Annotated[SqlExpression, _value_expression("down")]
 # Whether the table's own UPDATE triggers fire for the rows a backfill writes (docs/backfill.md).
 TriggerChoice = Literal["fire", "skip"] | None
 
@@ -110,7 +128,7 @@ class AddColumn(Strict):
 
     table: Identifier
     column: Column
-    up: SqlExpression | None = None
+    up: UpExpression | None = None
     backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
@@ -120,7 +138,7 @@ class DropColumn(Strict):
 
     table: Identifier
     column: Identifier
-    down: SqlExpression | None = None
+    down: DownExpression | None = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
@@ -145,8 +163,8 @@ class AlterColumn(Strict):
     check: Check | None = None
     references: References | None = None
     name: Identifier | None = None
-    up: SqlExpression | None = None
-    down: SqlExpression | None = None
+    up: UpExpression | None = None
+    down: DownExpression | None = None
     backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
