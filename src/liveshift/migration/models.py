@@ -265,8 +265,21 @@ class DropConstraint(Strict):
 
 
 class RawSql(Strict):
+    """Hand-written SQL: `up` at start (at complete with `on_complete: true`), `down` at rollback."""
+
     up: SqlExpression
     down: SqlExpression | None = None
+    on_complete: bool = False
+
+    @model_validator(mode="after")
+    def _down_undoes_a_start(self) -> RawSql:
+        if self.on_complete and self.down is not None:
+            raise ValueError(
+                "a raw_sql with `on_complete: true` runs at complete, after which there is no "
+                "rollback: its `down` would never run; drop `down` (or `on_complete` to run `up` "
+                "at start, undone by `down` at rollback)"
+            )
+        return self
 
 
 # One entry of `operations:` is a mapping with exactly one key naming the operation.
