@@ -394,7 +394,26 @@ class MigrationFile(Strict):
 
     name: Identifier | None = None
     schema_: Identifier | None = Field(default=None, alias="schema")
+    # The schema of the new version's views (new clients' search_path); default <schema>_<name>.
+    version_schema: Identifier | None = None
     operations: Annotated[list[Operation], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _version_schema_is_a_name(self) -> MigrationFile:
+        chosen = self.version_schema
+        if chosen is None:
+            return self
+        if len(chosen.encode()) > 63:
+            raise ValueError(
+                f"`version_schema: {chosen}` is {len(chosen.encode())} bytes long, over "
+                "PostgreSQL's 63-byte limit for a name"
+            )
+        if chosen.lower().startswith("pg_") or chosen in ("liveshift", "information_schema"):
+            raise ValueError(
+                f"`version_schema: {chosen}` is reserved (pg_*, information_schema and "
+                "liveshift's own state schema): choose another name"
+            )
+        return self
 
 
 def unwrap(wrapper: Strict) -> tuple[str, OperationSpec]:
