@@ -73,6 +73,7 @@ def refuse_taken_relation_name(schema: Schema, probe: Probe, name: str, what: st
 def refuse_taken_version_schema(schema: Schema, probe: Probe, name: str) -> None:
     """A chosen `version_schema:` must be a new schema: rollback drops it with everything in it,
     and a previous version's schema of that name still serves that version's clients."""
+    taken: str | None = None
     if name == schema.name:
         taken = "the migration's own schema"
     else:
