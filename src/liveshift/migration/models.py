@@ -264,6 +264,30 @@ class DropConstraint(Strict):
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
+class RenameConstraint(Strict):
+    """Rename a constraint (a unique, primary key or exclusion constraint renames its index too)."""
+
+    table: Identifier
+    from_: Identifier = Field(alias="from")
+    to: Identifier
+    schema_: Identifier | None = Field(default=None, alias="schema")
+
+
+class ReplicaIdentityIndex(Strict):
+    """`identity: {index: name}`: REPLICA IDENTITY USING INDEX, a unique index of the table."""
+
+    index: Identifier
+
+
+class SetReplicaIdentity(Strict):
+    """What logical replication sends of an updated or deleted row: `default` (the primary key),
+    `full` (every column), `nothing`, or `{index: name}`."""
+
+    table: Identifier
+    identity: Literal["default", "full", "nothing"] | ReplicaIdentityIndex
+    schema_: Identifier | None = Field(default=None, alias="schema")
+
+
 class RawSql(Strict):
     """Hand-written SQL: `up` at start (at complete with `on_complete: true`), `down` at rollback."""
 
@@ -331,6 +355,14 @@ class RawSqlOp(Strict):
     raw_sql: RawSql
 
 
+class RenameConstraintOp(Strict):
+    rename_constraint: RenameConstraint
+
+
+class SetReplicaIdentityOp(Strict):
+    set_replica_identity: SetReplicaIdentity
+
+
 OPERATION_WRAPPERS: dict[str, type[Strict]] = {
     "add_column": AddColumnOp,
     "drop_column": DropColumnOp,
@@ -344,6 +376,8 @@ OPERATION_WRAPPERS: dict[str, type[Strict]] = {
     "add_constraint": AddConstraintOp,
     "drop_constraint": DropConstraintOp,
     "raw_sql": RawSqlOp,
+    "rename_constraint": RenameConstraintOp,
+    "set_replica_identity": SetReplicaIdentityOp,
 }
 
 OperationSpec = (
@@ -359,6 +393,8 @@ OperationSpec = (
     | AddConstraint
     | DropConstraint
     | RawSql
+    | RenameConstraint
+    | SetReplicaIdentity
 )
 
 
@@ -384,7 +420,9 @@ Operation = Annotated[
     | Annotated[DropIndexOp, Tag("drop_index")]
     | Annotated[AddConstraintOp, Tag("add_constraint")]
     | Annotated[DropConstraintOp, Tag("drop_constraint")]
-    | Annotated[RawSqlOp, Tag("raw_sql")],
+    | Annotated[RawSqlOp, Tag("raw_sql")]
+    | Annotated[RenameConstraintOp, Tag("rename_constraint")]
+    | Annotated[SetReplicaIdentityOp, Tag("set_replica_identity")],
     Discriminator(_operation_tag),
 ]
 
