@@ -198,6 +198,37 @@ def test_create_and_drop_index(tmp_path: Path) -> None:
     ]
 
 
+def test_create_index_key_options_and_storage_parameters(tmp_path: Path) -> None:
+    _, ops = convert(
+        "CREATE INDEX i ON users (email text_pattern_ops DESC NULLS LAST, lower(name) "
+        'COLLATE "C", id) WITH (fillfactor = 70, deduplicate_items = off, x = 1.5);'
+        "CREATE INDEX j ON users (a int4_ops(siglen = 4));",
+        tmp_path,
+    )
+    assert ops == [
+        (
+            "create_index",
+            {
+                "name": "i",
+                "table": "users",
+                "columns": [
+                    {
+                        "column": "email",
+                        "opclass": "text_pattern_ops",
+                        "order": "desc",
+                        "nulls": "last",
+                    },
+                    {"expression": "lower(name)", "collate": "C"},
+                    "id",
+                ],
+                "with": {"fillfactor": 70, "deduplicate_items": False, "x": 1.5},
+            },
+        ),
+        # operator class parameters: raw_sql
+        ("raw_sql", {"up": "CREATE INDEX j ON users (a int4_ops(siglen = 4))"}),
+    ]
+
+
 def test_create_and_drop_table(tmp_path: Path) -> None:
     _, ops = convert(
         "CREATE TABLE t (id bigint, body text NOT NULL DEFAULT '', org int, PRIMARY KEY (id),"
@@ -231,13 +262,13 @@ def test_everything_else_is_raw_sql_with_the_original_text(tmp_path: Path) -> No
     sql = (
         "BEGIN;\nUPDATE users SET a = 1\n  WHERE a IS NULL;\n"
         "CREATE TABLE p (a int) PARTITION BY RANGE (a);\n"
-        "CREATE INDEX i ON t (a DESC);\nCOMMIT;\n"
+        "CREATE INDEX i ON t (a) TABLESPACE fast;\nCOMMIT;\n"
     )
     text, ops = convert(sql, tmp_path)
     assert ops == [
         ("raw_sql", {"up": "UPDATE users SET a = 1\n  WHERE a IS NULL"}),
         ("raw_sql", {"up": "CREATE TABLE p (a int) PARTITION BY RANGE (a)"}),
-        ("raw_sql", {"up": "CREATE INDEX i ON t (a DESC)"}),
+        ("raw_sql", {"up": "CREATE INDEX i ON t (a) TABLESPACE fast"}),
     ]
     assert "# dropped `BEGIN`" in text
 

@@ -44,6 +44,23 @@ class _Entry:
     comment: str | None = None
 
 
+def _storage_value(node: Any) -> bool | int | float | str:
+    """A storage parameter's value as the file writes it (`fillfactor: 70`, `fastupdate: false`)."""
+    if isinstance(node, ast.Integer):
+        return int(node.ival or 0)  # pglast leaves 0 as None
+    if isinstance(node, ast.Float):
+        return float(node.fval or 0)
+    if isinstance(node, ast.Boolean):
+        return bool(node.boolval)
+    if isinstance(node, ast.String):
+        return str(node.sval)
+    names = node.names or () if isinstance(node, ast.TypeName) else ()
+    if len(names) == 1:  # an unquoted word: off, auto
+        word = str(names[0].sval)
+        return {"on": True, "off": False, "true": True, "false": False}.get(word.lower(), word)
+    raise _Unmapped
+
+
 def _sql(node: Any) -> str:
     return str(RawStream()(node))
 
@@ -256,14 +273,17 @@ class _Converter:
         raise _Unmapped
 
     def create_index(self, stmt: Any) -> _Entry:
-        if stmt.primary or stmt.isconstraint or stmt.tableSpace or stmt.options:
+        if stmt.primary or stmt.isconstraint or stmt.tableSpace:
             raise _Unmapped
         if stmt.nulls_not_distinct or not stmt.relation.inh:
             raise _Unmapped
         table = stmt.relation.relname
         columns = [self.index_key(elem) for elem in stmt.indexParams]
         include = [self.index_key(elem) for elem in stmt.indexIncludingParams or ()]
-        name = stmt.idxname or f"{table}_{'_'.join(c for c in columns if c.isidentifier())}_idx"
+        if not all(isinstance(c, str) and c.isidentifier() for c in include):
+            raise _Unmapped
+        plain = [c for c in columns if isinstance(c, str) and c.isidentifier()]
+        name = stmt.idxname or f"{table}_{'_'.join(plain)}_idx"
         op: dict[str, Any] = {"name": name[:63], "table": table, "columns": columns}
         if stmt.unique:
             op["unique"] = True
@@ -276,19 +296,32 @@ class _Converter:
             op["where"] = _sql(stmt.whereClause)
         if include:
             op["include"] = include
+        if stmt.options:
+            op["with"] = {o.defname: _storage_value(o.arg) for o in stmt.options}
         return _Entry({"create_index": _with_schema(op, stmt.relation.schemaname)})
 
     @staticmethod
-    def index_key(elem: Any) -> str:
-        if elem.collation or elem.opclass or elem.opclassopts:
+    def index_key(elem: Any) -> str | dict[str, str]:
+        """A plain column or expression as a string; with options, a key mapping."""
+        if elem.opclassopts or len(elem.collation or ()) > 1:
             raise _Unmapped
+        key: dict[str, str] = (
+            {"column": str(elem.name)} if elem.name else {"expression": _sql(elem.expr)}
+        )
+        if elem.opclass:
+            key["opclass"] = ".".join(str(part.sval) for part in elem.opclass)
+        if elem.collation:
+            key["collate"] = str(elem.collation[0].sval)
         if elem.ordering != SortByDir.SORTBY_DEFAULT:
-            raise _Unmapped
+            if elem.ordering not in (SortByDir.SORTBY_ASC, SortByDir.SORTBY_DESC):
+                raise _Unmapped  # USING <operator>
+            key["order"] = "asc" if elem.ordering == SortByDir.SORTBY_ASC else "desc"
         if elem.nulls_ordering != SortByNulls.SORTBY_NULLS_DEFAULT:
-            raise _Unmapped
-        if elem.name:
-            return str(elem.name)
-        return _sql(elem.expr)
+            first = elem.nulls_ordering == SortByNulls.SORTBY_NULLS_FIRST
+            key["nulls"] = "first" if first else "last"
+        if len(key) == 1:
+            return next(iter(key.values()))
+        return key
 
     def drop(self, stmt: Any) -> list[_Entry]:
         cascade = stmt.behavior == DropBehavior.DROP_CASCADE

@@ -209,14 +209,46 @@ class RenameTable(Strict):
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
+# An operator class, optionally schema-qualified (`text_pattern_ops`, `public.my_ops`).
+OperatorClass = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", max_length=127)
+]
+# A storage parameter's value (`fillfactor: 70`, `fastupdate: false`, `buffering: auto`).
+StorageValue = bool | int | float | str
+
+
+class IndexKey(Strict):
+    """One key of an index with its options: a `column` or an `expression`, and optionally an
+    operator class, a collation, a sort order and where NULLs sort."""
+
+    column: Identifier | None = None
+    expression: SqlExpression | None = None
+    opclass: OperatorClass | None = None
+    collate: Identifier | None = None
+    order: Literal["asc", "desc"] | None = None
+    nulls: Literal["first", "last"] | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> IndexKey:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError(
+                "an index key names either `column: email` or `expression: lower(email)`"
+                + (", not both" if self.column is not None else "")
+            )
+        return self
+
+
 class CreateIndex(Strict):
     name: Identifier
     table: Identifier
-    columns: Annotated[list[str], Field(min_length=1)]
+    # Column names, expressions such as "lower(email)", or keys with options (IndexKey).
+    columns: Annotated[list[str | IndexKey], Field(min_length=1)]
     unique: bool = False
     method: Literal["btree", "hash", "gist", "gin", "spgist", "brin"] = "btree"
     where: SqlExpression | None = None
     include: list[Identifier] = Field(default_factory=list)
+    # Storage parameters: CREATE INDEX ... WITH (fillfactor = 70, ...).
+    with_: dict[Identifier, StorageValue] = Field(default_factory=dict, alias="with")
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
