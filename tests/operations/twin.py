@@ -19,6 +19,9 @@ select 'index', ic.relname, i.indisunique::text || i.indisprimary::text,
        i.indisvalid::text || i.indisreplident::text
 from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = %(table)s::regclass
 union all
+select 'column', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text, ''
+from pg_attribute a where a.attrelid = %(table)s::regclass and a.attnum > 0 and not a.attisdropped
+union all
 select 'table', c.relname, c.relreplident::text, '', '' from pg_class c
 where c.oid = %(table)s::regclass
 order by 1, 2
@@ -26,7 +29,7 @@ order by 1, 2
 
 
 def definitions(conn: Conn, table: str, schema: str = "public") -> list[tuple[Any, ...]]:
-    """A table's constraints (pg_get_constraintdef, validated), indexes (pg_get_indexdef without
+    """A table's columns (type, NOT NULL), constraints (pg_get_constraintdef, validated), indexes (pg_get_indexdef without
     the schema, valid, replica identity) and replica identity (pg_class.relreplident)."""
     return conn.execute(_DEFS, {"table": f"{schema}.{table}", "schema": schema}).fetchall()
 

@@ -257,21 +257,77 @@ class DropIndex(Strict):
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
+# An operator of an exclusion constraint: symbols (`&&`, `=`, `<>`, `-|-`), or OPERATOR(schema.op).
+ExclusionOperator = Annotated[
+    str,
+    Field(
+        pattern=r"^([~!@#%^&*+\-<>=|`?/]+|OPERATOR\([A-Za-z_][A-Za-z0-9_]*\.[~!@#%^&*+\-<>=|`?/]+\))$",
+        max_length=127,
+    ),
+]
+
+
+class ExclusionElement(Strict):
+    """One element of an exclusion constraint: a `column` or an `expression`, the `operator` two
+    rows must not both satisfy on it, and optionally an operator class."""
+
+    column: Identifier | None = None
+    expression: SqlExpression | None = None
+    operator: ExclusionOperator
+    opclass: OperatorClass | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ExclusionElement:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError(
+                "an exclusion element names either `column: during` or `expression: "
+                "tstzrange(starts, ends)`" + (", not both" if self.column is not None else "")
+            )
+        return self
+
+
 class AddConstraint(Strict):
     table: Identifier
     name: Identifier
-    type: Literal["check", "unique", "foreign_key"]
+    type: Literal["check", "unique", "foreign_key", "primary_key", "exclude"]
     columns: list[Identifier] = Field(default_factory=list)
     check: SqlExpression | None = None
     references: References | None = None
+    # unique / primary_key: covering columns stored in the index (INCLUDE).
+    include: list[Identifier] = Field(default_factory=list)
+    # exclude: the index method, the elements, an optional predicate (a partial constraint), and
+    # the consent to build the index under a lock that blocks reads and writes on a table with
+    # rows (PostgreSQL has no NOT VALID nor USING INDEX for an exclusion constraint).
+    using: Literal["gist", "spgist", "btree", "hash"] = "gist"
+    elements: list[ExclusionElement] = Field(default_factory=list)
+    where: SqlExpression | None = None
+    build_under_lock: bool = False
     schema_: Identifier | None = Field(default=None, alias="schema")
 
     @model_validator(mode="after")
     def _fits_type(self) -> AddConstraint:
         if self.type == "check" and not self.check:
             raise ValueError("a check constraint needs `check: <boolean SQL expression>`")
-        if self.type in ("unique", "foreign_key") and not self.columns:
+        if self.type in ("unique", "foreign_key", "primary_key") and not self.columns:
             raise ValueError(f"a {self.type} constraint needs `columns: [...]`")
+        if self.include and self.type not in ("unique", "primary_key"):
+            raise ValueError("`include:` belongs to a unique or primary_key constraint")
+        if self.type == "exclude":
+            if not self.elements:
+                raise ValueError(
+                    "an exclude constraint needs `elements: [{column: ..., operator: ...}, ...]`"
+                )
+            if self.columns:
+                raise ValueError(
+                    "an exclude constraint lists `elements:` (each a column or expression with "
+                    "its operator), not `columns:`"
+                )
+        else:
+            for key in ("elements", "where", "build_under_lock"):
+                if key in self.model_fields_set:
+                    raise ValueError(f"`{key}:` belongs to an exclude constraint")
+            if "using" in self.model_fields_set:
+                raise ValueError("`using:` (the index method) belongs to an exclude constraint")
         if self.type == "foreign_key":
             if self.references is None:
                 raise ValueError(
