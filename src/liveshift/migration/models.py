@@ -104,6 +104,18 @@ class Check(Strict):
     name: Identifier | None = None
 
 
+class KeyName(Strict):
+    """`unique: {name: ...}` or `primary_key: {name: ...}`: the key, under the name given (as
+    `check: {name}` and `references: {name}` name theirs); `true` keeps PostgreSQL's naming."""
+
+    name: Identifier
+
+
+def key_name(key: bool | KeyName | None) -> str | None:
+    """The name a `unique:` / `primary_key:` value gives its constraint, if it gives one."""
+    return key.name if isinstance(key, KeyName) else None
+
+
 class Column(Strict):
     """A column definition as the new application version sees it."""
 
@@ -111,8 +123,8 @@ class Column(Strict):
     type: Annotated[str, Field(min_length=1)]
     nullable: bool = True
     default: SqlExpression | None = None
-    unique: bool = False
-    primary_key: bool = False
+    unique: bool | KeyName = False
+    primary_key: bool | KeyName = False
     check: Check | None = None
     references: References | None = None
     comment: str | None = None
@@ -159,7 +171,7 @@ class AlterColumn(Strict):
     nullable: bool | None = None
     default: SqlExpression | None = None
     drop_default: bool = False
-    unique: bool | None = None
+    unique: bool | KeyName | None = None
     check: Check | None = None
     references: References | None = None
     name: Identifier | None = None

@@ -70,6 +70,21 @@ def refuse_taken_relation_name(schema: Schema, probe: Probe, name: str, what: st
         )
 
 
+def refuse_taken_constraint_name(
+    schema: Schema, table: Table, probe: Probe, name: str, what: str
+) -> None:
+    """A name chosen for a unique or primary key constraint: free among the table's constraints
+    and, since its index takes the name, among the schema's relations."""
+    refuse_reserved(name, "constraint")
+    if name in table.constraints:
+        raise ValidationError(
+            f"{what} {name!r}: table {table.name} already has a constraint of that name",
+            object=f"{schema.name}.{table.name}.{name}",
+            hint="Choose another name.",
+        )
+    refuse_taken_relation_name(schema, probe, name, what)
+
+
 def refuse_taken_version_schema(schema: Schema, probe: Probe, name: str) -> None:
     """A chosen `version_schema:` must be a new schema: rollback drops it with everything in it,
     and a previous version's schema of that name still serves that version's clients."""
