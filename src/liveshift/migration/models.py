@@ -314,6 +314,11 @@ class AddConstraint(Strict):
     elements: list[ExclusionElement] = Field(default_factory=list)
     where: SqlExpression | None = None
     build_under_lock: bool = False
+    # check / unique / foreign_key over one column: the column's values for the new version
+    # (fixing the rows that would violate it) and, back, for old clients (as alter_column's).
+    up: UpExpression | None = None
+    down: DownExpression | None = None
+    backfill_triggers: TriggerChoice = None  # with `up`/`down`, as alter_column's
     schema_: Identifier | None = Field(default=None, alias="schema")
 
     @model_validator(mode="after")
@@ -322,6 +327,10 @@ class AddConstraint(Strict):
             raise ValueError("a check constraint needs `check: <boolean SQL expression>`")
         if self.type in ("unique", "foreign_key", "primary_key") and not self.columns:
             raise ValueError(f"a {self.type} constraint needs `columns: [...]`")
+        if self.up is not None or self.down is not None:
+            self._up_down_fits()
+        elif self.backfill_triggers is not None:
+            raise ValueError("`backfill_triggers:` belongs with `up`/`down` (a backfill)")
         if self.include and self.type not in ("unique", "primary_key"):
             raise ValueError("`include:` belongs to a unique or primary_key constraint")
         if self.type == "exclude":
@@ -356,6 +365,20 @@ class AddConstraint(Strict):
                     "same length"
                 )
         return self
+
+    def _up_down_fits(self) -> None:
+        if self.type in ("primary_key", "exclude"):
+            raise ValueError(
+                f"`up`/`down` on a {self.type} constraint: fix the column's values first, with an "
+                "alter_column `{table, column, up, down}` (and `nullable: false` for a key) in an "
+                "earlier migration, then add the constraint"
+            )
+        if len(self.columns) != 1 or self.include:
+            raise ValueError(
+                "`up`/`down` give the new version the fixed values of one column: list that one "
+                "column in `columns: [...]` (no `include:`); for a constraint over several "
+                "columns, fix each column with alter_column `up`/`down` in an earlier migration"
+            )
 
 
 class DropConstraint(Strict):

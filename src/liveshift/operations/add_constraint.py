@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
-from liveshift.migration.models import AddConstraint
+from liveshift.migration.models import AddConstraint, AlterColumn, Check, KeyName
+from liveshift.operations.alter_column import AlterColumnOperation
 from liveshift.operations.base import Operation
 from liveshift.operations.objects import (
     physical_expression,
@@ -55,6 +56,9 @@ class AddConstraintOperation(Operation[AddConstraint]):
     include: list[str]
     exclusion: str | None  # EXCLUDE USING ... (...) [WHERE (...)]
     not_null: list[str]  # a primary key's columns that are nullable now
+    # With `up`/`down`: the change is alter_column's (a new column filled from `up`, carrying the
+    # constraint), which this operation runs.
+    fix: AlterColumnOperation | None = None
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -69,6 +73,10 @@ class AddConstraintOperation(Operation[AddConstraint]):
         if spec.type in ("unique", "primary_key", "exclude"):
             # Its index takes the constraint's name, and index names share the relation namespace.
             refuse_taken_relation_name(schema, probe, spec.name, "add_constraint")
+        if spec.up is not None or spec.down is not None:
+            self.fix = AlterColumnOperation(self._fixing_column(), self.names)
+            self.fix.validate(schema, probe)
+            return
         self.columns = [table.column(c).physical for c in spec.columns]
         if len(set(spec.columns)) != len(spec.columns):
             raise ValidationError(
@@ -188,6 +196,25 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 "window, or for a small table), or add the constraint when the table is created.",
             )
 
+    def _fixing_column(self) -> AlterColumn:
+        """This constraint as alter_column's: the one column, fixed by `up`, carrying it."""
+        spec = self.spec
+        (column,) = spec.columns  # the file format requires one with `up`/`down`
+        ref = spec.references
+        return AlterColumn(
+            table=spec.table,
+            column=column,
+            up=spec.up,
+            down=spec.down,
+            check=Check(constraint=spec.check, name=spec.name) if spec.check else None,
+            unique=KeyName(name=spec.name) if spec.type == "unique" else None,
+            references=ref.model_copy(update={"name": spec.name}) if ref else None,
+            backfill_triggers=spec.backfill_triggers,
+        )
+
+    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+        return self.fix.start_after_backfills(before, after) if self.fix else []
+
     def _not_null_check(self, column: str) -> str:
         return self.names.object("pknn", self.spec.table, column)
 
@@ -198,6 +225,8 @@ class AddConstraintOperation(Operation[AddConstraint]):
         return (table.qualified, self.target[0]) if self.target else (table.qualified,)
 
     def start(self, before: Schema, after: Schema) -> list[Step]:
+        if self.fix is not None:
+            return self.fix.start(before, after)
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
@@ -273,6 +302,8 @@ class AddConstraintOperation(Operation[AddConstraint]):
         ]
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:
+        if self.fix is not None:
+            return self.fix.complete(before, after)
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
@@ -332,6 +363,8 @@ class AddConstraintOperation(Operation[AddConstraint]):
         ]
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        if self.fix is not None:
+            return self.fix.rollback(before, after)
         spec = self.spec
         table = self._table(before)
         if spec.type in ("unique", "primary_key"):

@@ -115,15 +115,6 @@ class AlterColumnOperation(Operation[AlterColumn]):
         if spec.type is not None:
             new_type = probe.type_exists(spec.type)
         type_changes = new_type != column.type
-        if not type_changes and (
-            spec.down is not None or (spec.up is not None and spec.nullable is not False)
-        ):
-            raise ValidationError(
-                f"alter_column of {where} gives `up`/`down` but changes no type",
-                object=where,
-                hint="`up` and `down` translate values between two types; without a type change, "
-                "`up` only fills NULLs when the column becomes NOT NULL (`nullable: false`).",
-            )
         nullable = column.nullable if spec.nullable is None else spec.nullable
         if type_changes:
             self.swap = (
@@ -135,6 +126,10 @@ class AlterColumnOperation(Operation[AlterColumn]):
         elif column.nullable and not nullable and spec.up is not None:
             # Filling NULLs in place could not be rolled back exactly: fill a new column.
             self.swap = self.fill_nulls = True
+        elif spec.up is not None or spec.down is not None:
+            # Values fixed without a type change (e.g. before a unique or check applies): the new
+            # version sees `up` of every row in a new column; old clients write through `down`.
+            self.swap = True
         default = column.default
         self.carry = None
         if spec.default is not None:
