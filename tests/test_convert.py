@@ -316,3 +316,62 @@ def test_converted_file_plans_on_a_matching_table(pg_url: str, tmp_path: Path) -
     plan = Migrator(pg_url).plan(Migration.load(tmp_path / "m.yaml"))
     assert plan.start
     assert "mail" in plan.after.tables["users"].columns
+
+
+def test_keys_constraints_and_replica_identity(tmp_path: Path) -> None:
+    text, ops = convert(
+        "CREATE TABLE a (t int, id int, e text CONSTRAINT a_e_uq UNIQUE,"
+        " CONSTRAINT a_pk PRIMARY KEY (t, id));"
+        "ALTER TABLE b ADD CONSTRAINT b_pk PRIMARY KEY (id) INCLUDE (x);"
+        "ALTER TABLE b ADD CONSTRAINT b_u UNIQUE (y) INCLUDE (x);"
+        "ALTER TABLE b ADD CONSTRAINT b_x EXCLUDE USING gist (during WITH &&, (lower(r)) WITH =)"
+        " WHERE (NOT c);"
+        "ALTER TABLE b RENAME CONSTRAINT b_u TO b_y_key;"
+        "ALTER TABLE b REPLICA IDENTITY USING INDEX b_y_key;"
+        "ALTER TABLE b REPLICA IDENTITY FULL;",
+        tmp_path,
+    )
+    assert ops == [
+        (
+            "create_table",
+            {
+                "table": "a",
+                "columns": [
+                    {"name": "t", "type": "integer", "primary_key": {"name": "a_pk"}},
+                    {"name": "id", "type": "integer", "primary_key": True},
+                    {"name": "e", "type": "text", "unique": {"name": "a_e_uq"}},
+                ],
+            },
+        ),
+        (
+            "add_constraint",
+            {
+                "table": "b",
+                "name": "b_pk",
+                "type": "primary_key",
+                "columns": ["id"],
+                "include": ["x"],
+            },
+        ),
+        (
+            "add_constraint",
+            {"table": "b", "name": "b_u", "type": "unique", "columns": ["y"], "include": ["x"]},
+        ),
+        (
+            "add_constraint",
+            {
+                "table": "b",
+                "name": "b_x",
+                "type": "exclude",
+                "elements": [
+                    {"column": "during", "operator": "&&"},
+                    {"expression": "lower(r)", "operator": "="},
+                ],
+                "where": "NOT c",
+            },
+        ),
+        ("rename_constraint", {"table": "b", "from": "b_u", "to": "b_y_key"}),
+        ("set_replica_identity", {"table": "b", "identity": {"index": "b_y_key"}}),
+        ("set_replica_identity", {"table": "b", "identity": "full"}),
+    ]
+    assert "build_under_lock: true" in text

@@ -104,9 +104,9 @@ class _Converter:
             elif kind == ConstrType.CONSTR_DEFAULT:
                 col["default"] = _sql(con.raw_expr)
             elif kind == ConstrType.CONSTR_UNIQUE and not con.nulls_not_distinct:
-                col["unique"] = True
+                col["unique"] = {"name": con.conname} if con.conname else True
             elif kind == ConstrType.CONSTR_PRIMARY:
-                col["primary_key"] = True
+                col["primary_key"] = {"name": con.conname} if con.conname else True
             elif kind == ConstrType.CONSTR_CHECK and "check" not in col:
                 check: dict[str, Any] = {"constraint": _sql(con.raw_expr)}
                 if con.conname:
@@ -145,12 +145,20 @@ class _Converter:
         if con.contype == ConstrType.CONSTR_CHECK:
             op |= {"name": con.conname or f"{table}_check"[:63], "type": "check"}
             op["check"] = _sql(con.raw_expr)
-        elif con.contype == ConstrType.CONSTR_UNIQUE:
-            if con.indexname or con.nulls_not_distinct or con.including or con.deferrable:
+        elif con.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY):
+            if con.indexname or con.nulls_not_distinct or con.deferrable:
                 raise _Unmapped
             columns = [k.sval for k in con.keys]
-            op["name"] = con.conname or f"{table}_{'_'.join(columns)}_key"[:63]
-            op |= {"type": "unique", "columns": columns}
+            if con.contype == ConstrType.CONSTR_PRIMARY:
+                op["name"] = con.conname or f"{table}_pkey"[:63]
+                op |= {"type": "primary_key", "columns": columns}
+            else:
+                op["name"] = con.conname or f"{table}_{'_'.join(columns)}_key"[:63]
+                op |= {"type": "unique", "columns": columns}
+            if con.including:
+                op["include"] = [k.sval for k in con.including]
+        elif con.contype == ConstrType.CONSTR_EXCLUSION:
+            return self.exclusion(table, schema, con)
         elif con.contype == ConstrType.CONSTR_FOREIGN:
             columns = [k.sval for k in con.fk_attrs or ()]
             if not columns:
@@ -162,6 +170,39 @@ class _Converter:
         else:
             raise _Unmapped
         return _Entry({"add_constraint": _with_schema(op, schema)})
+
+    def exclusion(self, table: str, schema: str | None, con: Any) -> _Entry:
+        """add_constraint `type: exclude`; the file must consent to its blocking build."""
+        if con.indexname or con.deferrable or con.options or con.indexspace:
+            raise _Unmapped
+        elements = []
+        for elem, operator in con.exclusions:
+            key = self.index_key(elem)
+            element: dict[str, str] = (
+                dict(key)
+                if isinstance(key, dict)
+                else {"column" if elem.name else "expression": key}
+            )
+            if set(element) - {"column", "expression", "opclass"}:
+                raise _Unmapped  # order, nulls, collation
+            names = [str(part.sval) for part in operator]
+            element["operator"] = names[0] if len(names) == 1 else f"OPERATOR({'.'.join(names)})"
+            elements.append(element)
+        op: dict[str, Any] = {
+            "table": table,
+            "name": con.conname or f"{table}_excl"[:63],
+            "type": "exclude",
+        }
+        if con.access_method and con.access_method != "gist":
+            op["using"] = con.access_method
+        op["elements"] = elements
+        if con.where_clause is not None:
+            op["where"] = _sql(con.where_clause)
+        return _Entry(
+            {"add_constraint": _with_schema(op, schema)},
+            todo="add build_under_lock: true if the table may have rows: PostgreSQL builds an "
+            "exclusion constraint under ACCESS EXCLUSIVE (reads and writes wait)",
+        )
 
     # --- statements ---------------------------------------------------------------------
 
@@ -249,6 +290,10 @@ class _Converter:
                 alter["default"] = _sql(cmd.def_)
         elif kind == AlterTableType.AT_AddConstraint:
             return [self.constraint(table, schema, cmd.def_)]
+        elif kind == AlterTableType.AT_ReplicaIdentity:
+            identity: Any = _IDENTITIES.get(cmd.def_.identity_type) or {"index": cmd.def_.name}
+            op = _with_schema(base | {"identity": identity}, schema)
+            return [_Entry({"set_replica_identity": op})]
         elif kind == AlterTableType.AT_DropConstraint:
             if cmd.behavior == DropBehavior.DROP_CASCADE:
                 raise _Unmapped
@@ -267,6 +312,9 @@ class _Converter:
         ):
             op = {"table": table, "from": stmt.subname, "to": stmt.newname}
             return _Entry({"rename_column": _with_schema(op, schema)})
+        if stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
+            op = {"table": table, "from": stmt.subname, "to": stmt.newname}
+            return _Entry({"rename_constraint": _with_schema(op, schema)})
         if stmt.renameType == ObjectType.OBJECT_TABLE:
             op = {"from": table, "to": stmt.newname}
             return _Entry({"rename_table": _with_schema(op, schema)})
@@ -365,16 +413,24 @@ class _Converter:
         for con in table_constraints:
             keys = [k.sval for k in con.keys or ()]
             if con.contype == ConstrType.CONSTR_PRIMARY:
-                if len(keys) != 1 or keys[0] not in by_name or con.conname or con.including:
+                if not keys or set(keys) - set(by_name) or con.including or con.indexname:
                     raise _Unmapped
-                by_name[keys[0]]["primary_key"] = True
-                self.columns[(table, keys[0])] = (False, "default" in by_name[keys[0]])
+                if [c["name"] for c in columns if c["name"] in keys] != keys:
+                    raise _Unmapped  # a key in another order than the columns'
+                for position, key in enumerate(keys):
+                    named = con.conname and position == 0
+                    by_name[key]["primary_key"] = {"name": con.conname} if named else True
+                    self.columns[(table, key)] = (False, "default" in by_name[key])
             else:
                 extra.append(self.constraint(table, schema, con))
         if not columns:
             raise _Unmapped
         create = _with_schema({"table": table, "columns": columns}, schema)
         return [_Entry({"create_table": create}), *extra]
+
+
+# ALTER TABLE ... REPLICA IDENTITY: pg_class.relreplident -> the file's `identity:`
+_IDENTITIES = {"d": "default", "f": "full", "n": "nothing"}
 
 
 def _raw(text: str) -> _Entry:
