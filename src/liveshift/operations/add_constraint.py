@@ -3,6 +3,7 @@ where PostgreSQL has a way (an exclusion constraint has none: it says so, or is 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
@@ -213,7 +214,11 @@ class AddConstraintOperation(Operation[AddConstraint]):
         )
 
     def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
-        return self.fix.start_after_backfills(before, after) if self.fix else []
+        return self._ours(self.fix.start_after_backfills(before, after)) if self.fix else []
+
+    def _ours(self, steps: list[Step]) -> list[Step]:
+        # The plan and the journal name the operation the file wrote.
+        return [dataclasses.replace(s, operation=self.name) for s in steps]
 
     def _not_null_check(self, column: str) -> str:
         return self.names.object("pknn", self.spec.table, column)
@@ -226,7 +231,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
 
     def start(self, before: Schema, after: Schema) -> list[Step]:
         if self.fix is not None:
-            return self.fix.start(before, after)
+            return self._ours(self.fix.start(before, after))
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
@@ -303,7 +308,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:
         if self.fix is not None:
-            return self.fix.complete(before, after)
+            return self._ours(self.fix.complete(before, after))
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
@@ -364,7 +369,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
         if self.fix is not None:
-            return self.fix.rollback(before, after)
+            return self._ours(self.fix.rollback(before, after))
         spec = self.spec
         table = self._table(before)
         if spec.type in ("unique", "primary_key"):
