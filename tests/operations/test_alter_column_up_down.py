@@ -179,3 +179,20 @@ def test_add_constraint_up_refusals(spec: dict[str, object], match: str) -> None
 
     with pytest.raises(LiveshiftError, match=match):
         migration("m1", {"add_constraint": {"table": "users", "name": "c", "up": "1", **spec}})
+
+
+def test_up_alone_is_a_change(pg_url: str, conn: Conn) -> None:
+    """`up` with nothing else is a data fix for the new version: no longer "changes nothing"."""
+    conn.execute(SETUP)
+    spec = {"table": "users", "column": "email", "up": "coalesce(email, '')"}
+    fixed = conn.execute("select id, coalesce(email, ''), score from users order by id").fetchall()
+
+    def started(old: Conn, new: Conn) -> None:
+        assert rows(new) == fixed
+
+    def completed(c: Conn) -> None:
+        assert rows(c) == fixed
+
+    run_lifecycle(
+        pg_url, migration("m1", {"alter_column": spec}), started=started, completed=completed
+    )

@@ -191,11 +191,13 @@ class AlterColumn(Strict):
             self.check,
             self.references,
             self.name,
+            self.up,  # values fixed for the new version, with no other change
+            self.down,
         ]
         if all(change is None for change in changes):
             raise ValueError(
                 "alter_column changes nothing: give at least one of type, nullable, default, "
-                "drop_default, unique, check, references, name"
+                "drop_default, unique, check, references, name, up, down"
             )
         _one_referenced_column(self.references, "alter_column's")
         return self
