@@ -151,9 +151,10 @@ class AddConstraintOperation(Operation[AddConstraint]):
             f"the columns of primary key {spec.name}",
         )
         if rows[0][0]:
+            named = ", ".join(by_physical[c].name for c in self.not_null)
             raise ValidationError(
-                f"primary key {spec.name}: some rows of {table.name} hold NULL in "
-                f"{', '.join(self.not_null)}, and a primary key's columns are NOT NULL",
+                f"primary key {spec.name}: some rows of {table.name} hold NULL in {named}, and "
+                "a primary key's columns are NOT NULL",
                 object=where,
                 hint="Fill them first (an alter_column with `nullable: false` and `up:` in an "
                 "earlier migration, or a raw_sql UPDATE), then add the key.",

@@ -71,7 +71,7 @@ class SetReplicaIdentityOperation(Operation[SetReplicaIdentity]):
                 or f"Its indexes: {', '.join(table.indexes) or '(none)'}.",
             )
         columns = table.columns_by_physical()
-        nullable = [c for c in index.columns if c not in columns or columns[c].nullable]
+        nullable = [columns[c].name for c in index.columns if c in columns and columns[c].nullable]
         qualified = f"{quote_ident(schema.name)}.{quote_ident(name)}"
         facts = probe.ask([_INDEX_FACTS.format(index=quote_literal(qualified))], f"index {name}")
         expression, deferrable = facts[0] if facts else (False, False)
