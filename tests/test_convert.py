@@ -198,6 +198,37 @@ def test_create_and_drop_index(tmp_path: Path) -> None:
     ]
 
 
+def test_create_index_key_options_and_storage_parameters(tmp_path: Path) -> None:
+    _, ops = convert(
+        "CREATE INDEX i ON users (email text_pattern_ops DESC NULLS LAST, lower(name) "
+        'COLLATE "C", id) WITH (fillfactor = 70, deduplicate_items = off, x = 1.5);'
+        "CREATE INDEX j ON users (a int4_ops(siglen = 4));",
+        tmp_path,
+    )
+    assert ops == [
+        (
+            "create_index",
+            {
+                "name": "i",
+                "table": "users",
+                "columns": [
+                    {
+                        "column": "email",
+                        "opclass": "text_pattern_ops",
+                        "order": "desc",
+                        "nulls": "last",
+                    },
+                    {"expression": "lower(name)", "collate": "C"},
+                    "id",
+                ],
+                "with": {"fillfactor": 70, "deduplicate_items": False, "x": 1.5},
+            },
+        ),
+        # operator class parameters: raw_sql
+        ("raw_sql", {"up": "CREATE INDEX j ON users (a int4_ops(siglen = 4))"}),
+    ]
+
+
 def test_create_and_drop_table(tmp_path: Path) -> None:
     _, ops = convert(
         "CREATE TABLE t (id bigint, body text NOT NULL DEFAULT '', org int, PRIMARY KEY (id),"
@@ -231,13 +262,13 @@ def test_everything_else_is_raw_sql_with_the_original_text(tmp_path: Path) -> No
     sql = (
         "BEGIN;\nUPDATE users SET a = 1\n  WHERE a IS NULL;\n"
         "CREATE TABLE p (a int) PARTITION BY RANGE (a);\n"
-        "CREATE INDEX i ON t (a DESC);\nCOMMIT;\n"
+        "CREATE INDEX i ON t (a) TABLESPACE fast;\nCOMMIT;\n"
     )
     text, ops = convert(sql, tmp_path)
     assert ops == [
         ("raw_sql", {"up": "UPDATE users SET a = 1\n  WHERE a IS NULL"}),
         ("raw_sql", {"up": "CREATE TABLE p (a int) PARTITION BY RANGE (a)"}),
-        ("raw_sql", {"up": "CREATE INDEX i ON t (a DESC)"}),
+        ("raw_sql", {"up": "CREATE INDEX i ON t (a) TABLESPACE fast"}),
     ]
     assert "# dropped `BEGIN`" in text
 
@@ -285,3 +316,62 @@ def test_converted_file_plans_on_a_matching_table(pg_url: str, tmp_path: Path) -
     plan = Migrator(pg_url).plan(Migration.load(tmp_path / "m.yaml"))
     assert plan.start
     assert "mail" in plan.after.tables["users"].columns
+
+
+def test_keys_constraints_and_replica_identity(tmp_path: Path) -> None:
+    text, ops = convert(
+        "CREATE TABLE a (t int, id int, e text CONSTRAINT a_e_uq UNIQUE,"
+        " CONSTRAINT a_pk PRIMARY KEY (t, id));"
+        "ALTER TABLE b ADD CONSTRAINT b_pk PRIMARY KEY (id) INCLUDE (x);"
+        "ALTER TABLE b ADD CONSTRAINT b_u UNIQUE (y) INCLUDE (x);"
+        "ALTER TABLE b ADD CONSTRAINT b_x EXCLUDE USING gist (during WITH &&, (lower(r)) WITH =)"
+        " WHERE (NOT c);"
+        "ALTER TABLE b RENAME CONSTRAINT b_u TO b_y_key;"
+        "ALTER TABLE b REPLICA IDENTITY USING INDEX b_y_key;"
+        "ALTER TABLE b REPLICA IDENTITY FULL;",
+        tmp_path,
+    )
+    assert ops == [
+        (
+            "create_table",
+            {
+                "table": "a",
+                "columns": [
+                    {"name": "t", "type": "integer", "primary_key": {"name": "a_pk"}},
+                    {"name": "id", "type": "integer", "primary_key": True},
+                    {"name": "e", "type": "text", "unique": {"name": "a_e_uq"}},
+                ],
+            },
+        ),
+        (
+            "add_constraint",
+            {
+                "table": "b",
+                "name": "b_pk",
+                "type": "primary_key",
+                "columns": ["id"],
+                "include": ["x"],
+            },
+        ),
+        (
+            "add_constraint",
+            {"table": "b", "name": "b_u", "type": "unique", "columns": ["y"], "include": ["x"]},
+        ),
+        (
+            "add_constraint",
+            {
+                "table": "b",
+                "name": "b_x",
+                "type": "exclude",
+                "elements": [
+                    {"column": "during", "operator": "&&"},
+                    {"expression": "lower(r)", "operator": "="},
+                ],
+                "where": "NOT c",
+            },
+        ),
+        ("rename_constraint", {"table": "b", "from": "b_u", "to": "b_y_key"}),
+        ("set_replica_identity", {"table": "b", "identity": {"index": "b_y_key"}}),
+        ("set_replica_identity", {"table": "b", "identity": "full"}),
+    ]
+    assert "build_under_lock: true" in text

@@ -44,6 +44,23 @@ class _Entry:
     comment: str | None = None
 
 
+def _storage_value(node: Any) -> bool | int | float | str:
+    """A storage parameter's value as the file writes it (`fillfactor: 70`, `fastupdate: false`)."""
+    if isinstance(node, ast.Integer):
+        return int(node.ival or 0)  # pglast leaves 0 as None
+    if isinstance(node, ast.Float):
+        return float(node.fval or 0)
+    if isinstance(node, ast.Boolean):
+        return bool(node.boolval)
+    if isinstance(node, ast.String):
+        return str(node.sval)
+    names = node.names or () if isinstance(node, ast.TypeName) else ()
+    if len(names) == 1:  # an unquoted word: off, auto
+        word = str(names[0].sval)
+        return {"on": True, "off": False, "true": True, "false": False}.get(word.lower(), word)
+    raise _Unmapped
+
+
 def _sql(node: Any) -> str:
     return str(RawStream()(node))
 
@@ -87,9 +104,9 @@ class _Converter:
             elif kind == ConstrType.CONSTR_DEFAULT:
                 col["default"] = _sql(con.raw_expr)
             elif kind == ConstrType.CONSTR_UNIQUE and not con.nulls_not_distinct:
-                col["unique"] = True
+                col["unique"] = {"name": con.conname} if con.conname else True
             elif kind == ConstrType.CONSTR_PRIMARY:
-                col["primary_key"] = True
+                col["primary_key"] = {"name": con.conname} if con.conname else True
             elif kind == ConstrType.CONSTR_CHECK and "check" not in col:
                 check: dict[str, Any] = {"constraint": _sql(con.raw_expr)}
                 if con.conname:
@@ -128,12 +145,20 @@ class _Converter:
         if con.contype == ConstrType.CONSTR_CHECK:
             op |= {"name": con.conname or f"{table}_check"[:63], "type": "check"}
             op["check"] = _sql(con.raw_expr)
-        elif con.contype == ConstrType.CONSTR_UNIQUE:
-            if con.indexname or con.nulls_not_distinct or con.including or con.deferrable:
+        elif con.contype in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY):
+            if con.indexname or con.nulls_not_distinct or con.deferrable:
                 raise _Unmapped
             columns = [k.sval for k in con.keys]
-            op["name"] = con.conname or f"{table}_{'_'.join(columns)}_key"[:63]
-            op |= {"type": "unique", "columns": columns}
+            if con.contype == ConstrType.CONSTR_PRIMARY:
+                op["name"] = con.conname or f"{table}_pkey"[:63]
+                op |= {"type": "primary_key", "columns": columns}
+            else:
+                op["name"] = con.conname or f"{table}_{'_'.join(columns)}_key"[:63]
+                op |= {"type": "unique", "columns": columns}
+            if con.including:
+                op["include"] = [k.sval for k in con.including]
+        elif con.contype == ConstrType.CONSTR_EXCLUSION:
+            return self.exclusion(table, schema, con)
         elif con.contype == ConstrType.CONSTR_FOREIGN:
             columns = [k.sval for k in con.fk_attrs or ()]
             if not columns:
@@ -145,6 +170,39 @@ class _Converter:
         else:
             raise _Unmapped
         return _Entry({"add_constraint": _with_schema(op, schema)})
+
+    def exclusion(self, table: str, schema: str | None, con: Any) -> _Entry:
+        """add_constraint `type: exclude`; the file must consent to its blocking build."""
+        if con.indexname or con.deferrable or con.options or con.indexspace:
+            raise _Unmapped
+        elements = []
+        for elem, operator in con.exclusions:
+            key = self.index_key(elem)
+            element: dict[str, str] = (
+                dict(key)
+                if isinstance(key, dict)
+                else {"column" if elem.name else "expression": key}
+            )
+            if set(element) - {"column", "expression", "opclass"}:
+                raise _Unmapped  # order, nulls, collation
+            names = [str(part.sval) for part in operator]
+            element["operator"] = names[0] if len(names) == 1 else f"OPERATOR({'.'.join(names)})"
+            elements.append(element)
+        op: dict[str, Any] = {
+            "table": table,
+            "name": con.conname or f"{table}_excl"[:63],
+            "type": "exclude",
+        }
+        if con.access_method and con.access_method != "gist":
+            op["using"] = con.access_method
+        op["elements"] = elements
+        if con.where_clause is not None:
+            op["where"] = _sql(con.where_clause)
+        return _Entry(
+            {"add_constraint": _with_schema(op, schema)},
+            todo="add build_under_lock: true if the table may have rows: PostgreSQL builds an "
+            "exclusion constraint under ACCESS EXCLUSIVE (reads and writes wait)",
+        )
 
     # --- statements ---------------------------------------------------------------------
 
@@ -232,6 +290,10 @@ class _Converter:
                 alter["default"] = _sql(cmd.def_)
         elif kind == AlterTableType.AT_AddConstraint:
             return [self.constraint(table, schema, cmd.def_)]
+        elif kind == AlterTableType.AT_ReplicaIdentity:
+            identity: Any = _IDENTITIES.get(cmd.def_.identity_type) or {"index": cmd.def_.name}
+            op = _with_schema(base | {"identity": identity}, schema)
+            return [_Entry({"set_replica_identity": op})]
         elif kind == AlterTableType.AT_DropConstraint:
             if cmd.behavior == DropBehavior.DROP_CASCADE:
                 raise _Unmapped
@@ -250,20 +312,26 @@ class _Converter:
         ):
             op = {"table": table, "from": stmt.subname, "to": stmt.newname}
             return _Entry({"rename_column": _with_schema(op, schema)})
+        if stmt.renameType == ObjectType.OBJECT_TABCONSTRAINT:
+            op = {"table": table, "from": stmt.subname, "to": stmt.newname}
+            return _Entry({"rename_constraint": _with_schema(op, schema)})
         if stmt.renameType == ObjectType.OBJECT_TABLE:
             op = {"from": table, "to": stmt.newname}
             return _Entry({"rename_table": _with_schema(op, schema)})
         raise _Unmapped
 
     def create_index(self, stmt: Any) -> _Entry:
-        if stmt.primary or stmt.isconstraint or stmt.tableSpace or stmt.options:
+        if stmt.primary or stmt.isconstraint or stmt.tableSpace:
             raise _Unmapped
         if stmt.nulls_not_distinct or not stmt.relation.inh:
             raise _Unmapped
         table = stmt.relation.relname
         columns = [self.index_key(elem) for elem in stmt.indexParams]
         include = [self.index_key(elem) for elem in stmt.indexIncludingParams or ()]
-        name = stmt.idxname or f"{table}_{'_'.join(c for c in columns if c.isidentifier())}_idx"
+        if not all(isinstance(c, str) and c.isidentifier() for c in include):
+            raise _Unmapped
+        plain = [c for c in columns if isinstance(c, str) and c.isidentifier()]
+        name = stmt.idxname or f"{table}_{'_'.join(plain)}_idx"
         op: dict[str, Any] = {"name": name[:63], "table": table, "columns": columns}
         if stmt.unique:
             op["unique"] = True
@@ -276,19 +344,32 @@ class _Converter:
             op["where"] = _sql(stmt.whereClause)
         if include:
             op["include"] = include
+        if stmt.options:
+            op["with"] = {o.defname: _storage_value(o.arg) for o in stmt.options}
         return _Entry({"create_index": _with_schema(op, stmt.relation.schemaname)})
 
     @staticmethod
-    def index_key(elem: Any) -> str:
-        if elem.collation or elem.opclass or elem.opclassopts:
+    def index_key(elem: Any) -> str | dict[str, str]:
+        """A plain column or expression as a string; with options, a key mapping."""
+        if elem.opclassopts or len(elem.collation or ()) > 1:
             raise _Unmapped
+        key: dict[str, str] = (
+            {"column": str(elem.name)} if elem.name else {"expression": _sql(elem.expr)}
+        )
+        if elem.opclass:
+            key["opclass"] = ".".join(str(part.sval) for part in elem.opclass)
+        if elem.collation:
+            key["collate"] = str(elem.collation[0].sval)
         if elem.ordering != SortByDir.SORTBY_DEFAULT:
-            raise _Unmapped
+            if elem.ordering not in (SortByDir.SORTBY_ASC, SortByDir.SORTBY_DESC):
+                raise _Unmapped  # USING <operator>
+            key["order"] = "asc" if elem.ordering == SortByDir.SORTBY_ASC else "desc"
         if elem.nulls_ordering != SortByNulls.SORTBY_NULLS_DEFAULT:
-            raise _Unmapped
-        if elem.name:
-            return str(elem.name)
-        return _sql(elem.expr)
+            first = elem.nulls_ordering == SortByNulls.SORTBY_NULLS_FIRST
+            key["nulls"] = "first" if first else "last"
+        if len(key) == 1:
+            return next(iter(key.values()))
+        return key
 
     def drop(self, stmt: Any) -> list[_Entry]:
         cascade = stmt.behavior == DropBehavior.DROP_CASCADE
@@ -332,16 +413,24 @@ class _Converter:
         for con in table_constraints:
             keys = [k.sval for k in con.keys or ()]
             if con.contype == ConstrType.CONSTR_PRIMARY:
-                if len(keys) != 1 or keys[0] not in by_name or con.conname or con.including:
+                if not keys or set(keys) - set(by_name) or con.including or con.indexname:
                     raise _Unmapped
-                by_name[keys[0]]["primary_key"] = True
-                self.columns[(table, keys[0])] = (False, "default" in by_name[keys[0]])
+                if [c["name"] for c in columns if c["name"] in keys] != keys:
+                    raise _Unmapped  # a key in another order than the columns'
+                for position, key in enumerate(keys):
+                    named = con.conname and position == 0
+                    by_name[key]["primary_key"] = {"name": con.conname} if named else True
+                    self.columns[(table, key)] = (False, "default" in by_name[key])
             else:
                 extra.append(self.constraint(table, schema, con))
         if not columns:
             raise _Unmapped
         create = _with_schema({"table": table, "columns": columns}, schema)
         return [_Entry({"create_table": create}), *extra]
+
+
+# ALTER TABLE ... REPLICA IDENTITY: pg_class.relreplident -> the file's `identity:`
+_IDENTITIES = {"d": "default", "f": "full", "n": "nothing"}
 
 
 def _raw(text: str) -> _Entry:

@@ -9,6 +9,7 @@ from liveshift import operations
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
 from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
+from liveshift.operations.objects import refuse_taken_version_schema
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
 from liveshift.schema import Schema, quote_ident
@@ -73,13 +74,15 @@ def plan_migration(
     migration: Migration, schema: Schema, probe: Probe, previous_version_schema: str | None
 ) -> MigrationPlan:
     """Validate every operation in order against the schema model and collect its steps."""
-    names = Names(migration=migration.name, schema=schema.name)
+    names = Names(migration.name, schema.name, chosen_version_schema=migration.version_schema)
     version_schema = names.version_schema
-    if len(f"{schema.name}_{migration.name}".encode()) > MAX_IDENTIFIER:
+    if migration.version_schema is not None:
+        refuse_taken_version_schema(schema, probe, migration.version_schema)
+    elif len(f"{schema.name}_{migration.name}".encode()) > MAX_IDENTIFIER:
         raise ValidationError(
             f"the version schema name {schema.name}_{migration.name} is longer than PostgreSQL's "
             f"{MAX_IDENTIFIER}-byte limit",
-            hint="Give the migration a shorter `name:`.",
+            hint="Give the migration a shorter `name:`, or choose its `version_schema:`.",
         )
     current = schema.clone()
     plan = MigrationPlan(migration, schema.name, version_schema, before=schema, after=current)

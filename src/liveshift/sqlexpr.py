@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,6 +34,53 @@ def _parse(expression: str, what: str) -> Any:
             hint="Write a single SQL expression, as it would appear after SELECT.",
         )
     return statement.targetList[0].val
+
+
+# Clauses that make a SELECT a query over rows rather than one value computed from the row.
+_QUERY_CLAUSES = {
+    "fromClause": "FROM",
+    "whereClause": "WHERE",
+    "groupClause": "GROUP BY",
+    "havingClause": "HAVING",
+    "windowClause": "WINDOW",
+    "sortClause": "ORDER BY",
+    "limitCount": "LIMIT",
+    "limitOffset": "OFFSET",
+    "distinctClause": "DISTINCT",
+    "withClause": "WITH",
+    "intoClause": "INTO",
+    "lockingClause": "FOR UPDATE",
+    "valuesLists": "VALUES",
+    "larg": "UNION/INTERSECT/EXCEPT",
+}
+
+
+def unwrap_select(expression: str, what: str) -> str:
+    """`SELECT <expression>` (one value, no FROM) as `<expression>`, the form `up`/`down` take:
+    many tools accept `up: SELECT CASE WHEN x IS NULL THEN 0 ELSE x END`. Any other text is
+    returned as it is (check_expression judges it). A SELECT that reads rows (FROM, WHERE, ...)
+    is refused: `up`/`down` are computed from one row's own columns, in a trigger as well as in
+    the backfill, where a query's columns would mean another table's."""
+    if not re.match(r"\s*select\b", expression, re.IGNORECASE):
+        return expression
+    try:
+        statements = pglast.parse_sql(expression)
+    except pglast.parser.ParseError:
+        return expression
+    statement = statements[0].stmt if len(statements) == 1 else None
+    if not isinstance(statement, ast.SelectStmt):
+        return expression
+    clauses = [shown for c, shown in _QUERY_CLAUSES.items() if getattr(statement, c, None)]
+    if clauses or not statement.targetList or len(statement.targetList) != 1:
+        shown = ", ".join(clauses) or "several values"
+        raise ValidationError(
+            f"the {what} expression is a query ({shown}), not one value computed from the row: "
+            f"`{expression}`",
+            hint=f"Write `{what}` as one SQL expression over the row's columns, as it would "
+            "appear after SELECT, e.g. `CASE WHEN x IS NULL THEN 0 ELSE x END` (a leading "
+            "SELECT with one value and no FROM is accepted too).",
+        )
+    return str(RawStream()(statement.targetList[0].val))
 
 
 def check_expression(expression: str, what: str) -> None:

@@ -57,10 +57,10 @@ def columns(conn: Conn, table: str, schema: str = "public") -> list[tuple[str, s
 def shape(conn: Conn, schema: str = "public") -> dict[str, list[tuple[Any, ...]]]:
     """Everything 'exactly as before' compares: the user schemas, and in `schema` every relation,
     column, default, constraint (with validity), index (with definition, validity, replica identity
-    and cluster marks), trigger, function, view definition and sequence (with its options)."""
+    and cluster marks), table replica identity, trigger, function, view definition and sequence (with its options)."""
     params = {"schema": schema}
     queries = {
-        "relations": "select c.relname, c.relkind::text from pg_class c "
+        "relations": "select c.relname, c.relkind::text, c.relreplident::text from pg_class c "
         "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %(schema)s order by 1",
         "columns": "select c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), "
         "a.attnotnull, a.attidentity::text, pg_get_expr(d.adbin, d.adrelid) from pg_attribute a "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from liveshift.errors import LiveshiftError
 from liveshift.migrator import Migrator
 from tests.operations.catalog import Conn, relations, rows, shape
 from tests.operations.lifecycle import assert_refused, client, migration, run_lifecycle
@@ -109,3 +110,67 @@ def test_without_down_rollback_warns_and_keeps_up(pg_url: str, conn: Conn) -> No
 def test_bad_input(pg_url: str, conn: Conn, spec: dict[str, str], match: str) -> None:
     conn.execute(SETUP)
     assert_refused(pg_url, migration("m1", {"raw_sql": spec}), match)
+
+
+def test_without_down_a_start_after_rollback_skips_the_applied_up(pg_url: str, conn: Conn) -> None:
+    """Chosen behaviour: rollback leaves `up` applied, and starting the same migration again
+    skips it (the journal says a rolled-back start ran it) instead of failing on "already
+    exists"; changed `up` text runs again."""
+    conn.execute(SETUP)
+    up = "create table public.audit (id int primary key, note text)"
+    m = migration(
+        "m1", {"raw_sql": {"up": up}}, {"drop_column": {"table": "users", "column": "email"}}
+    )
+    migrator = Migrator(pg_url)
+    (first,) = [s for s in migrator.plan(m).start if s.operation == "raw_sql"]
+    assert first.sql == up
+    assert any("skips this `up`" in n for n in first.notes)
+    migrator.start(m)
+    migrator.rollback()
+    with client(pg_url) as c:
+        assert "audit" in relations(c, kinds="r")
+        after_rollback = shape(c)
+    (again,) = [s for s in migrator.plan(m).start if s.operation == "raw_sql"]
+    assert again.description.startswith("skip raw SQL (up), already applied")
+    migrator.start(m)
+    with client(pg_url) as c, client(pg_url, "public_m1") as new:
+        assert new.execute("select * from users order by id").fetchall() == [(1,), (2,)]
+        assert c.execute("select count(*) from audit").fetchone() == (0,)
+    migrator.rollback()
+    with client(pg_url) as c:
+        assert shape(c) == after_rollback
+    changed = migration("m1", {"raw_sql": {"up": up + " -- v2"}})
+    (rerun,) = [s for s in migrator.plan(changed).start if s.operation == "raw_sql"]
+    assert rerun.sql == up + " -- v2"
+    with pytest.raises(LiveshiftError, match="already exists"):
+        migrator.start(changed)
+
+
+def test_on_complete_runs_up_at_complete(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    view = "create view public.emails as select id, lower(email) as email from public.users"
+    m = migration("m1", {"raw_sql": {"up": view, "on_complete": True}})
+    plan = Migrator(pg_url).plan(m)
+    assert [s.sql for s in plan.complete if s.operation == "raw_sql"] == [view]
+    assert [s for s in plan.start + plan.rollback if s.operation == "raw_sql"] == []
+
+    def started(old: Conn, new: Conn) -> None:
+        assert "emails" not in relations(old, kinds="v")
+
+    def completed(c: Conn) -> None:
+        c.execute(view.replace("public.emails", "public.emails_direct"))
+        (ours, direct) = (
+            c.execute(
+                "select pg_get_viewdef('public.emails'::regclass), "
+                "pg_get_viewdef('public.emails_direct'::regclass)"
+            ).fetchone()
+            or ()
+        )
+        assert ours == direct
+
+    run_lifecycle(pg_url, m, started=started, completed=completed)
+
+
+def test_on_complete_with_down_is_refused() -> None:
+    with pytest.raises(LiveshiftError, match="`on_complete: true` runs at complete"):
+        migration("m1", {"raw_sql": {"up": "select 1", "down": "select 2", "on_complete": True}})

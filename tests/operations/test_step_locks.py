@@ -103,6 +103,39 @@ OPERATIONS: dict[str, list[dict[str, Any]]] = {
             }
         },
     ],
+    "alter_column, up without a type change": [
+        {
+            "alter_column": {
+                "table": "users",
+                "column": "email",
+                "up": "upper(email)",
+                "unique": True,
+            }
+        },
+    ],
+    "keys, exclusion, renames, replica identity": [
+        {
+            "add_constraint": {
+                "table": "events",
+                "name": "events_pk",
+                "type": "primary_key",
+                "columns": ["what"],
+                "include": ["at"],
+            }
+        },
+        {
+            "add_constraint": {
+                "table": "users",
+                "name": "x_id",
+                "type": "exclude",
+                "using": "hash",
+                "elements": [{"column": "id", "operator": "="}],
+                "build_under_lock": True,
+            }
+        },
+        {"rename_constraint": {"table": "teams", "from": "teams_pkey", "to": "teams_pk"}},
+        {"set_replica_identity": {"table": "users", "identity": "full"}},
+    ],
     "drop_column": [{"drop_column": {"table": "users", "column": "note"}}],
     "indexes and constraints": [
         {"create_index": {"name": "users_name", "table": "users", "columns": ["name"]}},

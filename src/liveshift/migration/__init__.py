@@ -21,6 +21,7 @@ class Migration:
     schema: str | None
     checksum: str
     source: str | None = None
+    version_schema: str | None = None  # the file's `version_schema:`, else <schema>_<name>
 
     @classmethod
     def load(cls, path: str | Path) -> Migration:
@@ -44,6 +45,7 @@ class Migration:
             schema=model.schema_,
             checksum=hashlib.sha256(text.encode()).hexdigest(),
             source=source,
+            version_schema=model.version_schema,
         )
 
     def to_json(self) -> list[dict[str, Any]]:

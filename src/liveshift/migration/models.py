@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -13,6 +14,9 @@ from pydantic import (
     Tag,
     model_validator,
 )
+
+from liveshift.errors import ValidationError
+from liveshift.sqlexpr import unwrap_select
 
 
 def _scalar_to_sql(value: Any) -> Any:
@@ -24,8 +28,22 @@ def _scalar_to_sql(value: Any) -> Any:
     return value
 
 
+def _value_expression(what: str) -> AfterValidator:
+    # `up: SELECT CASE WHEN x IS NULL THEN 0 ELSE x END` is the expression after SELECT.
+    def unwrap(value: str) -> str:
+        try:
+            return unwrap_select(value, what)
+        except ValidationError as exc:
+            raise ValueError(f"{exc.message}. {exc.hint}") from None
+
+    return AfterValidator(unwrap)
+
+
 Identifier = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[^\x00]+$")]
 SqlExpression = Annotated[str, BeforeValidator(_scalar_to_sql), Field(min_length=1)]
+# `up`/`down` of a column: one value computed from the row (a leading `SELECT` is accepted).
+UpExpression = Annotated[SqlExpression, _value_expression("up")]
+DownExpression = Annotated[SqlExpression, _value_expression("down")]
 # Whether the table's own UPDATE triggers fire for the rows a backfill writes (docs/backfill.md).
 TriggerChoice = Literal["fire", "skip"] | None
 
@@ -86,6 +104,18 @@ class Check(Strict):
     name: Identifier | None = None
 
 
+class KeyName(Strict):
+    """`unique: {name: ...}` or `primary_key: {name: ...}`: the key, under the name given (as
+    `check: {name}` and `references: {name}` name theirs); `true` keeps PostgreSQL's naming."""
+
+    name: Identifier
+
+
+def key_name(key: bool | KeyName | None) -> str | None:
+    """The name a `unique:` / `primary_key:` value gives its constraint, if it gives one."""
+    return key.name if isinstance(key, KeyName) else None
+
+
 class Column(Strict):
     """A column definition as the new application version sees it."""
 
@@ -93,8 +123,8 @@ class Column(Strict):
     type: Annotated[str, Field(min_length=1)]
     nullable: bool = True
     default: SqlExpression | None = None
-    unique: bool = False
-    primary_key: bool = False
+    unique: bool | KeyName = False
+    primary_key: bool | KeyName = False
     check: Check | None = None
     references: References | None = None
     comment: str | None = None
@@ -110,7 +140,7 @@ class AddColumn(Strict):
 
     table: Identifier
     column: Column
-    up: SqlExpression | None = None
+    up: UpExpression | None = None
     backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
@@ -120,7 +150,7 @@ class DropColumn(Strict):
 
     table: Identifier
     column: Identifier
-    down: SqlExpression | None = None
+    down: DownExpression | None = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
@@ -141,12 +171,12 @@ class AlterColumn(Strict):
     nullable: bool | None = None
     default: SqlExpression | None = None
     drop_default: bool = False
-    unique: bool | None = None
+    unique: bool | KeyName | None = None
     check: Check | None = None
     references: References | None = None
     name: Identifier | None = None
-    up: SqlExpression | None = None
-    down: SqlExpression | None = None
+    up: UpExpression | None = None
+    down: DownExpression | None = None
     backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
@@ -161,11 +191,13 @@ class AlterColumn(Strict):
             self.check,
             self.references,
             self.name,
+            self.up,  # values fixed for the new version, with no other change
+            self.down,
         ]
         if all(change is None for change in changes):
             raise ValueError(
                 "alter_column changes nothing: give at least one of type, nullable, default, "
-                "drop_default, unique, check, references, name"
+                "drop_default, unique, check, references, name, up, down"
             )
         _one_referenced_column(self.references, "alter_column's")
         return self
@@ -191,14 +223,46 @@ class RenameTable(Strict):
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
+# An operator class, optionally schema-qualified (`text_pattern_ops`, `public.my_ops`).
+OperatorClass = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", max_length=127)
+]
+# A storage parameter's value (`fillfactor: 70`, `fastupdate: false`, `buffering: auto`).
+StorageValue = bool | int | float | str
+
+
+class IndexKey(Strict):
+    """One key of an index with its options: a `column` or an `expression`, and optionally an
+    operator class, a collation, a sort order and where NULLs sort."""
+
+    column: Identifier | None = None
+    expression: SqlExpression | None = None
+    opclass: OperatorClass | None = None
+    collate: Identifier | None = None
+    order: Literal["asc", "desc"] | None = None
+    nulls: Literal["first", "last"] | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> IndexKey:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError(
+                "an index key names either `column: email` or `expression: lower(email)`"
+                + (", not both" if self.column is not None else "")
+            )
+        return self
+
+
 class CreateIndex(Strict):
     name: Identifier
     table: Identifier
-    columns: Annotated[list[str], Field(min_length=1)]
+    # Column names, expressions such as "lower(email)", or keys with options (IndexKey).
+    columns: Annotated[list[str | IndexKey], Field(min_length=1)]
     unique: bool = False
     method: Literal["btree", "hash", "gist", "gin", "spgist", "brin"] = "btree"
     where: SqlExpression | None = None
     include: list[Identifier] = Field(default_factory=list)
+    # Storage parameters: CREATE INDEX ... WITH (fillfactor = 70, ...).
+    with_: dict[Identifier, StorageValue] = Field(default_factory=dict, alias="with")
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
@@ -207,21 +271,86 @@ class DropIndex(Strict):
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
+# An operator of an exclusion constraint: symbols (`&&`, `=`, `<>`, `-|-`), or OPERATOR(schema.op).
+ExclusionOperator = Annotated[
+    str,
+    Field(
+        pattern=r"^([~!@#%^&*+\-<>=|`?/]+|OPERATOR\([A-Za-z_][A-Za-z0-9_]*\.[~!@#%^&*+\-<>=|`?/]+\))$",
+        max_length=127,
+    ),
+]
+
+
+class ExclusionElement(Strict):
+    """One element of an exclusion constraint: a `column` or an `expression`, the `operator` two
+    rows must not both satisfy on it, and optionally an operator class."""
+
+    column: Identifier | None = None
+    expression: SqlExpression | None = None
+    operator: ExclusionOperator
+    opclass: OperatorClass | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ExclusionElement:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError(
+                "an exclusion element names either `column: during` or `expression: "
+                "tstzrange(starts, ends)`" + (", not both" if self.column is not None else "")
+            )
+        return self
+
+
 class AddConstraint(Strict):
     table: Identifier
     name: Identifier
-    type: Literal["check", "unique", "foreign_key"]
+    type: Literal["check", "unique", "foreign_key", "primary_key", "exclude"]
     columns: list[Identifier] = Field(default_factory=list)
     check: SqlExpression | None = None
     references: References | None = None
+    # unique / primary_key: covering columns stored in the index (INCLUDE).
+    include: list[Identifier] = Field(default_factory=list)
+    # exclude: the index method, the elements, an optional predicate (a partial constraint), and
+    # the consent to build the index under a lock that blocks reads and writes on a table with
+    # rows (PostgreSQL has no NOT VALID nor USING INDEX for an exclusion constraint).
+    using: Literal["gist", "spgist", "btree", "hash"] = "gist"
+    elements: list[ExclusionElement] = Field(default_factory=list)
+    where: SqlExpression | None = None
+    build_under_lock: bool = False
+    # check / unique / foreign_key over one column: the column's values for the new version
+    # (fixing the rows that would violate it) and, back, for old clients (as alter_column's).
+    up: UpExpression | None = None
+    down: DownExpression | None = None
+    backfill_triggers: TriggerChoice = None  # with `up`/`down`, as alter_column's
     schema_: Identifier | None = Field(default=None, alias="schema")
 
     @model_validator(mode="after")
     def _fits_type(self) -> AddConstraint:
         if self.type == "check" and not self.check:
             raise ValueError("a check constraint needs `check: <boolean SQL expression>`")
-        if self.type in ("unique", "foreign_key") and not self.columns:
+        if self.type in ("unique", "foreign_key", "primary_key") and not self.columns:
             raise ValueError(f"a {self.type} constraint needs `columns: [...]`")
+        if self.up is not None or self.down is not None:
+            self._up_down_fits()
+        elif self.backfill_triggers is not None:
+            raise ValueError("`backfill_triggers:` belongs with `up`/`down` (a backfill)")
+        if self.include and self.type not in ("unique", "primary_key"):
+            raise ValueError("`include:` belongs to a unique or primary_key constraint")
+        if self.type == "exclude":
+            if not self.elements:
+                raise ValueError(
+                    "an exclude constraint needs `elements: [{column: ..., operator: ...}, ...]`"
+                )
+            if self.columns:
+                raise ValueError(
+                    "an exclude constraint lists `elements:` (each a column or expression with "
+                    "its operator), not `columns:`"
+                )
+        else:
+            for key in ("elements", "where", "build_under_lock"):
+                if key in self.model_fields_set:
+                    raise ValueError(f"`{key}:` belongs to an exclude constraint")
+            if "using" in self.model_fields_set:
+                raise ValueError("`using:` (the index method) belongs to an exclude constraint")
         if self.type == "foreign_key":
             if self.references is None:
                 raise ValueError(
@@ -239,6 +368,20 @@ class AddConstraint(Strict):
                 )
         return self
 
+    def _up_down_fits(self) -> None:
+        if self.type in ("primary_key", "exclude"):
+            raise ValueError(
+                f"`up`/`down` on a {self.type} constraint: fix the column's values first, with an "
+                "alter_column `{table, column, up, down}` (and `nullable: false` for a key) in an "
+                "earlier migration, then add the constraint"
+            )
+        if len(self.columns) != 1 or self.include:
+            raise ValueError(
+                "`up`/`down` give the new version the fixed values of one column: list that one "
+                "column in `columns: [...]` (no `include:`); for a constraint over several "
+                "columns, fix each column with alter_column `up`/`down` in an earlier migration"
+            )
+
 
 class DropConstraint(Strict):
     table: Identifier
@@ -246,9 +389,46 @@ class DropConstraint(Strict):
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 
+class RenameConstraint(Strict):
+    """Rename a constraint (a unique, primary key or exclusion constraint renames its index too)."""
+
+    table: Identifier
+    from_: Identifier = Field(alias="from")
+    to: Identifier
+    schema_: Identifier | None = Field(default=None, alias="schema")
+
+
+class ReplicaIdentityIndex(Strict):
+    """`identity: {index: name}`: REPLICA IDENTITY USING INDEX, a unique index of the table."""
+
+    index: Identifier
+
+
+class SetReplicaIdentity(Strict):
+    """What logical replication sends of an updated or deleted row: `default` (the primary key),
+    `full` (every column), `nothing`, or `{index: name}`."""
+
+    table: Identifier
+    identity: Literal["default", "full", "nothing"] | ReplicaIdentityIndex
+    schema_: Identifier | None = Field(default=None, alias="schema")
+
+
 class RawSql(Strict):
+    """Hand-written SQL: `up` at start (at complete with `on_complete: true`), `down` at rollback."""
+
     up: SqlExpression
     down: SqlExpression | None = None
+    on_complete: bool = False
+
+    @model_validator(mode="after")
+    def _down_undoes_a_start(self) -> RawSql:
+        if self.on_complete and self.down is not None:
+            raise ValueError(
+                "a raw_sql with `on_complete: true` runs at complete, after which there is no "
+                "rollback: its `down` would never run; drop `down` (or `on_complete` to run `up` "
+                "at start, undone by `down` at rollback)"
+            )
+        return self
 
 
 # One entry of `operations:` is a mapping with exactly one key naming the operation.
@@ -300,6 +480,14 @@ class RawSqlOp(Strict):
     raw_sql: RawSql
 
 
+class RenameConstraintOp(Strict):
+    rename_constraint: RenameConstraint
+
+
+class SetReplicaIdentityOp(Strict):
+    set_replica_identity: SetReplicaIdentity
+
+
 OPERATION_WRAPPERS: dict[str, type[Strict]] = {
     "add_column": AddColumnOp,
     "drop_column": DropColumnOp,
@@ -313,6 +501,8 @@ OPERATION_WRAPPERS: dict[str, type[Strict]] = {
     "add_constraint": AddConstraintOp,
     "drop_constraint": DropConstraintOp,
     "raw_sql": RawSqlOp,
+    "rename_constraint": RenameConstraintOp,
+    "set_replica_identity": SetReplicaIdentityOp,
 }
 
 OperationSpec = (
@@ -328,6 +518,8 @@ OperationSpec = (
     | AddConstraint
     | DropConstraint
     | RawSql
+    | RenameConstraint
+    | SetReplicaIdentity
 )
 
 
@@ -353,7 +545,9 @@ Operation = Annotated[
     | Annotated[DropIndexOp, Tag("drop_index")]
     | Annotated[AddConstraintOp, Tag("add_constraint")]
     | Annotated[DropConstraintOp, Tag("drop_constraint")]
-    | Annotated[RawSqlOp, Tag("raw_sql")],
+    | Annotated[RawSqlOp, Tag("raw_sql")]
+    | Annotated[RenameConstraintOp, Tag("rename_constraint")]
+    | Annotated[SetReplicaIdentityOp, Tag("set_replica_identity")],
     Discriminator(_operation_tag),
 ]
 
@@ -363,7 +557,26 @@ class MigrationFile(Strict):
 
     name: Identifier | None = None
     schema_: Identifier | None = Field(default=None, alias="schema")
+    # The schema of the new version's views (new clients' search_path); default <schema>_<name>.
+    version_schema: Identifier | None = None
     operations: Annotated[list[Operation], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _version_schema_is_a_name(self) -> MigrationFile:
+        chosen = self.version_schema
+        if chosen is None:
+            return self
+        if len(chosen.encode()) > 63:
+            raise ValueError(
+                f"`version_schema: {chosen}` is {len(chosen.encode())} bytes long, over "
+                "PostgreSQL's 63-byte limit for a name"
+            )
+        if chosen.lower().startswith("pg_") or chosen in ("liveshift", "information_schema"):
+            raise ValueError(
+                f"`version_schema: {chosen}` is reserved (pg_*, information_schema and "
+                "liveshift's own state schema): choose another name"
+            )
+        return self
 
 
 def unwrap(wrapper: Strict) -> tuple[str, OperationSpec]:

@@ -17,7 +17,9 @@ from liveshift.operations.drop_index import DropIndexOperation
 from liveshift.operations.drop_table import DropTableOperation
 from liveshift.operations.raw_sql import RawSqlOperation
 from liveshift.operations.rename_column import RenameColumnOperation
+from liveshift.operations.rename_constraint import RenameConstraintOperation
 from liveshift.operations.rename_table import RenameTableOperation
+from liveshift.operations.set_replica_identity import SetReplicaIdentityOperation
 
 OPERATIONS: dict[str, type[Operation[Any]]] = {
     AddColumnOperation.name: AddColumnOperation,
@@ -31,7 +33,9 @@ OPERATIONS: dict[str, type[Operation[Any]]] = {
     DropIndexOperation.name: DropIndexOperation,
     DropTableOperation.name: DropTableOperation,
     RawSqlOperation.name: RawSqlOperation,
+    RenameConstraintOperation.name: RenameConstraintOperation,
     RenameTableOperation.name: RenameTableOperation,
+    SetReplicaIdentityOperation.name: SetReplicaIdentityOperation,
 }
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
-from liveshift.migration.models import AddColumn
+from liveshift.migration.models import AddColumn, key_name
 from liveshift.operations.base import Operation
+from liveshift.operations.objects import refuse_taken_constraint_name
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
@@ -54,7 +55,12 @@ class AddColumnOperation(Operation[AddColumn]):
         if column.primary_key:
             raise ValidationError(
                 f"add_column cannot add a primary key column ({column.name!r}) to an existing table",
-                hint="Add the column, then add a unique constraint and promote it by hand.",
+                hint="Add the column (nullable: false, with `up:` or a default) in one migration, "
+                "then an add_constraint `type: primary_key, columns: [...]` in the next.",
+            )
+        if key_name(column.unique) is not None:
+            refuse_taken_constraint_name(
+                schema, table, probe, self._unique_name(), "the unique constraint"
             )
         type_name = probe.type_exists(column.type)
         if column.default is not None:
@@ -130,7 +136,7 @@ class AddColumnOperation(Operation[AddColumn]):
         return ref.name if ref and ref.name else self._final("fkey")
 
     def _unique_name(self) -> str:
-        return self._final("key")
+        return key_name(self.spec.column.unique) or self._final("key")
 
     def _final(self, suffix: str) -> str:
         from liveshift.operations.base import short_name

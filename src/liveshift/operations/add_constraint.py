@@ -1,11 +1,14 @@
-"""add_constraint: check / unique / foreign key, added without a long lock, validated at complete."""
+"""add_constraint: check / unique / foreign key / primary key / exclusion, without a long lock
+where PostgreSQL has a way (an exclusion constraint has none: it says so, or is refused)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
-from liveshift.migration.models import AddConstraint
+from liveshift.migration.models import AddConstraint, AlterColumn, Check, KeyName
+from liveshift.operations.alter_column import AlterColumnOperation
 from liveshift.operations.base import Operation
 from liveshift.operations.objects import (
     physical_expression,
@@ -16,20 +19,34 @@ from liveshift.operations.steps import (
     concurrent_index_step,
     drop_index_concurrently_step,
     foreign_key_not_valid_step,
+    validate_constraint_step,
 )
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Constraint, Index, Schema, Table, quote_ident
+from liveshift.probe import model_row
+from liveshift.schema import Constraint, Index, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
+KINDS = {"check": "c", "unique": "u", "foreign_key": "f", "primary_key": "p", "exclude": "x"}
+EXCLUDE_LOCK = (
+    "PostgreSQL cannot add an exclusion constraint NOT VALID nor USING INDEX: it builds the index "
+    "under ACCESS EXCLUSIVE, so reads and writes of {table} wait for the whole build "
+    "(~{rows} rows)"
+)
+
+
 class AddConstraintOperation(Operation[AddConstraint]):
     """Expand: a check or foreign key is added NOT VALID (enforced for every new write, of either
-    version, with no scan); a unique constraint's index is built concurrently. Contract: VALIDATE
+    version, with no scan); a unique or primary key constraint's index is built concurrently (a
+    primary key's nullable columns get a NOT VALID `IS NOT NULL` check first); an exclusion
+    constraint is added as it is, under ACCESS EXCLUSIVE for its index build (PostgreSQL has no
+    other way), only on an empty table or with `build_under_lock: true`. Contract: VALIDATE
     CONSTRAINT (SHARE UPDATE EXCLUSIVE: reads and writes go on during the scan), or ADD CONSTRAINT
-    ... UNIQUE USING INDEX (catalog only). Rollback drops what start made."""
+    ... UNIQUE / PRIMARY KEY USING INDEX (catalog only; SET NOT NULL uses the validated checks).
+    Rollback drops what start made."""
 
     name = "add_constraint"
 
@@ -37,6 +54,12 @@ class AddConstraintOperation(Operation[AddConstraint]):
     columns: list[str]
     condition: str | None
     target: tuple[str, list[str]] | None  # (qualified table, physical columns in key order)
+    include: list[str]
+    exclusion: str | None  # EXCLUDE USING ... (...) [WHERE (...)]
+    not_null: list[str]  # a primary key's columns that are nullable now
+    # With `up`/`down`: the change is alter_column's (a new column filled from `up`, carrying the
+    # constraint), which this operation runs.
+    fix: AlterColumnOperation | None = None
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -48,9 +71,13 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 object=f"{schema.name}.{table.name}.{spec.name}",
                 hint="Choose another name, or drop_constraint the existing one first.",
             )
-        if spec.type == "unique":
+        if spec.type in ("unique", "primary_key", "exclude"):
             # Its index takes the constraint's name, and index names share the relation namespace.
             refuse_taken_relation_name(schema, probe, spec.name, "add_constraint")
+        if spec.up is not None or spec.down is not None:
+            self.fix = AlterColumnOperation(self._fixing_column(), self.names)
+            self.fix.validate(schema, probe)
+            return
         self.columns = [table.column(c).physical for c in spec.columns]
         if len(set(spec.columns)) != len(spec.columns):
             raise ValidationError(
@@ -59,6 +86,13 @@ class AddConstraintOperation(Operation[AddConstraint]):
             )
         self.condition = None
         self.target = None
+        self.include = [quote_ident(table.column(c).physical) for c in spec.include]
+        self.exclusion = None
+        self.not_null = []
+        if spec.type == "primary_key":
+            self._validate_primary_key(schema, table, probe)
+        if spec.type == "exclude":
+            self._validate_exclusion(table, probe)
         if spec.type == "check":
             assert spec.check is not None  # the file format requires it
             check_expression(spec.check, "check")
@@ -76,7 +110,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 )
             refuse_without_unique_key(schema, target, ref.targets, spec.name)
             self.target = (target.qualified, referenced)
-        kind = {"check": "c", "unique": "u", "foreign_key": "f"}[spec.type]
+        kind = KINDS[spec.type]
         table.constraints[spec.name] = Constraint(
             spec.name,
             kind,
@@ -84,8 +118,111 @@ class AddConstraintOperation(Operation[AddConstraint]):
             definition=self.condition or "",
             referenced_table=spec.references.table if spec.references else None,
         )
-        if spec.type == "unique":
-            table.indexes[spec.name] = Index(spec.name, list(self.columns), unique=True)
+        if spec.type in ("unique", "primary_key"):
+            primary = spec.type == "primary_key"
+            table.indexes[spec.name] = Index(
+                spec.name, list(self.columns), unique=True, primary=primary
+            )
+        if spec.type == "primary_key":
+            for column in table.columns.values():
+                if column.physical in self.columns:
+                    column.nullable = False
+        if spec.type == "exclude":
+            table.indexes[spec.name] = Index(spec.name, list(self.columns))
+
+    def _validate_primary_key(self, schema: Schema, table: Table, probe: Probe) -> None:
+        spec = self.spec
+        where = f"{schema.name}.{table.name}.{spec.name}"
+        existing = next((c.name for c in table.constraints.values() if c.kind == "p"), None)
+        if existing is not None:
+            raise ValidationError(
+                f"table {table.name} already has a primary key, {existing}",
+                object=where,
+                hint="A table has one primary key: add this one as `type: unique`, or replace "
+                f"the key in two migrations (drop_constraint {existing}, then this one).",
+            )
+        by_physical = table.columns_by_physical()
+        self.not_null = [c for c in self.columns if by_physical[c].nullable]
+        if not self.not_null or not _in_catalog(probe, table):
+            return
+        condition = " or ".join(f"{quote_ident(c)} is null" for c in self.not_null)
+        rows = probe.ask(
+            [f"select exists (select from only {table.qualified} where {condition})"],
+            f"the columns of primary key {spec.name}",
+        )
+        if rows[0][0]:
+            named = ", ".join(by_physical[c].name for c in self.not_null)
+            raise ValidationError(
+                f"primary key {spec.name}: some rows of {table.name} hold NULL in {named}, and "
+                "a primary key's columns are NOT NULL",
+                object=where,
+                hint="Fill them first (an alter_column with `nullable: false` and `up:` in an "
+                "earlier migration, or a raw_sql UPDATE), then add the key.",
+            )
+
+    def _validate_exclusion(self, table: Table, probe: Probe) -> None:
+        spec = self.spec
+        elements = []
+        for element in spec.elements:
+            if element.column is not None:
+                physical = table.column(element.column).physical
+                self.columns.append(physical)
+                key = quote_ident(physical)
+            else:
+                assert element.expression is not None  # the file format requires one of them
+                check_expression(element.expression, "exclusion element")
+                key = "(" + physical_expression(table, element.expression, "element") + ")"
+            if element.opclass is not None:
+                key += " " + ".".join(quote_ident(p) for p in element.opclass.split("."))
+            elements.append(f"{key} with {element.operator}")
+        self.exclusion = f"exclude using {spec.using} ({', '.join(elements)})"
+        if spec.where is not None:
+            check_expression(spec.where, "where")
+            self.exclusion += f" where ({physical_expression(table, spec.where, 'where')})"
+        # The server judges operators, operator classes and the method on an empty copy of the
+        # model's columns, in a transaction rolled back.
+        probe.ask(
+            [
+                f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
+                "with no data",
+                f"alter table _ls_probe add {self.exclusion}",
+            ],
+            f"exclusion constraint {spec.name}",
+        )
+        if not spec.build_under_lock and _in_catalog(probe, table) and probe.has_rows(table):
+            raise ValidationError(
+                f"exclusion constraint {spec.name}: "
+                + EXCLUDE_LOCK.format(table=table.name, rows=table.estimated_rows),
+                object=f"{table.schema}.{table.name}.{spec.name}",
+                hint="Add `build_under_lock: true` to accept that stall (e.g. in a maintenance "
+                "window, or for a small table), or add the constraint when the table is created.",
+            )
+
+    def _fixing_column(self) -> AlterColumn:
+        """This constraint as alter_column's: the one column, fixed by `up`, carrying it."""
+        spec = self.spec
+        (column,) = spec.columns  # the file format requires one with `up`/`down`
+        ref = spec.references
+        return AlterColumn(
+            table=spec.table,
+            column=column,
+            up=spec.up,
+            down=spec.down,
+            check=Check(constraint=spec.check, name=spec.name) if spec.check else None,
+            unique=KeyName(name=spec.name) if spec.type == "unique" else None,
+            references=ref.model_copy(update={"name": spec.name}) if ref else None,
+            backfill_triggers=spec.backfill_triggers,
+        )
+
+    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+        return self._ours(self.fix.start_after_backfills(before, after)) if self.fix else []
+
+    def _ours(self, steps: list[Step]) -> list[Step]:
+        # The plan and the journal name the operation the file wrote.
+        return [dataclasses.replace(s, operation=self.name) for s in steps]
+
+    def _not_null_check(self, column: str) -> str:
+        return self.names.object("pknn", self.spec.table, column)
 
     def _table(self, schema: Schema) -> Table:
         return schema.table(self.spec.table)
@@ -94,18 +231,51 @@ class AddConstraintOperation(Operation[AddConstraint]):
         return (table.qualified, self.target[0]) if self.target else (table.qualified,)
 
     def start(self, before: Schema, after: Schema) -> list[Step]:
+        if self.fix is not None:
+            return self._ours(self.fix.start(before, after))
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
         columns = ", ".join(quote_ident(c) for c in self.columns)
-        if spec.type == "unique":
+        include = f" include ({', '.join(self.include)})" if self.include else ""
+        if spec.type in ("unique", "primary_key"):
+            checks = [
+                Step(
+                    f"add check {self._not_null_check(c)} (not valid): {c} is not null for new "
+                    "writes",
+                    sql=f"alter table only {table.qualified} add constraint "
+                    f"{quote_ident(self._not_null_check(c))} check ({quote_ident(c)} is not null) "
+                    "not valid",
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(table.qualified,),
+                    operation=self.name,
+                    notes=("metadata only: no scan",),
+                )
+                for c in self.not_null
+            ]
             return [
+                *checks,
                 concurrent_index_step(
                     table,
                     spec.name,
-                    f"create unique index concurrently {name} on {table.qualified} ({columns})",
+                    f"create unique index concurrently {name} on {table.qualified} "
+                    f"({columns}){include}",
                     description=f"build the unique index for constraint {spec.name} concurrently",
                     operation=self.name,
+                ),
+            ]
+        if spec.type == "exclude":
+            return [
+                Step(
+                    f"add exclusion constraint {spec.name} to {table.name}",
+                    sql=f"alter table only {table.qualified} add constraint {name} "
+                    f"{self.exclusion}",
+                    lock=LockMode.ACCESS_EXCLUSIVE,
+                    tables=(table.qualified,),
+                    scans=True,
+                    estimated_rows=table.estimated_rows,
+                    operation=self.name,
+                    notes=(EXCLUDE_LOCK.format(table=table.name, rows=table.estimated_rows),),
                 )
             ]
         if spec.type == "check":
@@ -138,20 +308,52 @@ class AddConstraintOperation(Operation[AddConstraint]):
         ]
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:
+        if self.fix is not None:
+            return self._ours(self.fix.complete(before, after))
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
-        if spec.type == "unique":
+        if spec.type == "exclude":
+            return []
+        if spec.type in ("unique", "primary_key"):
+            kind = "unique" if spec.type == "unique" else "primary key"
+            final = [
+                f"alter table only {table.qualified} alter column {quote_ident(c)} set not null"
+                for c in self.not_null
+            ] + [
+                f"alter table only {table.qualified} drop constraint "
+                f"{quote_ident(self._not_null_check(c))}"
+                for c in self.not_null
+            ]
+            final.append(
+                f"alter table only {table.qualified} add constraint {name} {kind} using index {name}"
+            )
+            validations = [
+                validate_constraint_step(
+                    table.qualified,
+                    self._not_null_check(c),
+                    operation=self.name,
+                    estimated_rows=table.estimated_rows,
+                )
+                for c in self.not_null
+            ]
             return [
+                *validations,
                 Step(
-                    f"turn the unique index {spec.name} into a constraint",
-                    sql=f"alter table only {table.qualified} add constraint {name} "
-                    f"unique using index {name}",
+                    f"turn the unique index {spec.name} into a {kind} constraint",
+                    sql=";\n".join(final),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     operation=self.name,
-                    notes=("metadata only: the index is already built and valid",),
-                )
+                    notes=(
+                        "metadata only: the index is already built and valid"
+                        + (
+                            "; the validated checks spare SET NOT NULL its scan"
+                            if self.not_null
+                            else ""
+                        ),
+                    ),
+                ),
             ]
         return [
             Step(
@@ -167,16 +369,29 @@ class AddConstraintOperation(Operation[AddConstraint]):
         ]
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        if self.fix is not None:
+            return self._ours(self.fix.rollback(before, after))
         spec = self.spec
         table = self._table(before)
-        if spec.type == "unique":
+        if spec.type in ("unique", "primary_key"):
             return [
                 drop_index_concurrently_step(
                     table,
                     spec.name,
                     description=f"drop the unique index {spec.name} concurrently",
                     operation=self.name,
-                )
+                ),
+                *(
+                    Step(
+                        f"drop check {self._not_null_check(c)}",
+                        sql=f"alter table if exists only {table.qualified} drop constraint "
+                        f"if exists {quote_ident(self._not_null_check(c))}",
+                        lock=LockMode.ACCESS_EXCLUSIVE,
+                        tables=(table.qualified,),
+                        operation=self.name,
+                    )
+                    for c in self.not_null
+                ),
             ]
         return [
             Step(
@@ -188,6 +403,14 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 operation=self.name,
             )
         ]
+
+
+def _in_catalog(probe: Probe, table: Table) -> bool:
+    """Whether the table exists yet (not one an earlier operation of the migration creates)."""
+    rows = probe.ask(
+        [f"select to_regclass({quote_literal(table.qualified)}) is not null"], "the table"
+    )
+    return bool(rows[0][0])
 
 
 def refuse_without_unique_key(schema: Schema, target: Table, names: list[str], name: str) -> None:

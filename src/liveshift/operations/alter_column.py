@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
-from liveshift.migration.models import AlterColumn
+from liveshift.migration.models import AlterColumn, key_name
 from liveshift.operations.base import Operation, short_name
 from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
+from liveshift.operations.objects import refuse_taken_constraint_name
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
@@ -114,15 +115,6 @@ class AlterColumnOperation(Operation[AlterColumn]):
         if spec.type is not None:
             new_type = probe.type_exists(spec.type)
         type_changes = new_type != column.type
-        if not type_changes and (
-            spec.down is not None or (spec.up is not None and spec.nullable is not False)
-        ):
-            raise ValidationError(
-                f"alter_column of {where} gives `up`/`down` but changes no type",
-                object=where,
-                hint="`up` and `down` translate values between two types; without a type change, "
-                "`up` only fills NULLs when the column becomes NOT NULL (`nullable: false`).",
-            )
         nullable = column.nullable if spec.nullable is None else spec.nullable
         if type_changes:
             self.swap = (
@@ -134,6 +126,10 @@ class AlterColumnOperation(Operation[AlterColumn]):
         elif column.nullable and not nullable and spec.up is not None:
             # Filling NULLs in place could not be rolled back exactly: fill a new column.
             self.swap = self.fill_nulls = True
+        elif spec.up is not None or spec.down is not None:
+            # Values fixed without a type change (e.g. before a unique or check applies): the new
+            # version sees `up` of every row in a new column; old clients write through `down`.
+            self.swap = True
         default = column.default
         self.carry = None
         if spec.default is not None:
@@ -173,8 +169,9 @@ class AlterColumnOperation(Operation[AlterColumn]):
         self.drop_default = spec.drop_default and column.default is not None
         if default is not None and (spec.default is not None or self.swap):
             probe.expression_fits(table, default, new_type, f"the default `{default}`")
-        if spec.unique is True:
+        if spec.unique is not None and spec.unique is not False:
             self.add_unique = unique_now is None  # with a new column, it carries the old one
+            self._refuse_unique_name(schema, table, probe, unique_now)
         elif spec.unique is False and not self.swap:
             self.drop_unique = unique_now
         # The new shape, as the next operation and the version views see it.
@@ -347,7 +344,24 @@ class AlterColumnOperation(Operation[AlterColumn]):
         return ref.name if ref and ref.name else self._final("fkey")
 
     def _unique_name(self) -> str:
-        return self._final("key")
+        return key_name(self.spec.unique) or self._final("key")
+
+    def _refuse_unique_name(
+        self, schema: Schema, table: Table, probe: Probe, unique_now: str | None
+    ) -> None:
+        """`unique: {name}` names the constraint this operation adds: free, or already it."""
+        chosen = key_name(self.spec.unique)
+        if chosen is None or chosen == unique_now:
+            return
+        if unique_now is not None:
+            raise ValidationError(
+                f"{table.name}.{self.spec.column} is already unique, under constraint "
+                f"{unique_now!r}, not {chosen!r}",
+                object=f"{schema.name}.{table.name}.{unique_now}",
+                hint=f"Rename it: a rename_constraint `{{table: {table.name}, from: {unique_now}, "
+                f"to: {chosen}}}` (and `unique: true` here, or none).",
+            )
+        refuse_taken_constraint_name(schema, table, probe, chosen, "the unique constraint")
 
     def _trigger(self) -> str:
         return self.names.object("trg", self.spec.table, self.spec.column)

@@ -35,10 +35,11 @@ class Names:
 
     migration: str
     schema: str
+    chosen_version_schema: str | None = None  # the migration file's `version_schema:`
 
     @property
     def version_schema(self) -> str:
-        return short_name(self.schema, self.migration)
+        return self.chosen_version_schema or short_name(self.schema, self.migration)
 
     def temp_column(self, column: str) -> str:
         return short_name("_ls_new", column)

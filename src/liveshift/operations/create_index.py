@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
-from liveshift.migration.models import CreateIndex
+from liveshift.migration.models import CreateIndex, IndexKey
 from liveshift.operations.base import Operation
 from liveshift.operations.objects import (
     physical_expression,
@@ -14,7 +14,8 @@ from liveshift.operations.objects import (
 )
 from liveshift.operations.steps import concurrent_index_step, drop_index_concurrently_step
 from liveshift.plan import Step
-from liveshift.schema import Index, Schema, quote_ident
+from liveshift.probe import model_row
+from liveshift.schema import Index, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class CreateIndexOperation(Operation[CreateIndex]):
     keys: list[str]
     include: list[str]
     where: str | None
+    storage: str  # WITH (...) storage parameters
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -56,20 +58,7 @@ class CreateIndexOperation(Operation[CreateIndex]):
         self.keys = []
         physical_columns: list[str] = []
         for key in spec.columns:
-            if key in table.columns:
-                physical = table.columns[key].physical
-                self.keys.append(quote_ident(physical))
-                physical_columns.append(physical)
-                continue
-            # Not a column name: an expression over the columns (e.g. lower(email)).
-            try:
-                check_expression(key, "index key")
-            except ValidationError:
-                table.column(key)  # the likelier mistake: a misspelt column, with a suggestion
-                raise
-            expression = physical_expression(table, key, "index key")
-            probe.expression_fits(table, expression, None, f"the index key `{key}`")
-            self.keys.append(f"({expression})")
+            self.keys.append(self._key(table, key, probe, physical_columns))
         self.include = []
         for column in spec.include:
             self.include.append(quote_ident(table.column(column).physical))
@@ -78,6 +67,10 @@ class CreateIndexOperation(Operation[CreateIndex]):
             check_expression(spec.where, "where")
             self.where = physical_expression(table, spec.where, "where")
             probe.condition_fits(table, self.where, {}, f"the index predicate `{spec.where}`")
+        self.storage = ", ".join(
+            f"{quote_ident(name)} = {_storage_value(value)}" for name, value in spec.with_.items()
+        )
+        self._probe_definition(table, probe)
         table.indexes[spec.name] = Index(
             spec.name,
             physical_columns,
@@ -86,15 +79,68 @@ class CreateIndexOperation(Operation[CreateIndex]):
             definition=self._create_sql(table.qualified),
         )
 
-    def _create_sql(self, qualified: str) -> str:
+    def _key(self, table: Table, key: str | IndexKey, probe: Probe, physical: list[str]) -> str:
+        """One key as CREATE INDEX writes it; plain columns are added to `physical`."""
+        if isinstance(key, str):
+            if key in table.columns:
+                physical.append(table.columns[key].physical)
+                return quote_ident(table.columns[key].physical)
+            # Not a column name: an expression over the columns (e.g. lower(email)).
+            return self._expression(table, key, probe)
+        if key.column is not None:
+            physical.append(table.column(key.column).physical)
+            text = quote_ident(table.column(key.column).physical)
+        else:
+            assert key.expression is not None  # the file format requires one of them
+            text = self._expression(table, key.expression, probe)
+        if key.collate is not None:
+            text += f" collate {quote_ident(key.collate)}"
+        if key.opclass is not None:
+            text += " " + ".".join(quote_ident(part) for part in key.opclass.split("."))
+        if key.order is not None:
+            text += f" {key.order}"
+        if key.nulls is not None:
+            text += f" nulls {key.nulls}"
+        return text
+
+    @staticmethod
+    def _expression(table: Table, key: str, probe: Probe) -> str:
+        try:
+            check_expression(key, "index key")
+        except ValidationError:
+            table.column(key)  # the likelier mistake: a misspelt column, with a suggestion
+            raise
+        expression = physical_expression(table, key, "index key")
+        probe.expression_fits(table, expression, None, f"the index key `{key}`")
+        return f"({expression})"
+
+    def _probe_definition(self, table: Table, probe: Probe) -> None:
+        """The server builds the same index on an empty temporary copy of the table's columns (in
+        a transaction rolled back): operator classes, collations, sort options and storage
+        parameters are judged by PostgreSQL itself, before anything changes."""
+        if not any(isinstance(k, IndexKey) for k in self.spec.columns) and not self.storage:
+            return
+        probe.ask(
+            [
+                f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
+                "with no data",
+                self._create_sql("_ls_probe", concurrently=False, name=False),
+            ],
+            f"index {self.spec.name}",
+        )
+
+    def _create_sql(self, qualified: str, *, concurrently: bool = True, name: bool = True) -> str:
         spec = self.spec
         unique = "unique " if spec.unique else ""
         sql = (
-            f"create {unique}index concurrently {quote_ident(spec.name)} on {qualified} "
+            f"create {unique}index {'concurrently ' if concurrently else ''}"
+            f"{quote_ident(spec.name) + ' ' if name else ''}on {qualified} "
             f"using {spec.method} ({', '.join(self.keys)})"
         )
         if self.include:
             sql += f" include ({', '.join(self.include)})"
+        if self.storage:
+            sql += f" with ({self.storage})"
         if self.where is not None:
             sql += f" where {self.where}"
         return sql
@@ -125,3 +171,11 @@ class CreateIndexOperation(Operation[CreateIndex]):
                 operation=self.name,
             )
         ]
+
+
+def _storage_value(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return quote_literal(value)

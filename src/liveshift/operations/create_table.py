@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
-from liveshift.migration.models import CreateTable
+from liveshift.migration.models import Column as ColumnSpec
+from liveshift.migration.models import CreateTable, key_name
 from liveshift.operations.base import Operation, short_name
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
@@ -32,6 +33,13 @@ class CreateTableOperation(Operation[CreateTable]):
 
     def _primary_key(self) -> list[str]:
         return [c.name for c in self.spec.columns if c.primary_key]
+
+    def _primary_key_name(self) -> str:
+        named = [n for c in self.spec.columns if (n := key_name(c.primary_key))]
+        return named[0] if named else short_name(self.spec.table, "pkey")
+
+    def _unique_name(self, column: ColumnSpec) -> str:
+        return key_name(column.unique) or self._constraint_name(column.name, "key")
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         spec = self.spec
@@ -90,11 +98,19 @@ class CreateTableOperation(Operation[CreateTable]):
         constraints: list[Constraint] = []
         primary = self._primary_key()
         if primary:
-            constraints.append(Constraint(short_name(spec.table, "pkey"), "p", primary))
+            named = sorted({n for c in spec.columns if (n := key_name(c.primary_key))})
+            if len(named) > 1:
+                raise ValidationError(
+                    f"create_table {spec.table}: the primary key over ({', '.join(primary)}) is "
+                    f"given {len(named)} names ({', '.join(named)})",
+                    object=f"{schema.name}.{spec.table}",
+                    hint="A table has one primary key: give its name on one column (or the same "
+                    "on each).",
+                )
+            constraints.append(Constraint(self._primary_key_name(), "p", primary))
         for column in spec.columns:
             if column.unique:
-                key = self._constraint_name(column.name, "key")
-                constraints.append(Constraint(key, "u", [column.name]))
+                constraints.append(Constraint(self._unique_name(column), "u", [column.name]))
             if column.check is not None:
                 check = column.check.name or self._constraint_name(column.name, "check")
                 constraints.append(
@@ -138,16 +154,12 @@ class CreateTableOperation(Operation[CreateTable]):
             lines.append(" ".join(parts))
         primary = self._primary_key()
         if primary:
-            name = (
-                ""
-                if temporary
-                else f"constraint {quote_ident(short_name(self.spec.table, 'pkey'))} "
-            )
+            name = "" if temporary else f"constraint {quote_ident(self._primary_key_name())} "
             lines.append(f"{name}primary key ({', '.join(quote_ident(c) for c in primary)})")
         for column in self.spec.columns:
             col = quote_ident(column.name)
             if column.unique:
-                key = self._constraint_name(column.name, "key")
+                key = self._unique_name(column)
                 name = "" if temporary else f"constraint {quote_ident(key)} "
                 lines.append(f"{name}unique ({col})")
             if column.check is not None:

@@ -70,6 +70,43 @@ def refuse_taken_relation_name(schema: Schema, probe: Probe, name: str, what: st
         )
 
 
+def refuse_taken_constraint_name(
+    schema: Schema, table: Table, probe: Probe, name: str, what: str
+) -> None:
+    """A name chosen for a unique or primary key constraint: free among the table's constraints
+    and, since its index takes the name, among the schema's relations."""
+    refuse_reserved(name, "constraint")
+    if name in table.constraints:
+        raise ValidationError(
+            f"{what} {name!r}: table {table.name} already has a constraint of that name",
+            object=f"{schema.name}.{table.name}.{name}",
+            hint="Choose another name.",
+        )
+    refuse_taken_relation_name(schema, probe, name, what)
+
+
+def refuse_taken_version_schema(schema: Schema, probe: Probe, name: str) -> None:
+    """A chosen `version_schema:` must be a new schema: rollback drops it with everything in it,
+    and a previous version's schema of that name still serves that version's clients."""
+    taken: str | None = None
+    if name == schema.name:
+        taken = "the migration's own schema"
+    else:
+        rows = probe.ask(
+            [f"select exists (select from pg_namespace where nspname = {quote_literal(name)})"],
+            "the version schema's name",
+        )
+        taken = "an existing schema" if rows[0][0] else None
+    if taken is not None:
+        raise ValidationError(
+            f"`version_schema: {name}` names {taken}: the new version's views need a schema of "
+            "their own, which rollback drops with everything in it",
+            object=name,
+            hint="Choose a name no schema has yet (one per migration, e.g. with the version in "
+            "it), or leave `version_schema:` out for <schema>_<migration name>.",
+        )
+
+
 def find_index(schema: Schema, name: str) -> tuple[Table, Index]:
     """The index called `name` on any table of the model, or a ValidationError with a suggestion."""
     for table in schema.tables.values():

@@ -1,4 +1,4 @@
-"""raw_sql: hand-written SQL run as its own step at start (`up`) and at rollback (`down`)."""
+"""raw_sql: hand-written SQL run as its own step at start or complete (`up`), rollback (`down`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import RawSql
 from liveshift.operations.base import Operation
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema
+from liveshift.schema import Schema, quote_literal
+from liveshift.state import STATE_SCHEMA
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -22,6 +23,19 @@ LOCK_UNKNOWN = (
     "retries) as if it needed ACCESS EXCLUSIVE"
 )
 NO_DOWN = "raw_sql has no `down`: rollback leaves its `up` applied"
+RERUN = (
+    "a later start of this migration, after a rollback, skips this `up` (recorded as applied) "
+    "as long as its text is unchanged"
+)
+
+# Whether a rolled-back start of the same migration ran this very `up` (rollback left it applied).
+_APPLIED_BEFORE = f"""
+select exists (
+  select from {STATE_SCHEMA}.steps s join {STATE_SCHEMA}.migrations m on m.id = s.migration_id
+  where m.schema_name = {{schema}} and m.name = {{name}} and m.phase = 'rolled_back'
+    and s.phase = 'start' and s.operation = 'raw_sql' and s.status = 'done' and s.sql = {{sql}}
+)
+"""
 
 # Statement types PostgreSQL refuses to run inside a transaction block.
 _OUTSIDE_TRANSACTION = (
@@ -70,8 +84,10 @@ def _parse(sql: str, what: str) -> bool:
 
 class RawSqlOperation(Operation[RawSql]):
     """Expand: `up`, in its own step (one transaction unless it is a single statement that cannot
-    run in one, e.g. CREATE INDEX CONCURRENTLY). Contract: nothing. Rollback: `down`; without a
-    `down` rollback goes on and says, in the plan and as it runs, that `up` stays applied.
+    run in one, e.g. CREATE INDEX CONCURRENTLY). Contract: nothing, or `up` with `on_complete`.
+    Rollback: `down`; without a `down` rollback goes on and says, in the plan and as it runs, that
+    `up` stays applied, and a later start of the same migration skips that `up` (the step journal
+    says a rolled-back start ran it) instead of failing on what it left ("already exists").
     The schema model does not follow raw SQL: later operations and the version schema see the
     tables as they were before it."""
 
@@ -79,11 +95,16 @@ class RawSqlOperation(Operation[RawSql]):
 
     up_outside_transaction: bool = False
     down_outside_transaction: bool = False
+    applied_before: bool = False
 
     def validate(self, schema: Schema, probe: Probe) -> None:
         self.up_outside_transaction = _parse(self.spec.up, "up")
         if self.spec.down is not None:
             self.down_outside_transaction = _parse(self.spec.down, "down")
+        if self.spec.down is None and not self.spec.on_complete:
+            self.applied_before = _applied_before(
+                probe, self.names.schema, self.names.migration, self.spec.up
+            )
 
     def _step(self, description: str, sql: str, outside: bool) -> Step:
         return Step(
@@ -102,26 +123,61 @@ class RawSqlOperation(Operation[RawSql]):
             ),
         )
 
+    def _up(self) -> Step:
+        return self._step("run raw SQL (up)", self.spec.up, self.up_outside_transaction)
+
     def start(self, before: Schema, after: Schema) -> list[Step]:
-        step = self._step("run raw SQL (up)", self.spec.up, self.up_outside_transaction)
+        if self.spec.on_complete:
+            return []
+        if self.applied_before:
+            return [
+                Step(
+                    f"skip raw SQL (up), already applied by a rolled-back start of "
+                    f"{self.names.migration} ({_excerpt(self.spec.up)})",
+                    sql="select 1",
+                    operation=self.name,
+                    notes=(f"{NO_DOWN}, and an earlier start of this migration ran it", RERUN),
+                )
+            ]
+        step = self._up()
         if self.spec.down is None:
-            step = dataclasses.replace(step, notes=(*step.notes, NO_DOWN))
+            step = dataclasses.replace(step, notes=(*step.notes, NO_DOWN, RERUN))
         return [step]
 
     def complete(self, before: Schema, after: Schema) -> list[Step]:
-        return []
+        if not self.spec.on_complete:
+            return []
+        step = self._up()
+        return [dataclasses.replace(step, description="run raw SQL at complete (up)")]
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        if self.spec.on_complete:
+            return []  # nothing ran before complete
         if self.spec.down is None:
             return [
                 Step(
                     f"WARNING: {NO_DOWN} ({_excerpt(self.spec.up)})",
                     sql="select 1",
                     operation=self.name,
-                    notes=(NO_DOWN,),
+                    notes=(NO_DOWN, RERUN),
                 )
             ]
         return [self._step("run raw SQL (down)", self.spec.down, self.down_outside_transaction)]
+
+
+def _applied_before(probe: Probe, schema: str, migration: str, up: str) -> bool:
+    exists = probe.ask([f"select to_regclass('{STATE_SCHEMA}.steps') is not null"], "the state")
+    if not exists[0][0]:
+        return False
+    rows = probe.ask(
+        [
+            _APPLIED_BEFORE.format(
+                schema=quote_literal(schema), name=quote_literal(migration), sql=quote_literal(up)
+            )
+        ],
+        "whether an earlier start of this migration ran its raw SQL",
+    )
+    return bool(rows[0][0])
 
 
 def _excerpt(sql: str, limit: int = 60) -> str:

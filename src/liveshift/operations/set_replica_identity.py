@@ -1,0 +1,131 @@
+"""set_replica_identity: ALTER TABLE ... REPLICA IDENTITY at start; rollback restores the old one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liveshift.errors import ValidationError, did_you_mean
+from liveshift.migration.models import ReplicaIdentityIndex, SetReplicaIdentity
+from liveshift.operations.base import Operation
+from liveshift.plan import LockMode, Step
+from liveshift.schema import Schema, Table, quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    from liveshift.probe import Probe
+
+# pg_class.relreplident -> the clause that sets it
+_CLAUSES = {"d": "default", "f": "full", "n": "nothing"}
+
+_CURRENT = """
+select c.relreplident::text, (select ic.relname from pg_index i join pg_class ic
+                              on ic.oid = i.indexrelid where i.indrelid = c.oid and i.indisreplident)
+from pg_class c where c.oid = to_regclass({table})
+"""
+
+# What the schema model does not hold of an index: an expression key, a deferrable constraint.
+_INDEX_FACTS = """
+select 0 = any(i.indkey::int2[]), not i.indimmediate from pg_index i
+where i.indexrelid = to_regclass({index})
+"""
+
+
+class SetReplicaIdentityOperation(Operation[SetReplicaIdentity]):
+    """Expand: ALTER TABLE ... REPLICA IDENTITY, a catalog change under a brief ACCESS EXCLUSIVE
+    (no scan: USING INDEX needs a unique, non-partial, valid index on NOT NULL columns, which
+    validate checks). It concerns what logical replication sends of changed rows, not either
+    application version, so it holds for both from start. Contract: nothing. Rollback: the
+    identity the table had before (read from the catalog when the plan is made)."""
+
+    name = "set_replica_identity"
+
+    clause: str
+    previous: str
+
+    def validate(self, schema: Schema, probe: Probe) -> None:
+        spec = self.spec
+        table = schema.table(spec.table)
+        identity = spec.identity
+        if isinstance(identity, ReplicaIdentityIndex):
+            self._refuse_unfit_index(schema, table, identity.index, probe)
+            self.clause = f"using index {quote_ident(identity.index)}"
+        else:
+            self.clause = identity
+        rows = probe.ask(
+            [_CURRENT.format(table=quote_literal(table.qualified))], "the replica identity"
+        )
+        if not rows:  # a table this migration creates: rollback drops it
+            self.previous = "default"
+        elif rows[0][0] == "i":
+            self.previous = f"using index {quote_ident(rows[0][1])}"
+        else:
+            self.previous = _CLAUSES[rows[0][0]]
+
+    def _refuse_unfit_index(self, schema: Schema, table: Table, name: str, probe: Probe) -> None:
+        where = f"{schema.name}.{table.name}.{name}"
+        index = table.indexes.get(name)
+        if index is None:
+            raise ValidationError(
+                f"table {table.name} has no index {name!r} for its replica identity",
+                object=where,
+                hint=did_you_mean(name, table.indexes)
+                or f"Its indexes: {', '.join(table.indexes) or '(none)'}.",
+            )
+        columns = table.columns_by_physical()
+        nullable = [columns[c].name for c in index.columns if c in columns and columns[c].nullable]
+        qualified = f"{quote_ident(schema.name)}.{quote_ident(name)}"
+        facts = probe.ask([_INDEX_FACTS.format(index=quote_literal(qualified))], f"index {name}")
+        expression, deferrable = facts[0] if facts else (False, False)
+        problem = (
+            "is not unique"
+            if not index.unique
+            else "is partial"
+            if index.partial
+            else "is not valid"
+            if not index.valid
+            else f"covers a nullable column ({', '.join(nullable)})"
+            if nullable
+            else "has an expression among its keys"
+            if expression
+            else "belongs to a deferrable constraint"
+            if deferrable
+            else None
+        )
+        if problem is not None:
+            raise ValidationError(
+                f"index {name} of table {table.name} {problem}: PostgreSQL takes as replica "
+                "identity only a unique, non-partial, valid, immediate index on NOT NULL columns",
+                object=where,
+                hint="Choose such an index, or `identity: full` (every column identifies the row).",
+            )
+
+    def _set(self, table: Table, clause: str, description: str) -> Step:
+        return Step(
+            description,
+            # IF EXISTS: a replayed rollback finds the table dropped by an earlier undo.
+            sql=f"alter table if exists only {table.qualified} replica identity {clause}",
+            lock=LockMode.ACCESS_EXCLUSIVE,
+            tables=(table.qualified,),
+            operation=self.name,
+            notes=("metadata only: no scan",),
+        )
+
+    def start(self, before: Schema, after: Schema) -> list[Step]:
+        table = before.table(self.spec.table)
+        return [
+            self._set(
+                table, self.clause, f"set the replica identity of {table.name} to {self.clause}"
+            )
+        ]
+
+    def complete(self, before: Schema, after: Schema) -> list[Step]:
+        return []
+
+    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+        table = before.table(self.spec.table)
+        return [
+            self._set(
+                table,
+                self.previous,
+                f"restore the replica identity of {table.name} ({self.previous})",
+            )
+        ]
