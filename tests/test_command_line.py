@@ -409,6 +409,15 @@ def test_lint_trace_says_it_leaves_the_url_variables_alone(tmp_path: Path) -> No
     assert f"using the embedded PostgreSQL in {EMBEDDED_DIR}" in result.stderr
 
 
+def running(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 # -- the embedded server --------------------------------------------------------------------------
 
 
@@ -439,9 +448,57 @@ def test_embedded_status_and_stop(private_embedded: Path) -> None:
     stopped = run("embedded", "stop", "--dir", str(private_embedded))
     assert stopped.returncode == 0, stopped.stderr
     assert f"stopped the embedded PostgreSQL in {private_embedded}" in stopped.stdout
+    assert not running(postmaster)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=5).close()
     assert not (private_embedded / "postmaster.pid").exists()
     again = run("embedded", "status", "--dir", str(private_embedded))
     assert "no embedded PostgreSQL is running" in again.stdout
     assert (private_embedded / "PG_VERSION").is_file()  # the data stays
+
+
+def test_make_clean_stops_the_embedded_server_before_deleting_it() -> None:
+    """`make clean` in a project whose `make demo` left the embedded server running."""
+    root = Path(f"/tmp/liveshift-cli-make-{uuid.uuid4().hex[:8]}")
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)
+    data = root / ".liveshift" / "pgdata"
+    try:
+        shutil.copy(Path(__file__).parents[1] / "Makefile", root / "Makefile")
+        (root / ".venv" / "bin").mkdir(parents=True)
+        (root / ".venv" / "bin" / "liveshift").symlink_to(LIVESHIFT)
+        from liveshift.embedded import embedded_url
+
+        url = embedded_url(data, announce=False)
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        done = subprocess.run(
+            ["make", "clean"], cwd=root, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert "stopped the embedded PostgreSQL" in done.stdout
+        assert not (root / ".liveshift").exists()
+        assert not running(postmaster)
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(url, connect_timeout=5).close()
+    finally:
+        if data.exists():
+            run("embedded", "stop", "--dir", str(data))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_runner_whose_progress_reader_goes_away_finishes_its_migration(
+    pg_url: str, users: Conn, tmp_path: Path
+) -> None:
+    """`liveshift start F --progress json | head -1`: the migration is not left half-done."""
+    migration = add_column_file(tmp_path, "0001_add_email")
+    process = spawn("start", str(migration), "--complete", "--progress", "json", url=pg_url)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 0, stderr
+    assert stderr == ""
+    assert users.execute("select phase from liveshift.migrations").fetchone() == ("complete",)
+    assert users.execute(
+        "select count(*) from users where email = name || '@example.com'"
+    ).fetchone() == (300,)
