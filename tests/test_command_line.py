@@ -116,7 +116,7 @@ def test_help_into_a_closed_pipe_is_quiet() -> None:
 def test_common_options_go_before_or_after_the_command(pg_url: str, users: Conn) -> None:
     after = run("status", "--json", "--schema", "public", "--database-url", pg_url)
     before = run("--database-url", pg_url, "--schema", "public", "status", "--json")
-    mixed = run("--debug", f"--database-url={pg_url}", "--lock-timeout", "1s", "status", "--json")
+    mixed = run("--json", f"--database-url={pg_url}", "--lock-timeout", "1s", "status", "--debug")
     for result in (after, before, mixed):
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["schema"] == "public"
@@ -307,6 +307,10 @@ def test_lint_of_a_missing_file_claims_no_success(tmp_path: Path) -> None:
     some = run("lint", "--no-cache", str(tmp_path / "ok.sql"), str(tmp_path / "nonexistent.sql"))
     assert some.returncode == 2
     assert "No problems in 1 file. 1 input could not be read." in some.stdout
+    diff = run("lint", "--diff", str(tmp_path / "nonexistent.sql"))
+    assert diff.returncode == 2
+    assert "No automatic fixes" not in diff.stderr
+    assert "Nothing linted: 1 input could not be read." in diff.stderr
 
 
 def test_lock_timeout_messages_speak_of_the_users_column(

@@ -388,8 +388,9 @@ def _is_lint(argv: Sequence[str]) -> bool:
     return bool(words) and words[0] == "lint"
 
 
-# Options of the top level that take no value: every other option before the command takes one.
-_TOP_FLAGS = ("--debug",)
+# Options without a value that may be written before the command: every other option there takes
+# one (`--database-url URL`).
+_FLAGS = ("--debug", "--json", "--complete", "--verify", "--no-cache", "--trace")
 
 
 def command_first(argv: Sequence[str]) -> list[str]:
@@ -402,7 +403,7 @@ def command_first(argv: Sequence[str]) -> list[str]:
     words = [w for i, w in enumerate(words) if w != "--debug" or i >= end]
     i = 0
     while i < len(words) and words[i].startswith("-") and words[i] not in ("-h", "--help", "--"):
-        i += 1 if words[i] in _TOP_FLAGS or "=" in words[i] else 2
+        i += 1 if words[i] in _FLAGS or "=" in words[i] else 2
     if 0 < i < len(words):
         words = [words[i], *words[:i], *words[i + 1 :]]
     return ["--debug", *words] if debug else words
@@ -426,12 +427,14 @@ def _closed_pipe() -> int:
 
 def _quiet_libraries(debug: bool) -> None:
     """psycopg logs (at WARNING) the errors it meets closing a pipeline or a COPY on a connection
-    that was lost; liveshift reports the lost connection itself, once, in its own words. Without
-    a handler, Python would print each record to stderr. --debug shows them."""
+    that was lost, pgserver the failures of the pg_ctl it runs; liveshift reports the lost
+    connection or the failed start itself, once, in its own words. Without a handler, Python
+    would print each record to stderr. --debug shows them."""
     import logging
 
     if not debug:
-        logging.getLogger("psycopg").addHandler(logging.NullHandler())
+        for library in ("psycopg", "pgserver"):
+            logging.getLogger(library).addHandler(logging.NullHandler())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -126,6 +126,14 @@ def _run(args: Namespace | LintArguments) -> int:
     return EXIT_FINDINGS if any(f.is_error for f in result.findings) else EXIT_OK
 
 
+def _with_unreadable(summary: str, files: int, unreadable: int) -> str:
+    """A summary that does not read as a success next to inputs that could not be read."""
+    if not unreadable:
+        return summary
+    inputs = f"{unreadable} input{'s' if unreadable != 1 else ''} could not be read"
+    return f"Nothing linted: {inputs}." if not files else f"{summary} {inputs}."
+
+
 def _say_trace_server(database_url: str | None) -> None:
     """--trace runs the SQL's DDL on a scratch database it creates on a server, and lint runs in
     hooks and CI where $DATABASE_URL often names a production database: it reads only an explicit
@@ -152,7 +160,10 @@ def _show_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...]) 
     for error in errors:
         print(f"liveshift lint: {error.paragraph()}", file=sys.stderr)
     sys.stdout.write(render_diff(results))
-    print(summary(results, applied=False), file=sys.stderr)
+    print(
+        _with_unreadable(summary(results, applied=False), len(results), len(errors)),
+        file=sys.stderr,
+    )
     if errors:
         return EXIT_BAD_INPUT
     return EXIT_FINDINGS if any(result.changed for result in results) else EXIT_OK
@@ -211,11 +222,12 @@ def _print_findings(
     else:
         out = report.render_text(findings, files, color=_use_color(args.color))
         if unreadable:
-            # The summary must not read as a success next to inputs that were not linted.
             listed, _, summary = out.rstrip("\n").rpartition("\n")
-            inputs = f"{unreadable} input{'s' if unreadable != 1 else ''} could not be read"
-            summary = f"Nothing linted: {inputs}." if not files else f"{summary} {inputs}."
-            out = (listed + "\n" if listed else "") + summary + "\n"
+            out = (
+                (listed + "\n" if listed else "")
+                + _with_unreadable(summary, files, unreadable)
+                + "\n"
+            )
     sys.stdout.write(out)
     if traces is not None:
         from liveshift.linter.trace import render_trace_text
