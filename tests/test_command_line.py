@@ -232,7 +232,7 @@ def test_a_second_runner_exits_2_naming_the_holder_and_its_migration(
     assert result.returncode == 2, result.stderr
     assert "in case that runner has just died" in result.stderr
     assert f"pid {pid} (other-runner" in result.stderr
-    assert "running migration '0001_add_email' (phase started" in result.stderr
+    assert "on migration '0001_add_email' (phase started)" in result.stderr
     assert "--wait DURATION" in result.stderr
     with psycopg.connect(pg15_url, autocommit=True) as conn:
         phase = conn.execute("select phase from liveshift.migrations").fetchone()

@@ -275,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liveshift",
         description="Zero-downtime schema changes: expand, backfill, constrain, contract or roll back.",
+        epilog="The options commands share (--database-url, --schema, --debug, the tuning "
+        "options) go before or after the command; `liveshift COMMAND --help` lists them. "
+        "Exit codes: 0 done; 1 lint findings or verification failed; 2 bad input, or another "
+        "runner holds the schema's lock; 3 database refused or lost. A closed output pipe ends "
+        "a command by SIGPIPE (141).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

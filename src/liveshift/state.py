@@ -392,10 +392,9 @@ where l.locktype = 'advisory' and l.database = (select oid from pg_database
   and l.objid = hashtext(%s)::oid and l.objsubid = 2 and l.granted
 """
 
-# What the active migration's phase says its runner is doing.
+# The command a runner holding the lock runs, as the active migration's phase tells it.
 _RUNNER_COMMAND = {
     "starting": "liveshift start",
-    "started": "liveshift start --complete, or a complete",
     "completing": "liveshift complete",
     "rolling_back": "liveshift rollback",
 }
@@ -420,9 +419,9 @@ def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
         store = StateStore(conn)
         active = store.active(schema) if store.exists() else None
         if active is not None:
-            text += (
-                f", running migration {active.name!r} (phase {active.phase}: "
-                f"{_RUNNER_COMMAND.get(active.phase, 'liveshift')})"
+            command = _RUNNER_COMMAND.get(active.phase)
+            text += f", on migration {active.name!r} (phase {active.phase}" + (
+                f": `{command}`)" if command else ")"
             )
     return text
 
