@@ -119,8 +119,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         _migrator(args).migrate(args.directory, outcome=outcome)
     except LiveshiftError as exc:
-        exc.details.append(outcome.summary())
-        if outcome.failed:
+        if outcome.failed:  # a file was refused or failed (not: no such directory)
+            exc.details.append(outcome.summary())
             exc.hint = (
                 f"{exc.hint + ' ' if exc.hint else ''}Then run the same `liveshift migrate` "
                 "again: it skips what is applied and goes on from there."
@@ -294,8 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
                 default=None,
                 metavar="DURATION",
                 help="when another runner holds the schema's runner lock, wait up to this long "
-                "for it, saying who it is (default: exit 2 at once, after a grace wait of "
-                "a few seconds for a runner that has just died)",
+                "for it, saying who it is (default: a grace wait of a few seconds, for a runner "
+                "that has just died, then exit 2)",
             )
         return p
 
