@@ -352,7 +352,7 @@ def test_a_terminated_backfill_reconnects_without_library_noise(
     with psycopg.connect(pg15_url, autocommit=True) as conn:
         conn.execute(
             "create table users (id int primary key, name text not null); "
-            "insert into users select g, 'u' || g from generate_series(1, 60000) g"
+            "insert into users select g, 'u' || g from generate_series(1, 100000) g"
         )
         migration = add_column_file(tmp_path, "0001_add_email")
         process = spawn(
@@ -361,7 +361,7 @@ def test_a_terminated_backfill_reconnects_without_library_noise(
             "--batch-size",
             "200",
             "--batch-pause",
-            "2",
+            "3",
             "--progress",
             "plain",
             url=pg15_url,
@@ -390,7 +390,7 @@ def test_a_terminated_backfill_reconnects_without_library_noise(
         done = conn.execute(
             "select count(*) from users where _ls_new_email = name || '@example.com'"
         ).fetchone()
-        assert done == (60000,)
+        assert done == (100000,)
 
 
 # -- lint --trace and the database URL variables -------------------------------------------------
