@@ -217,6 +217,20 @@ def test_a_second_runner_says_at_once_who_holds_the_lock_and_waits_visibly(
     assert lock_holder.execute("select count(*) from liveshift.migrations").fetchone() == (1,)
 
 
+def test_ctrl_c_stops_a_runner_waiting_for_the_lock(
+    pg_url: str, lock_holder: Conn, tmp_path: Path
+) -> None:
+    migration = add_column_file(tmp_path, "0001_add_email")
+    process = spawn("start", str(migration), "--wait", "10min", "--progress", "plain", url=pg_url)
+    assert process.stderr is not None
+    assert "waiting up to 600s" in process.stderr.readline()
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=60)
+    assert process.returncode == 3, rest
+    assert "stopped while waiting for the runner lock of schema 'public'; nothing ran" in rest
+    assert lock_holder.execute("select count(*) from liveshift.migrations").fetchone() == (0,)
+
+
 def test_a_second_runner_exits_2_naming_the_holder_and_its_migration(
     pg15_url: str, tmp_path: Path
 ) -> None:

@@ -100,6 +100,7 @@ class Migrator:
                 wait_s=self.settings.runner_wait_s,
                 grace_s=self.settings.runner_lock_wait_s,
                 say=None if self._outage else self.reporter.message,
+                stopped=self.stop.is_set,
             )
             lock.__enter__()
         except MigrationBusy as busy:

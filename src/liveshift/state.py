@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from liveshift.errors import MigrationBusy, StateError
+from liveshift.errors import Interrupted, MigrationBusy, StateError
 
 STATE_SCHEMA = "liveshift"
 STATE_VERSION = 2
@@ -450,13 +450,15 @@ def migration_lock(
     wait_s: float = 0.0,
     grace_s: float = 0.0,
     say: Callable[[str], None] | None = None,
+    stopped: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     """Hold the session advisory lock that keeps two runners from interleaving on one schema.
 
     When another session holds it, `say` is told at once who that is; then this waits up to
     `wait_s` (the user's --wait) or at least `grace_s`: a runner killed a moment ago (kill -9, a
     dropped network) holds the lock until the server notices its session is gone. MigrationBusy
-    when the lock is still held after that.
+    when the lock is still held after that; Interrupted when `stopped()` turns true meanwhile
+    (Ctrl-C).
     """
     if not _try_lock(conn, schema):
         who = lock_holder(conn, schema)
@@ -480,9 +482,14 @@ def migration_lock(
                     f"another liveshift runner holds the runner lock of schema {schema!r}: "
                     f"{lock_holder(conn, schema)}",
                     hint="Let it finish (`liveshift status` shows its progress) and run this "
-                    "again, run it with --wait DURATION to wait for it, or stop that process "
-                    "(pg_terminate_backend(pid) ends its session; what it did is journaled "
-                    "and resumes).",
+                    "again, or run this with --wait DURATION to wait for it; or stop that runner "
+                    "(Ctrl-C or kill: what it did is journaled, and its command run again "
+                    "resumes it).",
+                )
+            if stopped is not None and stopped():
+                raise Interrupted(
+                    f"stopped while waiting for the runner lock of schema {schema!r}; nothing ran",
+                    hint="Run the command again when the other runner is done.",
                 )
             if say is not None and now >= next_note:
                 next_note = now + 30.0
