@@ -85,8 +85,10 @@ def print_status(status: dict[str, Any]) -> None:
     if active.get("started_at"):
         console.print(f"  started at {active['started_at']:%Y-%m-%d %H:%M:%S %Z}")
     if status.get("version_schema"):
+        # The version schema is published by start's last step.
+        tense = "will use" if active["phase"] == "starting" else "use"
         console.print(
-            f"  new clients use search_path {status['version_schema']}; old clients "
+            f"  new clients {tense} search_path {status['version_schema']}; old clients "
             f"{status['schema']}"
         )
     if active.get("steps_total") is not None:
