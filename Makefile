@@ -22,5 +22,8 @@ test: venv
 	$(BIN)/mypy
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+# The embedded PostgreSQL of `make demo` keeps running after it: stop it before deleting its data.
 clean:
+	if [ -x $(BIN)/liveshift ] && [ -d .liveshift/pgdata ]; then \
+		$(BIN)/liveshift embedded stop --dir .liveshift/pgdata; fi
 	rm -rf $(VENV) .liveshift

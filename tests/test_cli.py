@@ -164,7 +164,7 @@ def test_migrate_applies_a_directory_in_order_once(
     )
     first = liveshift("migrate", str(tmp_path), url=pg_url)
     assert first.returncode == 0, first.stderr
-    assert "2 migration(s) applied" in first.stdout
+    assert "2 applied (0001_a.yaml, 0002_b.json), 0 skipped as applied before" in first.stdout
     assert users.execute("select count(*) from users where a = 1 and b = '1'").fetchone() == (500,)
     again = liveshift("migrate", str(tmp_path), url=pg_url)
-    assert "nothing to apply" in again.stdout
+    assert "nothing to apply (0 applied, 2 skipped as applied before" in again.stdout

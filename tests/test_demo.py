@@ -68,7 +68,7 @@ def test_demo_runs_with_zero_errors_and_fills_the_column(pg_url: str) -> None:
         assert "app-v1-monthly-report" in report["blockers_named"][0]
         assert "app-v1-monthly-report" in proc.stderr
         # Live progress reached the user while it ran.
-        assert "backfill users._ls_new_last_login" in proc.stderr
+        assert "backfill users.last_login (new version)" in proc.stderr
 
         # The column really is there, NOT NULL and filled, in the demo database (not the test's).
         with psycopg.connect(_with_dbname(pg_url, demo_db)) as conn:

@@ -49,6 +49,8 @@ def _settings(args: argparse.Namespace) -> Any:
     settings.replica_urls = list(args.replica_url or [])
     settings.throttle_query = args.throttle_query
     settings.verify = bool(getattr(args, "verify", False))
+    if getattr(args, "wait", None) is not None:
+        settings.runner_wait_s = parse_duration_ms(args.wait, "--wait", "s") / 1000
     return settings
 
 
@@ -111,8 +113,20 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    applied = _migrator(args).migrate(args.directory)
-    print(f"{len(applied)} migration(s) applied" if applied else "nothing to apply")
+    from liveshift.migrator import MigrateOutcome
+
+    outcome = MigrateOutcome()
+    try:
+        _migrator(args).migrate(args.directory, outcome=outcome)
+    except LiveshiftError as exc:
+        if outcome.failed:  # a file was refused or failed (not: no such directory)
+            exc.details.append(outcome.summary())
+            exc.hint = (
+                f"{exc.hint + ' ' if exc.hint else ''}Then run the same `liveshift migrate` "
+                "again: it skips what is applied and goes on from there."
+            )
+        raise
+    print(outcome.summary() if outcome.applied else f"nothing to apply ({outcome.summary()})")
     return EXIT_OK
 
 
@@ -156,6 +170,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args, _settings(args))
 
 
+def cmd_embedded(args: argparse.Namespace) -> int:
+    from liveshift.embedded import embedded_directory, running_server, stop_embedded
+
+    directory = embedded_directory(args.dir)
+    if args.action == "stop":
+        stopped = stop_embedded(directory)
+        print(
+            f"stopped the embedded PostgreSQL in {directory}"
+            if stopped
+            else f"no embedded PostgreSQL is running in {directory}"
+        )
+        return EXIT_OK
+    server = running_server(directory)
+    if server is None:
+        print(f"no embedded PostgreSQL is running in {directory}")
+    else:
+        print(
+            f"the embedded PostgreSQL in {directory} is running: pid {server.pid}, port "
+            f"{server.port}, socket directory {server.socket_dir}, since {server.started:%Y-%m-%d %H:%M:%S}"
+        )
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from liveshift.migration.jsonschema import schema_text
 
@@ -167,7 +204,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("database")
+    group = parser.add_argument_group("database (before or after the command)")
     group.add_argument(
         "--database-url",
         help="postgresql://... (default: $LIVESHIFT_DATABASE_URL, $DATABASE_URL, else the "
@@ -177,7 +214,7 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _tuning_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("tuning")
+    group = parser.add_argument_group("tuning (before or after the command)")
     group.add_argument("--lock-timeout", default="500ms", help="longest wait for a lock per try")
     group.add_argument(
         "--lock-retry-deadline", default="10min", help="give up retrying a lock after this long"
@@ -238,14 +275,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liveshift",
         description="Zero-downtime schema changes: expand, backfill, constrain, contract or roll back.",
+        epilog="The options commands share (--database-url, --schema, --debug, the tuning "
+        "options) go before or after the command; `liveshift COMMAND --help` lists them. "
+        "Exit codes: 0 done; 1 lint findings or verification failed; 2 bad input, or another "
+        "runner holds the schema's lock; 3 database refused or lost. A closed output pipe ends "
+        "a command by SIGPIPE (141).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, help_text: str, *, tuning: bool = False) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, *, runner: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         _database_options(p)
-        _tuning_options(p) if tuning else _tuning_defaults(p)
+        _tuning_options(p)
+        if runner:
+            p.add_argument(
+                "--wait",
+                default=None,
+                metavar="DURATION",
+                help="when another runner holds the schema's runner lock, wait up to this long "
+                "for it, saying who it is (default: a grace wait of a few seconds, for a runner "
+                "that has just died, then exit 2)",
+            )
         return p
 
     p = command("init", "create the liveshift state schema in the target database")
@@ -254,16 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
-    p = command("start", "expand and backfill: the new version's schema goes live", tuning=True)
+    p = command("start", "expand and backfill: the new version's schema goes live", runner=True)
     p.add_argument("file")
     p.add_argument("--complete", action="store_true", help="complete straight after start")
     p.add_argument("--verify", action="store_true", help="recompute every backfilled value")
     p.set_defaults(func=cmd_start)
-    p = command("complete", "contract the active migration", tuning=True)
+    p = command("complete", "contract the active migration", runner=True)
     p.set_defaults(func=cmd_complete)
-    p = command("rollback", "undo the active migration", tuning=True)
+    p = command("rollback", "undo the active migration", runner=True)
     p.set_defaults(func=cmd_rollback)
-    p = command("migrate", "start and complete every pending file in a directory", tuning=True)
+    p = command("migrate", "start and complete every pending file in a directory", runner=True)
     p.add_argument("directory")
     p.set_defaults(func=cmd_migrate)
     p = command("status", "the active migration, its phase and backfill progress")
@@ -277,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pause)
     p = command("resume", "let paused backfills continue")
     p.set_defaults(func=cmd_resume)
-    p = command("demo", "add a NOT NULL column to a busy 1M-row table and report", tuning=True)
+    p = command("demo", "add a NOT NULL column to a busy 1M-row table and report")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--writers", type=int, default=2)
     p.add_argument("--readers", type=int, default=2)
@@ -295,6 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("json-schema", help="print the JSON Schema of migration files")
     p.set_defaults(func=cmd_schema)
+    p = sub.add_parser(
+        "embedded",
+        help="status or stop of the embedded PostgreSQL (it keeps running after a command exits)",
+        description="The embedded PostgreSQL that commands start when no database is given "
+        "(demo, lint --trace, ...) keeps running after they exit, so the next command finds it "
+        "warm. `status` says whether it runs; `stop` stops it (its data stays).",
+    )
+    p.add_argument("action", choices=["status", "stop"])
+    p.add_argument(
+        "--dir",
+        default=None,
+        help="its data directory (default: $LIVESHIFT_EMBEDDED_DIR, else ./.liveshift/pgdata)",
+    )
+    p.set_defaults(func=cmd_embedded)
     try:
         from liveshift.linter.arguments import add_parser as add_lint_parser
 
@@ -308,26 +373,6 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - convert ships with the package
         pass
     return parser
-
-
-def _tuning_defaults(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(
-        lock_timeout="500ms",
-        lock_retry_deadline="10min",
-        statement_timeout=None,
-        batch_size="auto",
-        batch_target="20ms",
-        workers="1",
-        batch_pause="0",
-        batch_commit="sync",
-        load_pause="0",
-        max_load="off",
-        reconnect_timeout="1min",
-        max_replication_lag="1s",
-        replica_url=None,
-        throttle_query=None,
-        progress="auto",
-    )
 
 
 def _lint_only_parser() -> argparse.ArgumentParser:
@@ -348,33 +393,91 @@ def _is_lint(argv: Sequence[str]) -> bool:
     return bool(words) and words[0] == "lint"
 
 
+# Options without a value that may be written before the command: every other option there takes
+# one (`--database-url URL`).
+_FLAGS = ("--debug", "--json", "--complete", "--verify", "--no-cache", "--trace")
+
+
+def command_first(argv: Sequence[str]) -> list[str]:
+    """The command line with the options written before the command moved after it, where its
+    parser reads them (`liveshift --database-url URL status` = `liveshift status --database-url
+    URL`); `--debug` is read anywhere. Help (-h) before the command is left to the top level."""
+    words = list(argv)
+    end = words.index("--") if "--" in words else len(words)
+    debug = "--debug" in words[:end]
+    words = [w for i, w in enumerate(words) if w != "--debug" or i >= end]
+    i = 0
+    while i < len(words) and words[i].startswith("-") and words[i] not in ("-h", "--help", "--"):
+        i += 1 if words[i] in _FLAGS or "=" in words[i] else 2
+    if 0 < i < len(words):
+        words = [words[i], *words[:i], *words[i + 1 :]]
+    return ["--debug", *words] if debug else words
+
+
+# A write to a closed pipe (`liveshift history | head -1`) ends the command quietly, as it ends
+# other Unix tools: console() then dies of SIGPIPE (status 141 in a shell); main() returns this.
+EXIT_CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> int:
+    """stdout's reader went away: send what is left to /dev/null, so that nothing fails again
+    at exit, and end with the closed pipe's status."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_CLOSED_PIPE
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """psycopg logs (at WARNING) the errors it meets closing a pipeline or a COPY on a connection
+    that was lost, pgserver the failures of the pg_ctl it runs; liveshift reports the lost
+    connection or the failed start itself, once, in its own words. Without a handler, Python
+    would print each record to stderr. --debug shows them."""
+    import logging
+
+    if not debug:
+        for library in ("psycopg", "pgserver"):
+            logging.getLogger(library).addHandler(logging.NullHandler())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = command_first(sys.argv[1:] if argv is None else argv)
     # `liveshift lint` runs in pre-commit hooks and CI on every change: its start-up time counts.
     args: Any = None
-    if _is_lint(argv):
+    lint = _is_lint(argv)
+    if lint:
         from liveshift.linter.argv import parse_lint_argv
 
         args = parse_lint_argv(argv)  # None: help or an error, which argparse prints
     if args is None:
-        parser = _lint_only_parser() if _is_lint(argv) else build_parser()
-        args = parser.parse_args(argv)
+        parser = _lint_only_parser() if lint else build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except BrokenPipeError:  # --help into a closed pipe
+            return _closed_pipe()
+        except SystemExit as done:  # --help, or a usage error argparse printed
+            return done.code if isinstance(done.code, int) else EXIT_BAD_INPUT
     debug = args.debug or bool(os.environ.get("LIVESHIFT_DEBUG"))
+    if not lint:
+        _quiet_libraries(debug)
     try:
         code: int = args.func(args)
         return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except LiveshiftError as exc:
         if debug:
             import traceback
 
             traceback.print_exc()
-        print(f"liveshift: {exc.paragraph()}", file=sys.stderr)
+        _error(f"liveshift: {exc.paragraph()}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print(
+        _error(
             "liveshift: interrupted. Every finished step and batch is saved; run the same command "
-            "again to resume, or `liveshift rollback`.",
-            file=sys.stderr,
+            "again to resume, or `liveshift rollback`."
         )
         return EXIT_DATABASE
     except Exception as exc:  # a bug: say so plainly, with the traceback under --debug
@@ -382,12 +485,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(
+        _error(
             f"liveshift: internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in liveshift; run again with --debug for the traceback and report it.",
-            file=sys.stderr,
+            "This is a bug in liveshift; run again with --debug for the traceback and report it."
         )
         return EXIT_BAD_INPUT if isinstance(exc, ValueError) else EXIT_DATABASE
+
+
+def _error(text: str) -> None:
+    """Print to stderr; a closed stderr loses the message but changes nothing else."""
+    import contextlib
+
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        print(text, file=sys.stderr, flush=True)
+
+
+def _die_of_sigpipe() -> None:
+    """End as a Unix tool whose reader went away ends: killed by SIGPIPE (Python ignores it)."""
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
 
 
 def _collector_off() -> None:
@@ -406,10 +524,16 @@ def _collector_off() -> None:
 def console() -> None:
     """The `liveshift` program (its console script): main() with this process's arguments, then
     exit; a lint ends without tearing down the interpreter (see linter.command.exit_now)."""
-    lint = _is_lint(sys.argv[1:])
+    lint = _is_lint(command_first(sys.argv[1:]))
     if lint:
         _collector_off()
     code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _closed_pipe()
+    if code == EXIT_CLOSED_PIPE:
+        _die_of_sigpipe()
     if lint:
         from liveshift.linter.command import exit_now
 

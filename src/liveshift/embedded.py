@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from liveshift.errors import DatabaseError
@@ -17,8 +19,9 @@ def embedded_url(data_dir: Path | str | None = None, *, announce: bool = True) -
 
     The server keeps running after this process ends, so the next command finds it warm; the data
     directory persists, so state (and a half-done backfill) survives a crash of liveshift itself.
+    `liveshift embedded stop` stops it (stop_embedded).
     """
-    directory = Path(data_dir or os.environ.get("LIVESHIFT_EMBEDDED_DIR") or DEFAULT_DIR).resolve()
+    directory = embedded_directory(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
@@ -40,8 +43,76 @@ def embedded_url(data_dir: Path | str | None = None, *, announce: bool = True) -
     url: str = server.get_uri()
     _settle(directory, url)
     if announce:
-        print(f"liveshift: using the embedded PostgreSQL in {directory}", file=sys.stderr)
+        print(
+            f"liveshift: using the embedded PostgreSQL in {directory} (it keeps running; "
+            "`liveshift embedded stop` stops it)",
+            file=sys.stderr,
+        )
     return url
+
+
+def embedded_directory(data_dir: Path | str | None = None) -> Path:
+    """The embedded server's data directory: `data_dir`, else $LIVESHIFT_EMBEDDED_DIR, else
+    ./.liveshift/pgdata."""
+    return Path(data_dir or os.environ.get("LIVESHIFT_EMBEDDED_DIR") or DEFAULT_DIR).resolve()
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """An embedded server that runs, as its postmaster.pid describes it."""
+
+    pid: int
+    port: int
+    socket_dir: str
+    started: datetime
+
+
+def running_server(directory: Path) -> RunningServer | None:
+    """The server running on `directory`, or None (no postmaster.pid, or its process is gone)."""
+    try:
+        lines = (directory / "postmaster.pid").read_text().splitlines()
+        pid, started, port = int(lines[0]), int(lines[2]), int(lines[3])
+        socket_dir = lines[4] if len(lines) > 4 else ""
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a stale file: the server died without removing it
+    except PermissionError:
+        pass  # it runs, as another user
+    return RunningServer(pid, port, socket_dir, datetime.fromtimestamp(started))
+
+
+def stop_embedded(directory: Path) -> bool:
+    """Stop the server running on `directory` (pg_ctl stop -m fast: open sessions are ended, their
+    transactions roll back, the data stays); False when none runs."""
+    import subprocess
+
+    if running_server(directory) is None:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
+    owner = None
+    if os.geteuid() == 0:  # PostgreSQL does not run as root: pgserver runs it as the owner
+        import pwd
+
+        owner = pwd.getpwuid(directory.stat().st_uid).pw_name
+    result = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(directory), "-m", "fast", "-w", "stop"],
+        capture_output=True,
+        text=True,
+        user=owner,
+        check=False,
+    )
+    if result.returncode != 0 and running_server(directory) is not None:
+        raise DatabaseError(
+            f"the embedded PostgreSQL in {directory} did not stop: "
+            f"{(result.stderr or result.stdout).strip()}",
+            hint="Stop it by hand: pg_ctl -D DIR stop -m immediate, or kill its postmaster.",
+        )
+    return True
 
 
 def _settle(directory: Path, url: str) -> None:

@@ -114,7 +114,10 @@ class LockTimeoutExceeded(DatabaseError):
 
 
 class MigrationBusy(DatabaseError):
-    """Another liveshift runner holds the migration lock for this schema."""
+    """Another liveshift runner holds the migration lock for this schema: not a failure of the
+    database, a command to run later (or with --wait)."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class VerificationFailed(LiveshiftError):
@@ -127,6 +130,49 @@ class Interrupted(LiveshiftError):
     """The user stopped the run (Ctrl-C / SIGTERM) at a safe point."""
 
     exit_code = EXIT_DATABASE
+
+
+# What each kind of liveshift's own objects (operations.base.Names: `_ls_<kind>_<table>_<rest>`)
+# is, in the user's words; `{}` is the table and column (or constraint, index) it serves.
+_INTERNAL_KINDS = {
+    "nn": "the NOT NULL check liveshift adds on {}",
+    "ck": "liveshift's copy of check constraint {}",
+    "fk": "liveshift's copy of foreign key {}",
+    "rk": "liveshift's copy of foreign key {}",
+    "ix": "liveshift's copy of index {}",
+    "trg": "liveshift's sync trigger on {}",
+    "trgi": "liveshift's insert trigger on {}",
+    "trgl": "liveshift's change-log trigger on {}",
+    "fn": "liveshift's trigger function for {}",
+    "log": "liveshift's change log of {}",
+    "logfn": "liveshift's change-log function for {}",
+}
+
+
+def user_names(text: str, tables: Iterable[str] = ()) -> str:
+    """`text` (often a server's message) with liveshift's internal `_ls_...` object names said in
+    the user's table and column names: `"_ls_new_email"` -> `the new version of column email`,
+    `users._ls_new_email` -> `users.email (new version)`,
+    `"_ls_nn_users_email"` -> `the NOT NULL check liveshift adds on users.email`. `tables`: the
+    tables involved (schema-qualified or not), to tell a table's name from a column's."""
+    import re
+
+    names = sorted(
+        {t.rsplit(".", 1)[-1].strip('"') for t in tables}, key=lambda n: len(n), reverse=True
+    )
+
+    def say(match: re.Match[str]) -> str:
+        kind, _, rest = match.group(1).partition("_")
+        if kind == "new":
+            return f"the new version of column {rest}"
+        for table in names:
+            if rest.startswith(table + "_"):
+                rest = f"{table}.{rest[len(table) + 1 :]}"
+                break
+        return _INTERNAL_KINDS.get(kind, "liveshift's helper object for {}").format(rest)
+
+    text = re.sub(r'\b([A-Za-z0-9_$]+)\."?_ls_new_([A-Za-z0-9_$]+)"?', r"\1.\2 (new version)", text)
+    return re.sub(r'"?\b_ls_([A-Za-z0-9_$]+)"?', say, text)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

@@ -12,7 +12,13 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from liveshift.errors import ConnectionLost, DatabaseError, Interrupted, LockTimeoutExceeded
+from liveshift.errors import (
+    ConnectionLost,
+    DatabaseError,
+    Interrupted,
+    LockTimeoutExceeded,
+    user_names,
+)
 from liveshift.plan import ConcurrentIndex, LockMode, Step
 from liveshift.progress import Blocker, Reporter
 from liveshift.schema import quote_ident
@@ -60,7 +66,7 @@ def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
 
 def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseError:
     """A psycopg error as one of ours, chosen by SQLSTATE (never by message text)."""
-    where = f" while running `{step.description}`" if step else ""
+    where = f" while running `{user_names(step.description, step.tables)}`" if step else ""
     if isinstance(exc, psycopg.OperationalError) and (
         exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in ("57P01", "57P02")
     ):
@@ -79,12 +85,14 @@ def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseErro
         )
     diag = getattr(exc, "diag", None)
     message = (diag.message_primary if diag else None) or str(exc).strip()
+    tables = step.tables if step else ()
     return DatabaseError(
-        f"the database refused a step{where}: {message}",
+        user_names(f"the database refused a step{where}: {message}", tables),
         sqlstate=exc.sqlstate,
-        hint=(diag.message_hint if diag and diag.message_hint else None)
-        or "Nothing after this step ran. Fix the cause and run the command again to resume, or "
-        "`liveshift rollback`.",
+        hint=user_names(diag.message_hint, tables)
+        if diag and diag.message_hint
+        else "Nothing after this step ran. Fix the cause and run the command again to resume, "
+        "or `liveshift rollback`.",
     )
 
 
@@ -196,7 +204,7 @@ class Executor:
                 if time.monotonic() + wait > deadline:
                     who = [b.describe() for b in blockers]
                     raise LockTimeoutExceeded(
-                        f"`{step.description}` could not get its {step.lock.value if step.lock else ''}"
+                        f"`{user_names(step.description, step.tables)}` could not get its {step.lock.value if step.lock else ''}"
                         f" lock within {self.settings.lock_retry_deadline_s:.0f}s "
                         f"({attempt} attempts of {self.settings.lock_timeout_ms} ms each)",
                         details=[f"blocked by {w}" for w in who] or ["the blocker has since gone"],

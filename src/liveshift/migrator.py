@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -90,20 +91,22 @@ class Migrator:
 
     @contextmanager
     def _migration_lock(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
-        """The schema's runner lock. A runner killed a moment ago (kill -9, a dropped
-        connection) holds it until the server notices its session is gone: wait briefly."""
-        deadline = time.monotonic() + self.settings.runner_lock_wait_s
-        while True:
-            try:
-                lock = migration_lock(conn, self.schema)
-                lock.__enter__()
-                break
-            except MigrationBusy as busy:
-                if time.monotonic() >= deadline:
-                    if self._outage:  # perhaps our own session, not yet noticed gone
-                        raise ConnectionLost(busy.message, hint=busy.hint) from busy
-                    raise
-                time.sleep(0.25)
+        """The schema's runner lock (state.migration_lock: says who holds it, waits for --wait or
+        a short grace for a runner killed a moment ago)."""
+        try:
+            lock = migration_lock(
+                conn,
+                self.schema,
+                wait_s=self.settings.runner_wait_s,
+                grace_s=self.settings.runner_lock_wait_s,
+                say=None if self._outage else self.reporter.message,
+                stopped=self.stop.is_set,
+            )
+            lock.__enter__()
+        except MigrationBusy as busy:
+            if self._outage:  # perhaps our own session, not yet noticed gone
+                raise ConnectionLost(busy.message, hint=busy.hint) from busy
+            raise
         try:
             yield
         finally:
@@ -413,23 +416,43 @@ class Migrator:
     def _require_active(self, state: StateStore) -> MigrationRecord:
         record = state.active(self.schema)
         if record is None:
+            last = state.last_complete(self.schema)
+            if last is None:
+                raise StateError(
+                    f"no migration is active on schema {self.schema!r}",
+                    hint="`liveshift history` lists what ran; `liveshift start FILE` starts one.",
+                )
+            when = f"{last.completed_at:%Y-%m-%d %H:%M:%S %Z}".strip() if last.completed_at else "?"
             raise StateError(
-                f"no migration is active on schema {self.schema!r}",
-                hint="`liveshift history` lists what ran; `liveshift start FILE` starts one.",
+                f"no migration is active on schema {self.schema!r}: the last one, "
+                f"{last.name!r}, completed at {when}",
+                hint="complete and rollback act on an active migration only. A completed "
+                "migration is undone by a new migration that reverses it (`liveshift start "
+                "FILE`); `liveshift history` lists what ran.",
             )
         return record
 
-    def migrate(self, directory: str | Path) -> list[MigrationRecord]:
-        """Start and complete every migration file in `directory` not yet applied, in order."""
+    def migrate(
+        self, directory: str | Path, outcome: MigrateOutcome | None = None
+    ) -> list[MigrationRecord]:
+        """Start and complete every migration file in `directory` not yet applied, in order.
+        `outcome`, when given, is kept up to date (for a summary when a file fails)."""
+        outcome = outcome if outcome is not None else MigrateOutcome()
         path = Path(directory)
         if not path.is_dir():
             raise StateError(f"{path} is not a directory", hint="Give the migrations directory.")
         files = sorted(
             p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file()
         )
-        migrations = [Migration.load(f) for f in files]  # every file checked before any runs
+        migrations = []
+        outcome.pending = [f.name for f in files]
+        for f in files:  # every file checked before any runs
+            outcome.failed = f.name
+            migrations.append(Migration.load(f))
+        outcome.failed = None
         applied: list[MigrationRecord] = []
-        for migration in migrations:
+        for file, migration in zip(files, migrations, strict=True):
+            outcome.failed = file.name
             with self._session(lock=False) as conn:
                 state = StateStore(conn)
                 done = state.find(migration.schema or self.schema, migration.name)
@@ -438,8 +461,12 @@ class Migrator:
                     self.reporter.message(
                         f"warning: {migration.name} changed since it was applied; not re-applied"
                     )
-                continue
-            applied.append(self.start(migration, complete=True))
+                outcome.skipped.append(file.name)
+            else:
+                applied.append(self.start(migration, complete=True))
+                outcome.applied.append(file.name)
+            outcome.pending.remove(file.name)
+            outcome.failed = None
         return applied
 
     # -- inspection --------------------------------------------------------------------------
@@ -465,6 +492,7 @@ class Migrator:
                 steps = state.steps(record.id)
                 phase_key = {
                     "starting": "start",
+                    "started": "start",  # start done: its steps, all done
                     "completing": "complete",
                     "rolling_back": "rollback",
                 }
@@ -531,6 +559,29 @@ class Migrator:
     def resume(self) -> None:
         with self._session(lock=False) as conn:
             StateStore(conn).set_paused(self.schema, False)
+
+
+@dataclass
+class MigrateOutcome:
+    """How far `migrate` got: files applied, skipped (applied before) and the one that failed."""
+
+    applied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: str | None = None
+    pending: list[str] = field(default_factory=list)  # not reached yet (the failed one included)
+
+    def summary(self) -> str:
+        def names(files: list[str]) -> str:
+            return f" ({', '.join(files)})" if files else ""
+
+        text = (
+            f"{len(self.applied)} applied{names(self.applied)}, "
+            f"{len(self.skipped)} skipped as applied before{names(self.skipped)}"
+        )
+        if self.failed:
+            rest = [f for f in self.pending if f != self.failed]
+            text += f", failed: {self.failed}, not run: {len(rest)}{names(rest)}"
+        return text
 
 
 def _first_line(text: str) -> str:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
+
+from liveshift.errors import user_names
 
 
 @dataclass
@@ -51,6 +55,17 @@ class BackfillProgress:
         return remaining / self.rows_per_second
 
 
+def write(stream: TextIO, text: str) -> None:
+    """One line of progress. When its reader went away (`liveshift start | head`), the run goes
+    on without it: stopping a migration part-way because nobody reads its progress any more would
+    leave the database half-changed for nothing; the rest of the progress goes to /dev/null."""
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
 class Reporter:
     """Receives events from the executor and the backfill; the base class prints nothing."""
 
@@ -80,13 +95,13 @@ class PlainReporter(Reporter):
         self._last_backfill = 0.0
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        write(self.stream, text)
 
     def phase(self, name: str, migration: str) -> None:
         self._print(f"liveshift: {name} {migration}")
 
     def step_started(self, position: int, total: int, description: str) -> None:
-        self._print(f"  [{position}/{total}] {description}")
+        self._print(f"  [{position}/{total}] {user_names(description)}")
 
     def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None:
         if skipped:
@@ -111,7 +126,7 @@ class PlainReporter(Reporter):
         self._print("        " + backfill_line(progress))
 
     def message(self, text: str) -> None:
-        self._print(f"liveshift: {text}")
+        self._print(f"liveshift: {user_names(text)}")
 
 
 def backfill_line(p: BackfillProgress) -> str:
@@ -119,7 +134,7 @@ def backfill_line(p: BackfillProgress) -> str:
     eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
     throttle = f", throttled: {p.throttle}" if p.throttle else ""
     return (
-        f"backfill {p.table}.{p.column}: {p.rows_done:,}/{p.rows_total:,} rows ({percent:.1f}%), "
+        f"backfill {user_names(f'{p.table}.{p.column}')}: {p.rows_done:,}/{p.rows_total:,} rows ({percent:.1f}%), "
         f"{p.rows_per_second:,.0f} rows/s, ETA {eta}, batch {p.batch_size:,}{throttle}"
     )
 
@@ -134,7 +149,7 @@ class JsonReporter(Reporter):
 
     def _emit(self, event: str, **fields: Any) -> None:
         fields = {"event": event, "time": time.time(), **fields}
-        print(json.dumps(fields, default=str), file=self.stream, flush=True)
+        write(self.stream, json.dumps(fields, default=str))
 
     def phase(self, name: str, migration: str) -> None:
         self._emit("phase", phase=name, migration=migration)
@@ -164,7 +179,7 @@ class JsonReporter(Reporter):
         self._emit("backfill", **asdict(progress), eta_s=progress.eta_s, final=final)
 
     def message(self, text: str) -> None:
-        self._emit("message", text=text)
+        self._emit("message", text=user_names(text))
 
 
 class RichReporter(PlainReporter):
@@ -198,7 +213,7 @@ class RichReporter(PlainReporter):
         self.console.print(text, highlight=False, markup=False)
 
     def backfill(self, progress: BackfillProgress, final: bool = False) -> None:
-        key = f"{progress.table}.{progress.column}"
+        key = user_names(f"{progress.table}.{progress.column}")
         fields: dict[str, Any] = {
             "name": key,
             "rate": f"{progress.rows_per_second:,.0f}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -12,8 +13,23 @@ if TYPE_CHECKING:
     from liveshift.planner import MigrationPlan
 
 
+class _Console(Console):
+    """rich's Console, but a closed pipe (`liveshift plan F | head`) raises BrokenPipeError for
+    the command line to end quietly with a closed pipe's status (rich would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def _console() -> Console:
-    return Console(highlight=False)
+    """On a terminal, rich fits the output to its width. Into a pipe or a file nothing is cut or
+    wrapped (rich would assume 80 columns): every value whole, every line of prose on one line."""
+    if sys.stdout.isatty():
+        return _Console(highlight=False)
+    return _Console(highlight=False, soft_wrap=True, width=_UNBOUNDED)
+
+
+_UNBOUNDED = 100_000  # columns: wider than any value
 
 
 def print_plan(plan: MigrationPlan) -> None:
@@ -56,27 +72,67 @@ def print_status(status: dict[str, Any]) -> None:
         return
     active = status.get("active")
     if status.get("paused"):
-        console.print(f"backfills are [bold]paused[/bold]: {status['paused']}")
+        console.print(f"backfills are [bold]paused[/bold]: {escape(str(status['paused']))}")
     if active is None:
         console.print(
             f"no active migration on schema {status['schema']}; last complete: "
             f"{status.get('last_complete') or '(none)'}"
         )
+        if status.get("version_schema"):
+            console.print(f"  clients use search_path {status['version_schema']}")
         return
     console.print(f"active migration [bold]{active['name']}[/bold]: phase {active['phase']}")
+    if active.get("started_at"):
+        console.print(f"  started at {active['started_at']:%Y-%m-%d %H:%M:%S %Z}")
+    if status.get("version_schema"):
+        # The version schema is published by start's last step.
+        tense = "will use" if active["phase"] == "starting" else "use"
+        console.print(
+            f"  new clients {tense} search_path {status['version_schema']}; old clients "
+            f"{status['schema']}"
+        )
     if active.get("steps_total") is not None:
         console.print(f"  steps done: {active['steps_done']}/{active['steps_total']}")
     for b in active["backfills"]:
-        total = b["rows_total"] or 0
-        pct = 100.0 * b["rows_done"] / total if total else 100.0
-        state = "finished" if b["finished"] else f"batch {b['batch_size'] or '-'}"
-        if b.get("slices", 1) > 1:
-            state += f", {b['slices']} slices"
-        throttle = f", throttled: {b['throttle']}" if b["throttle"] else ""
-        console.print(
-            f"  backfill {b['table']}.{b['column']}: {b['rows_done']:,}/{total:,} ({pct:.1f}%), "
-            f"{state}{throttle}"
-        )
+        console.print("  " + escape(backfill_status(b)))
+
+
+def backfill_status(b: dict[str, Any]) -> str:
+    """One backfill of `status` in words: rows, rate, ETA, batch size, throttling."""
+    total = b["rows_total"] or 0
+    pct = 100.0 * b["rows_done"] / total if total else 100.0
+    column = b["column"]
+    if column.startswith(NEW_VERSION_PREFIX):  # a type change fills a new column until complete
+        column = f"{column[len(NEW_VERSION_PREFIX) :]} (new version)"
+    parts = [f"backfill {b['table']}.{column}: {b['rows_done']:,}/{total:,} rows ({pct:.1f}%)"]
+    if b["finished"]:
+        parts.append("finished")
+    else:
+        rate = b.get("rows_per_second")
+        parts.append(f"{rate:,.0f} rows/s" if rate else "rate not measured yet")
+        eta = b.get("eta_s")
+        parts.append(f"ETA {_duration(eta)}" if eta is not None else "ETA unknown")
+    if b.get("batch_size"):
+        parts.append(f"last batch {b['batch_size']:,} rows")
+    if b.get("batches"):
+        parts.append(f"{b['batches']:,} batches")
+    if b.get("slices", 1) > 1:
+        parts.append(f"{b['slices']} slices")
+    if b.get("throttle"):
+        parts.append(f"throttled: {b['throttle']}")
+    return ", ".join(parts)
+
+
+NEW_VERSION_PREFIX = "_ls_new_"  # operations.base.Names.temp_column
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}min {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}min"
 
 
 def print_history(rows: list[dict[str, Any]]) -> None:

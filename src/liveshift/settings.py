@@ -49,7 +49,10 @@ class Settings:
     throttle_poll_s: float = 0.5
     verify: bool = False
     application_name: str = "liveshift"
-    runner_lock_wait_s: float = 10.0  # wait this long for a just-killed runner's lock to go
+    # A runner killed a moment ago (kill -9, a dropped network) holds the schema's runner lock
+    # until the server notices its session is gone: every runner waits this long for that.
+    runner_lock_wait_s: float = 10.0
+    runner_wait_s: float = 0.0  # --wait: how long to wait for another (live) runner to finish
     reconnect_timeout_s: float = 60.0  # reconnect and resume for this long after a lost connection
 
     @property

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from liveshift.errors import MigrationBusy, StateError
+from liveshift.errors import Interrupted, MigrationBusy, StateError
 
 STATE_SCHEMA = "liveshift"
 STATE_VERSION = 2
@@ -378,31 +379,124 @@ def _lock_key(schema: str) -> tuple[str, str]:
     return ("liveshift", schema)
 
 
-@contextmanager
-def migration_lock(conn: psycopg.Connection[Any], schema: str) -> Iterator[None]:
-    """Hold the session advisory lock that keeps two runners from interleaving on one schema."""
+_HOLDER = """
+select a.pid, coalesce(nullif(a.application_name, ''), 'no application_name'),
+       coalesce(a.client_hostname, host(a.client_addr), 'local socket'),
+       to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'),
+       extract(epoch from now() - a.backend_start)::float8,
+       coalesce(a.state, ''), coalesce(a.query, '')
+from pg_locks l join pg_stat_activity a using (pid)
+where l.locktype = 'advisory' and l.database = (select oid from pg_database
+                                                where datname = current_database())
+  and l.classid = hashtext(%s)::oid
+  and l.objid = hashtext(%s)::oid and l.objsubid = 2 and l.granted
+"""
+
+# The command a runner holding the lock runs, as the active migration's phase tells it.
+_RUNNER_COMMAND = {
+    "starting": "liveshift start",
+    "completing": "liveshift complete",
+    "rolling_back": "liveshift rollback",
+}
+
+
+def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
+    """Who holds the runner lock of `schema`, in words: its session (pid, application_name,
+    host, since when, what it runs) and the migration active on the schema."""
     namespace, key = _lock_key(schema)
+    holder = conn.execute(_HOLDER, (namespace, key)).fetchone()
+    if holder is None:
+        return "a session that has just ended"
+    pid, app, host, since, age_s, state, query = holder
+    query = " ".join(query.split())
+    text = (
+        f"pid {pid} ({app}, from {host}, connected since {since}, {_duration(age_s)} ago; "
+        f"{state or 'state unknown'}"
+        + (f", last statement: {query[:100]}{'...' if len(query) > 100 else ''}" if query else "")
+        + ")"
+    )
+    with contextlib.suppress(psycopg.Error):
+        store = StateStore(conn)
+        active = store.active(schema) if store.exists() else None
+        if active is not None:
+            command = _RUNNER_COMMAND.get(active.phase)
+            text += f", on migration {active.name!r} (phase {active.phase}" + (
+                f": `{command}`)" if command else ")"
+            )
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}min"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}min"
+
+
+def _try_lock(conn: psycopg.Connection[Any], schema: str) -> bool:
     row = conn.execute(
-        "select pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (namespace, key)
+        "select pg_try_advisory_lock(hashtext(%s), hashtext(%s))", _lock_key(schema)
     ).fetchone()
-    if not row or not row[0]:
-        holder = conn.execute(
-            "select a.pid, a.application_name, a.client_addr::text, now() - a.backend_start "
-            "from pg_locks l join pg_stat_activity a using (pid) "
-            "where l.locktype = 'advisory' and l.classid = hashtext(%s)::oid "
-            "and l.objid = hashtext(%s)::oid and l.granted",
-            (namespace, key),
-        ).fetchone()
-        who = (
-            f"pid {holder[0]} ({holder[1] or 'no application_name'}, from {holder[2] or 'local'}, "
-            f"connected {holder[3]})"
-            if holder
-            else "another session"
-        )
-        raise MigrationBusy(
-            f"another liveshift runner is working on schema {schema!r}: {who}",
-            hint="Wait for it to finish (see `liveshift status`), or stop that process.",
-        )
+    return bool(row and row[0])
+
+
+@contextmanager
+def migration_lock(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    *,
+    wait_s: float = 0.0,
+    grace_s: float = 0.0,
+    say: Callable[[str], None] | None = None,
+    stopped: Callable[[], bool] | None = None,
+) -> Iterator[None]:
+    """Hold the session advisory lock that keeps two runners from interleaving on one schema.
+
+    When another session holds it, `say` is told at once who that is; then this waits up to
+    `wait_s` (the user's --wait) or at least `grace_s`: a runner killed a moment ago (kill -9, a
+    dropped network) holds the lock until the server notices its session is gone. MigrationBusy
+    when the lock is still held after that; Interrupted when `stopped()` turns true meanwhile
+    (Ctrl-C).
+    """
+    if not _try_lock(conn, schema):
+        who = lock_holder(conn, schema)
+        limit = max(wait_s, grace_s)
+        if say is not None and limit > 0:
+            why = (
+                f"waiting up to {limit:g}s for it to finish (--wait)"
+                if wait_s >= grace_s
+                else f"waiting up to {limit:g}s in case that runner has just died (the server "
+                "frees its lock once it notices); --wait DURATION waits for a live runner"
+            )
+            say(
+                f"another liveshift runner holds the runner lock of schema {schema!r}: {who}; {why}"
+            )
+        deadline = time.monotonic() + limit
+        next_note = time.monotonic() + 30.0
+        while not _try_lock(conn, schema):
+            now = time.monotonic()
+            if now >= deadline:
+                raise MigrationBusy(
+                    f"another liveshift runner holds the runner lock of schema {schema!r}: "
+                    f"{lock_holder(conn, schema)}",
+                    hint="Let it finish (`liveshift status` shows its progress) and run this "
+                    "again, or run this with --wait DURATION to wait for it; or stop that runner "
+                    "(Ctrl-C or kill: what it did is journaled, and its command run again "
+                    "resumes it).",
+                )
+            if stopped is not None and stopped():
+                raise Interrupted(
+                    f"stopped while waiting for the runner lock of schema {schema!r}; nothing ran",
+                    hint="Run the command again when the other runner is done.",
+                )
+            if say is not None and now >= next_note:
+                next_note = now + 30.0
+                say(
+                    f"still waiting for the runner lock of schema {schema!r} ({deadline - now:.0f}s left)"
+                )
+            time.sleep(0.25)
     try:
         yield
     finally:
@@ -410,7 +504,7 @@ def migration_lock(conn: psycopg.Connection[Any], schema: str) -> Iterator[None]
             # If the session is going away, its locks go with it.
             with contextlib.suppress(psycopg.Error):
                 conn.execute(
-                    "select pg_advisory_unlock(hashtext(%s), hashtext(%s))", (namespace, key)
+                    "select pg_advisory_unlock(hashtext(%s), hashtext(%s))", _lock_key(schema)
                 )
 
 

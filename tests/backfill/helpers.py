@@ -122,7 +122,9 @@ def replica_db_url(replica: str, primary_db_url: str) -> str:
     return conninfo.make_conninfo(**params)
 
 
-RESUMED = re.compile(r"resuming the backfill of (\w+)\.(\w+) after ([\d,]+) of")
+RESUMED = re.compile(
+    r"resuming the backfill of (\w+)\.(\w+)(?: \(new version\))? after ([\d,]+) of"
+)
 
 
 def start_args(path: Path, url: str, *extra: str) -> list[str]:

@@ -116,11 +116,39 @@ def _run(args: Namespace | LintArguments) -> int:
     if args.trace and not result.input_errors:
         from liveshift.linter.trace import trace_paths
 
+        _say_trace_server(args.database_url)
         traces = trace_paths(paths, args.database_url)
-    _print_findings(args, result.findings, result.files, result.statements, traces)
+    _print_findings(
+        args, result.findings, result.files, result.statements, traces, len(result.input_errors)
+    )
     if result.input_errors:
         return EXIT_BAD_INPUT
     return EXIT_FINDINGS if any(f.is_error for f in result.findings) else EXIT_OK
+
+
+def _with_unreadable(summary: str, files: int, unreadable: int) -> str:
+    """A summary that does not read as a success next to inputs that could not be read."""
+    if not unreadable:
+        return summary
+    inputs = f"{unreadable} input{'s' if unreadable != 1 else ''} could not be read"
+    return f"Nothing linted: {inputs}." if not files else f"{summary} {inputs}."
+
+
+def _say_trace_server(database_url: str | None) -> None:
+    """--trace runs the SQL's DDL on a scratch database it creates on a server, and lint runs in
+    hooks and CI where $DATABASE_URL often names a production database: it reads only an explicit
+    --database-url, never those variables. Say so when one is set and left alone."""
+    if database_url:
+        return
+    for variable in ("LIVESHIFT_DATABASE_URL", "DATABASE_URL"):
+        if os.environ.get(variable):
+            print(
+                f"liveshift lint: --trace uses the embedded PostgreSQL, not ${variable}: it "
+                "creates a scratch database on the server it runs on, so it goes to another "
+                "server only when --database-url names it",
+                file=sys.stderr,
+            )
+            return
 
 
 def _show_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...]) -> int:
@@ -132,7 +160,10 @@ def _show_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...]) 
     for error in errors:
         print(f"liveshift lint: {error.paragraph()}", file=sys.stderr)
     sys.stdout.write(render_diff(results))
-    print(summary(results, applied=False), file=sys.stderr)
+    print(
+        _with_unreadable(summary(results, applied=False), len(results), len(errors)),
+        file=sys.stderr,
+    )
     if errors:
         return EXIT_BAD_INPUT
     return EXIT_FINDINGS if any(result.changed for result in results) else EXIT_OK
@@ -163,7 +194,12 @@ def _write_fixes(paths: list[str], options: Any, exclude_paths: tuple[str, ...])
 
 
 def _print_findings(
-    args: Namespace | LintArguments, findings: list[Any], files: int, count: int, traces: Any
+    args: Namespace | LintArguments,
+    findings: list[Any],
+    files: int,
+    count: int,
+    traces: Any,
+    unreadable: int = 0,
 ) -> None:
     from liveshift.linter import report
     from liveshift.linter.registry import all_rules
@@ -185,6 +221,13 @@ def _print_findings(
         out = report.render_github(findings)
     else:
         out = report.render_text(findings, files, color=_use_color(args.color))
+        if unreadable:
+            listed, _, summary = out.rstrip("\n").rpartition("\n")
+            out = (
+                (listed + "\n" if listed else "")
+                + _with_unreadable(summary, files, unreadable)
+                + "\n"
+            )
     sys.stdout.write(out)
     if traces is not None:
         from liveshift.linter.trace import render_trace_text
