@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
@@ -17,7 +18,7 @@ from liveshift.operations.steps import (
     drop_index_concurrently_step,
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
-from liveshift.plan import LockMode, Step
+from liveshift.plan import WARNING, LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import ChangeLog, insert_trigger, sync_function, update_trigger
@@ -371,7 +372,7 @@ class AddColumnOperation(Operation[AddColumn]):
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_index())}"
             )
-        return contract_column_steps(
+        steps = contract_column_steps(
             table,
             column=self._temp(),
             final_name=column.name,
@@ -384,6 +385,19 @@ class AddColumnOperation(Operation[AddColumn]):
             after_not_null=after_not_null,
             after_rename=self._make_identity(table),
         )
+        if not self.nullable and self.default is None:
+            # Until complete, the trigger fills the column for old-version inserts; after it,
+            # nothing does.
+            steps[-1] = dataclasses.replace(
+                steps[-1],
+                notes=(
+                    f"{WARNING}old-version writers that insert into {table.name} without "
+                    f"{column.name} will fail after complete ({column.name} is NOT NULL with no "
+                    "default): give the column a default or retire them first",
+                    *steps[-1].notes,
+                ),
+            )
+        return steps
 
     def _make_identity(self, table: Table) -> list[str]:
         """At complete, on the NOT NULL column under its final name: the identity takes the place
