@@ -296,6 +296,20 @@ def test_narrowing_with_up_counts_what_up_makes(pg_url: str, conn: Conn) -> None
     ]
 
 
+def test_an_up_that_fails_for_some_row_is_refused_with_the_servers_error(
+    pg_url: str, conn: Conn
+) -> None:
+    conn.execute("create table items (id int primary key, c text)")
+    conn.execute("insert into items values (1, '12'), (2, 'abc')")
+    spec = {"table": "items", "column": "c", "type": "integer", "up": "c::integer"}
+    assert_refused(
+        pg_url,
+        migration("m1", {"alter_column": {**spec, "down": "c::text"}}),
+        "the new value of every row of items.c is refused by the database: invalid input syntax "
+        'for type integer: "abc"',
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

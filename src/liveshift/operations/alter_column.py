@@ -295,7 +295,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
         the backfill would stop at the first one, half done."""
         spec = self.spec
         misfits = probe.misfits(
-            table, up, self.new.type, f"the existing values of {table.name}.{spec.column}"
+            table, up, self.new.type, f"the new value of every row of {table.name}.{spec.column}"
         )
         if misfits:
             rows = "1 row" if misfits == 1 else f"{misfits} rows"
