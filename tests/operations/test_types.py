@@ -384,3 +384,51 @@ def test_alter_column_refuses_a_serial_type(pg_url: str, conn: Conn) -> None:
         "'serial' is not a type but a new column with its own sequence",
     )
     assert isinstance(refused, ValidationError)
+
+
+# What depends on the column, and what the server's own binary-coercible change does with it.
+DEPENDENTS = {
+    "check": "alter table items add constraint items_c_check check (length(c) > 0)",
+    "expression index": "create index items_lower on items (lower(c))",
+    "partial index": "create index items_partial on items (id) where c <> ''",
+    "plain index": "create index items_c on items (c)",
+    "not valid check": "alter table items add constraint items_c_check check (c <> 'x') not valid",
+}
+
+
+def server_checks_again(conn: Conn, dependent: str) -> bool:
+    """Whether PostgreSQL's own varchar(20) -> varchar(30) scans the table (a CHECK validated
+    again) or builds an index again, on a real table, rolled back."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("alter table items rename to items_real")
+        conn.execute("create table items (id int primary key, c varchar(20))")
+        conn.execute("insert into items values (1, 'a')")
+        conn.execute(DEPENDENTS[dependent])
+        state = (
+            "select pg_stat_get_xact_tuples_returned('items'::regclass), array_agg(relfilenode "
+            "order by relname) from pg_class c join pg_index i on i.indexrelid = c.oid "
+            "where i.indrelid = 'items'::regclass"
+        )
+        before = conn.execute(state).fetchone()
+        conn.execute("alter table items alter column c type varchar(30)")
+        return before != conn.execute(state).fetchone()
+
+
+@pytest.mark.parametrize("dependent", list(DEPENDENTS))
+def test_a_binary_coercible_change_that_the_server_would_check_again_goes_through_a_new_column(
+    pg_url: str, conn: Conn, dependent: str
+) -> None:
+    conn.execute("create table items (id int primary key, c varchar(20))")
+    conn.execute("insert into items values (1, 'a')")
+    checked_again = server_checks_again(conn, dependent)
+    assert checked_again == (dependent in ("check", "expression index", "partial index"))
+    conn.execute(DEPENDENTS[dependent])
+    the_migration = migration(
+        "m1", {"alter_column": {"table": "items", "column": "c", "type": "varchar(30)"}}
+    )
+    migrator = Migrator(pg_url)
+    # Through a new column (a backfill, the check NOT VALID then validated, the index built
+    # concurrently) exactly when the server's own change would lock the table to check again.
+    assert any(s.backfill for s in migrator.plan(the_migration).start) == checked_again
+    migrator.start(the_migration, complete=True)
+    assert column_types(conn, "items")["c"] == "character varying(30)"

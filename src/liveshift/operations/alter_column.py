@@ -131,6 +131,9 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 spec.up is not None
                 or spec.down is not None
                 or _rewrites(probe, column.type, new_type)
+                # Even without a rewrite, ALTER COLUMN TYPE checks these again under its
+                # ACCESS EXCLUSIVE lock: the new column carries them over without it.
+                or bool(_checked_again(probe, table, column.physical))
             )
             self.direct_type = not self.swap
         elif column.nullable and not nullable and spec.up is not None:
@@ -819,6 +822,33 @@ def _fits(
     except ValidationError:
         return False
     return True
+
+
+def _checked_again(probe: Probe, table: Table, physical: str) -> list[str]:
+    """What PostgreSQL's ALTER COLUMN TYPE builds or scans again even when the type change is
+    binary coercible: the column's CHECK constraints (validated again: a scan) and the indexes
+    with an expression or a predicate over it (built again); plain indexes it keeps."""
+    rows = probe.ask(
+        [
+            f"""
+with col as (
+  select attrelid, attnum from pg_attribute
+  where attrelid = {quote_literal(table.qualified)}::regclass and attname = {quote_literal(physical)}
+)
+select c.relname::text from col, pg_index i join pg_class c on c.oid = i.indexrelid
+where i.indrelid = col.attrelid and (i.indexprs is not null or i.indpred is not null)
+  and exists (select from pg_depend d where d.classid = 'pg_class'::regclass
+              and d.objid = i.indexrelid and d.refobjid = col.attrelid
+              and d.refobjsubid = col.attnum)
+union all
+select con.conname::text from col, pg_constraint con
+where con.conrelid = col.attrelid and con.contype = 'c' and con.convalidated
+  and col.attnum = any (con.conkey)
+"""
+        ],
+        f"what depends on {table.name}.{physical}",
+    )
+    return [str(r[0]) for r in rows]
 
 
 def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
