@@ -132,11 +132,11 @@ class Probe:
         expression: str,
         type_name: str | None,
         what: str,
-        column: str = "value",
+        column: str = "",
     ) -> None:
         """The expression (over the table's physical column names) parses, names only columns
         the table has at this point of the migration and, given a type, assigns to it as a value
-        of `column` (the name the server's refusal gives the target)."""
+        of `column` (the name the server's refusal gives the target: `table.column`)."""
         if type_name is None:
             self.ask(
                 [f"explain select ({expression}) from {model_row(table)}"],
@@ -144,7 +144,7 @@ class Probe:
                 internal_names(table),
             )
             return
-        target = quote_ident(column)
+        target = quote_ident(column or table.name)
         self.ask(
             [
                 f"create temp table _ls_probe ({target} {type_name}) on commit drop",

@@ -358,6 +358,10 @@ def test_the_probe_speaks_in_the_users_names(pg_url: str, conn: Conn) -> None:
     refused = assert_refused(pg_url, typo, "column users.emial does not exist")
     assert refused.hint is not None and "users.email" in refused.hint
     assert "_ls_" not in str(refused) + refused.hint
+    conn.execute("alter table users add column n integer")
+    down = migration("m1", {"drop_column": {"table": "users", "column": "n", "down": "email"}})
+    refused = assert_refused(pg_url, down, "the `down` expression `email`")
+    assert 'column "users.n" is of type integer but expression is of type text' in str(refused)
     # alter_column's own check of `up` names its target the same way.
     earlier = migration(
         "m1",
