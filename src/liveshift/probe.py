@@ -75,10 +75,20 @@ class Probe:
             rows = self.ask(
                 [
                     f"create temp table _ls_type (value {type_name}) on commit drop",
-                    "select format_type(atttypid, atttypmod), "
-                    "pg_get_serial_sequence('pg_temp._ls_type', 'value') is not null "
-                    "from pg_attribute where attrelid = 'pg_temp._ls_type'::regclass "
-                    "and attnum > 0 order by attnum",
+                    "select format_type(a.atttypid, a.atttypmod), "
+                    "pg_get_serial_sequence('pg_temp._ls_type', 'value') is not null, "
+                    # Anything but the type: NOT NULL, a default, identity, generated, a
+                    # collation, a constraint.
+                    "array_remove(array[case when a.attnotnull then 'NOT NULL' end, "
+                    "case when a.atthasdef then 'DEFAULT' end, "
+                    "case when a.attidentity <> '' then 'IDENTITY' end, "
+                    "case when a.attgenerated <> '' then 'GENERATED' end, "
+                    "case when a.attcollation <> t.typcollation then 'COLLATE' end, "
+                    "case when exists (select from pg_constraint c where c.conrelid = a.attrelid) "
+                    "then 'a constraint' end], null) "
+                    "from pg_attribute a join pg_type t on t.oid = a.atttypid "
+                    "where a.attrelid = 'pg_temp._ls_type'::regclass "
+                    "and a.attnum > 0 order by a.attnum",
                 ],
                 f"type {type_name!r}",
             )
@@ -95,7 +105,16 @@ class Probe:
                 f"type {type_name!r} is not one type",
                 hint="Give one type name, with its modifiers, e.g. `varchar(10)`.",
             )
-        return ColumnType(name=str(rows[0][0]), serial=bool(rows[0][1]))
+        name, serial, extras = str(rows[0][0]), bool(rows[0][1]), list(rows[0][2])
+        if serial:  # a serial column is NOT NULL with its nextval default: that is the type
+            extras = [e for e in extras if e not in ("NOT NULL", "DEFAULT")]
+        if extras:
+            raise ValidationError(
+                f"type {type_name!r} says more than the type ({', '.join(extras)})",
+                hint=f"Give only the type (`{name}`); `nullable:`, `default:`, `identity:`, "
+                "`check:`, `unique:` and `references:` are keys of their own.",
+            )
+        return ColumnType(name=name, serial=serial)
 
     def type_exists(self, type_name: str) -> str:
         """The server's spelling of a type with its modifiers, or ValidationError with a

@@ -315,6 +315,11 @@ def test_an_up_that_fails_for_some_row_is_refused_with_the_servers_error(
     [
         ("varchr(10)", r"type 'varchr\(10\)' does not exist"),
         ("int, x int", "is not one type"),
+        ("varchar(10) not null", r"says more than the type \(NOT NULL\)"),
+        ("int default 5", r"says more than the type \(DEFAULT\)"),
+        ('text collate "C"', r"says more than the type \(COLLATE\)"),
+        ("int check (value > 0)", r"says more than the type \(a constraint\)"),
+        ("int generated always as identity", r"says more than the type \(.*IDENTITY\)"),
         ("varchar(0)", "length for type varchar must be at least 1"),
     ],
 )
