@@ -209,14 +209,21 @@ class Probe:
         """How many rows of the table hold a value of `expression` (over physical column names)
         that `type_name` refuses on assignment, as the backfill's UPDATE would (too long for a
         varchar(n), too many digits for a numeric(p,s), out of a domain's check, ...). One scan
-        of the table, each row's assignment tried in its own subtransaction."""
+        of the table (about 0.3 s per million rows); when some row does not fit, a second one
+        that tries each row's assignment in its own subtransaction to count them."""
+        rows_of = f"select ({expression}) as value from only {table.qualified}"
         rows = self.ask(
             [
                 "create function pg_temp._ls_misfits() returns bigint language plpgsql as "
                 "$liveshift$\n"
                 f"declare target {type_name}; misfits bigint := 0; r record;\n"
                 "begin\n"
-                f"  for r in select ({expression}) as value from only {table.qualified} loop\n"
+                # Fast when every row fits (the usual case): one pass, no subtransactions.
+                f"  for r in {rows_of} loop target := r.value; end loop;\n"
+                "  return 0;\n"
+                "exception when others then\n"
+                # Some row does not: count them, each assignment tried on its own.
+                f"  for r in {rows_of} loop\n"
                 "    begin target := r.value; exception when others then misfits := misfits + 1;"
                 " end;\n"
                 "  end loop;\n"
