@@ -162,9 +162,13 @@ class AddColumnOperation(Operation[AddColumn]):
             )
             # The identity's own sequence is made at complete; until then a sequence of ours.
             self.sequence = self.names.object("seq", self.spec.table, column.name)
-        else:
-            self.sequence = short_name(self.spec.table, column.name, "seq")
-            refuse_taken_relation_name(schema, probe, self.sequence, f"the sequence of {where}")
+            self.nullable = False
+            # Drawn through a SECURITY DEFINER function: an identity needs no privilege on its
+            # sequence to insert, and the application's role has none on ours.
+            self.default = f"{self._next_function(table)}()"
+            return
+        self.sequence = short_name(self.spec.table, column.name, "seq")
+        refuse_taken_relation_name(schema, probe, self.sequence, f"the sequence of {where}")
         self.nullable = False
         sequence = quote_literal(f"{quote_ident(table.schema)}.{quote_ident(self.sequence)}")
         self.default = f"nextval({sequence}::regclass)"
@@ -193,6 +197,11 @@ class AddColumnOperation(Operation[AddColumn]):
 
     def _unique_index(self) -> str:
         return self._constraint("uq")
+
+    def _next_function(self, table: Table) -> str:
+        """The function an identity column's default draws from the stand-in sequence with."""
+        name = self.names.object("next", self.spec.table, self.spec.column.name)
+        return f"{quote_ident(table.schema)}.{quote_ident(name)}"
 
     def _sequence(self, table: Table) -> str:
         assert self.sequence is not None
@@ -244,7 +253,15 @@ class AddColumnOperation(Operation[AddColumn]):
             # A serial's sequence is owned by the column, as PostgreSQL makes it. An identity's
             # stand-in is not: pg_get_serial_sequence must find only the identity's at complete.
             sequence = self._sequence(table)
-            sql = f"create sequence {sequence} as {new_type};\n{sql}"
+            created = f"create sequence {sequence} as {new_type}"
+            if column.identity is not None:
+                created += (
+                    f";\ncreate function {self._next_function(table)}() returns {new_type}\n"
+                    "language sql security definer set search_path = pg_catalog, pg_temp\n"
+                    f"as $liveshift$ select nextval({quote_literal(sequence)}::regclass)::"
+                    f"{new_type} $liveshift$"
+                )
+            sql = f"{created};\n{sql}"
             if column.identity is None:
                 sql += f";\nalter sequence {sequence} owned by {qualified}.{temp}"
         if column.comment is not None:
@@ -414,6 +431,7 @@ class AddColumnOperation(Operation[AddColumn]):
             f"select setval(pg_get_serial_sequence({quote_literal(qualified)}, "
             f"{quote_literal(column.name)}), last_value, is_called) from {self._sequence(table)}",
             f"drop sequence {self._sequence(table)}",
+            f"drop function {self._next_function(table)}()",
         ]
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
@@ -441,6 +459,8 @@ class AddColumnOperation(Operation[AddColumn]):
         )
         if self.sequence is not None:
             statements.append(f"drop sequence if exists {self._sequence(table)}")
+        if self.spec.column.identity is not None:
+            statements.append(f"drop function if exists {self._next_function(table)}()")
         if self.fill is not None:
             statements += [
                 f"drop function if exists {self._function()}()",
