@@ -154,7 +154,7 @@ def test_an_identity_column_always_refuses_explicit_values_after_complete(
                     "column": {"name": "n", "type": "serial", "default": "1"},
                 }
             },
-            "its values come from its sequence, it takes no `default:`",
+            "its values come from its sequence, it takes no `default:` or `identity:`",
         ),
         (
             {

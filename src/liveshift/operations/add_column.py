@@ -139,12 +139,13 @@ class AddColumnOperation(Operation[AddColumn]):
         would rewrite the table under ACCESS EXCLUSIVE)."""
         column = self.spec.column
         where = f"{table.schema}.{table.name}.{column.name}"
-        if column.default is not None or (serial and column.identity is not None):
+        # (The file format already refuses `identity:` with `default:`.)
+        if serial and (column.default is not None or column.identity is not None):
             raise ValidationError(
                 f"column {table.name}.{column.name} is {column.type}: its values come from its "
-                "sequence, it takes no `default:`" + ("" if column.identity else " or `identity:`"),
+                "sequence, it takes no `default:` or `identity:`",
                 object=where,
-                hint="Drop `default:`, or use an integer type with your own default.",
+                hint=f"Drop `default:`/`identity:`, or make the type `{type_name}`.",
             )
         if self.spec.up is not None:
             raise ValidationError(
