@@ -678,3 +678,18 @@ def test_no_warning_when_the_not_null_column_has_a_default(pg_url: str, conn: Co
     column = {"name": "score", "type": "integer", "nullable": False, "default": 0}
     plan = Migrator(pg_url).plan(migration(column))
     assert not [w for s in plan.complete for w in s.warnings]
+
+
+def test_a_volatile_default_is_drawn_once_per_row(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    column = {"name": "token", "type": "uuid", "default": "gen_random_uuid()"}
+    migrator = Migrator(pg_url)
+    migrator.start(migration(column))
+    tokens = "select id, token from public_m1.users order by id"
+    before = conn.execute(tokens).fetchall()
+    assert None not in [t for _, t in before]
+    # An old client's update leaves the row's value as it is, as after ALTER TABLE ... DEFAULT.
+    conn.execute("update public.users set email = 'x' || email where id <= 100")
+    assert conn.execute(tokens).fetchall() == before
+    migrator.complete()
+    assert conn.execute("select id, token from public.users order by id").fetchall() == before

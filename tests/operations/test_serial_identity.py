@@ -218,3 +218,20 @@ def test_an_application_role_without_sequence_privileges_inserts_into_a_new_iden
         app.execute("insert into items (id, title) values (3, 'after')")
     values = [n for (n,) in conn.execute("select n from items order by id")]
     assert values == sorted(set(values))  # numbered, in order (a sequence may leave gaps)
+
+
+@pytest.mark.parametrize("type_", ["bigserial", "identity"])
+def test_old_clients_updates_keep_the_number_a_row_has(pg_url: str, conn: Conn, type_: str) -> None:
+    conn.execute("create table items (id int primary key, title text)")
+    conn.execute("insert into items select g, 'item' || g from generate_series(1, 50) g")
+    column: dict[str, Any] = {"name": "n", "type": "bigserial"}
+    if type_ == "identity":
+        column = {"name": "n", "type": "bigint", "identity": "by_default"}
+    migrator = Migrator(pg_url)
+    migrator.start(migration("m1", {"add_column": {"table": "items", "column": column}}))
+    numbers = "select id, n from public_m1.items order by id"
+    before = conn.execute(numbers).fetchall()
+    conn.execute("update public.items set title = 'renamed' where id <= 10")  # an old client
+    assert conn.execute(numbers).fetchall() == before
+    migrator.complete()
+    assert conn.execute("select id, n from items order by id").fetchall() == before

@@ -87,7 +87,9 @@ class AddColumnOperation(Operation[AddColumn]):
         # Existing rows (and rows old clients write) get `up`; without it, a default the server
         # cannot store in the catalog (e.g. volatile) is evaluated per row, as ALTER TABLE would.
         if self.fill is None and self.default is not None and not self.instant_default:
-            self.fill = self.default
+            # Once per row, as ALTER TABLE evaluates it: the triggers and the catch-up keep a
+            # value the row has (an old client's UPDATE must not draw a new nextval or uuid).
+            self.fill = f"coalesce({quote_ident(self._temp())}, {self.default})"
         if self.fill is not None:
             self.triggers = backfill_triggers(
                 table,
