@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pglast
 import psycopg
 from psycopg import errors as pg_errors
 
@@ -71,10 +72,20 @@ class Probe:
         `numeric(10,2)[]`, `time(2) with time zone`), and whether the text was a serial type
         (a sequence owned by the column, default nextval, NOT NULL). A type that does not exist
         gets the server's refusal and a closest-match suggestion."""
+        declaration = f"create temp table _ls_type (value {type_name}) on commit drop"
+        try:
+            one_statement = len(pglast.parse_sql(declaration)) == 1
+        except pglast.parser.ParseError:
+            one_statement = True  # the server says what is wrong with it, below
+        if not one_statement:  # `int); commit; ...` would run, even in a probe
+            raise ValidationError(
+                f"type {type_name!r} is not one type",
+                hint="Give one type name, with its modifiers, e.g. `varchar(10)`.",
+            )
         try:
             rows = self.ask(
                 [
-                    f"create temp table _ls_type (value {type_name}) on commit drop",
+                    declaration,
                     "select format_type(a.atttypid, a.atttypmod), "
                     "pg_get_serial_sequence('pg_temp._ls_type', 'value') is not null, "
                     # Anything but the type: NOT NULL, a default, identity, generated, a

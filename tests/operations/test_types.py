@@ -315,6 +315,10 @@ def test_an_up_that_fails_for_some_row_is_refused_with_the_servers_error(
     [
         ("varchr(10)", r"type 'varchr\(10\)' does not exist"),
         ("int, x int", "is not one type"),
+        (
+            "int); commit; create table leaked as select 1 as x; create temp table t (x int",
+            "is not one type",
+        ),
         ("varchar(10) not null", r"says more than the type \(NOT NULL\)"),
         ("int default 5", r"says more than the type \(DEFAULT\)"),
         ('text collate "C"', r"says more than the type \(COLLATE\)"),
@@ -331,6 +335,7 @@ def test_a_type_the_server_refuses_is_refused(
         "m1", {"add_column": {"table": "items", "column": {"name": "c", "type": text}}}
     )
     refused = assert_refused(pg_url, the_migration, message)
+    assert conn.execute("select to_regclass('leaked')").fetchone() == (None,)
     if "varchr" in text:
         assert refused.hint == "Did you mean 'varchar'?"
 
