@@ -374,6 +374,9 @@ class Migrator:
                 f"migration {record.name!r} is in phase {record.phase}, not started",
                 hint="Run `liveshift start FILE` to finish starting it first.",
             )
+        for step in self._steps(record, "complete"):
+            for warning in step.warnings:
+                self.reporter.message(warning)
         state.set_phase(record.id, "completing")
         self.reporter.phase("complete", record.name)
         self._run_phase(conn, state, record, "complete")

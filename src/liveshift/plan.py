@@ -138,6 +138,10 @@ class ConcurrentIndex:
     create_sql: str
 
 
+# A note that starts so is said out loud by the command that runs the step, before it runs.
+WARNING = "warning: "
+
+
 @dataclass(frozen=True)
 class Step:
     """One unit of work: one statement (or a backfill), one lock, one transaction."""
@@ -155,6 +159,11 @@ class Step:
     catch_up: CatchUp | None = None
     operation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The notes the command running this step prints before it starts (`WARNING`)."""
+        return tuple(note for note in self.notes if note.startswith(WARNING))
 
     @property
     def kind(self) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -634,3 +636,60 @@ def test_a_backfill_reading_an_earlier_column_waits_for_its_catch_up(
         "or _ls_new_tag is distinct from upper('h-' || id || '-' || name)"
     ).fetchone()
     assert wrong == (0,)
+
+
+def test_plan_and_complete_warn_that_old_inserts_fail_on_not_null_without_default(
+    pg_url: str, conn: Conn, tmp_path: Path
+) -> None:
+    from tests.test_cli import liveshift
+
+    conn.execute(SETUP)
+    file = tmp_path / "m1.yaml"
+    file.write_text(
+        "operations:\n"
+        "  - add_column:\n"
+        "      table: users\n"
+        "      column: {name: last_seen, type: timestamptz, nullable: false}\n"
+        "      up: coalesce(updated_at, created_at)\n"
+    )
+    warning = (
+        "old-version writers that insert into users without last_seen will fail after "
+        "complete (last_seen is NOT NULL with no default): give the column a default or "
+        "retire them first"
+    )
+    plan = liveshift("plan", "--json", str(file), url=pg_url)
+    assert plan.returncode == 0, plan.stderr
+    (final,) = [s for s in json.loads(plan.stdout)["complete"] if "final" in s["description"]]
+    assert f"warning: {warning}" in final["notes"]
+    assert warning in " ".join(liveshift("plan", str(file), url=pg_url).stdout.split())
+    assert liveshift("start", str(file), url=pg_url).returncode == 0
+    conn.execute("insert into public.users (name) values ('old writer, during the migration')")
+    done = liveshift("complete", url=pg_url)
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    # Said before complete runs, and it is what the server then does.
+    assert output.index(warning) < output.index("complete m1")
+    with pytest.raises(psycopg.errors.NotNullViolation, match='"last_seen"'):
+        conn.execute("insert into public.users (name) values ('old writer, after complete')")
+
+
+def test_no_warning_when_the_not_null_column_has_a_default(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    column = {"name": "score", "type": "integer", "nullable": False, "default": 0}
+    plan = Migrator(pg_url).plan(migration(column))
+    assert not [w for s in plan.complete for w in s.warnings]
+
+
+def test_a_volatile_default_is_drawn_once_per_row(pg_url: str, conn: Conn) -> None:
+    conn.execute(SETUP)
+    column = {"name": "token", "type": "uuid", "default": "gen_random_uuid()"}
+    migrator = Migrator(pg_url)
+    migrator.start(migration(column))
+    tokens = "select id, token from public_m1.users order by id"
+    before = conn.execute(tokens).fetchall()
+    assert None not in [t for _, t in before]
+    # An old client's update leaves the row's value as it is, as after ALTER TABLE ... DEFAULT.
+    conn.execute("update public.users set email = 'x' || email where id <= 100")
+    assert conn.execute(tokens).fetchall() == before
+    migrator.complete()
+    assert conn.execute("select id, token from public.users order by id").fetchall() == before

@@ -128,10 +128,17 @@ class Column(Strict):
     check: Check | None = None
     references: References | None = None
     comment: str | None = None
+    # GENERATED ALWAYS / BY DEFAULT AS IDENTITY: values from the column's own sequence.
+    identity: Literal["always", "by_default"] | None = None
 
     @model_validator(mode="after")
     def _references_one_column(self) -> Column:
         _one_referenced_column(self.references, "a column's")
+        if self.identity is not None and self.default is not None:
+            raise ValueError(
+                f"column {self.name!r}: an identity column takes its values from its sequence, "
+                "it has no `default:`"
+            )
         return self
 
 
@@ -177,8 +184,15 @@ class AlterColumn(Strict):
     name: Identifier | None = None
     up: UpExpression | None = None
     down: DownExpression | None = None
+    # The column's comment; `comment: null` or `comment: ""` removes it.
+    comment: str | None = None
     backfill_triggers: TriggerChoice = None
     schema_: Identifier | None = Field(default=None, alias="schema")
+
+    @property
+    def sets_comment(self) -> bool:
+        """Whether the file gives `comment:` at all (null included: that removes it)."""
+        return "comment" in self.model_fields_set
 
     @model_validator(mode="after")
     def _changes_something(self) -> AlterColumn:
@@ -194,10 +208,10 @@ class AlterColumn(Strict):
             self.up,  # values fixed for the new version, with no other change
             self.down,
         ]
-        if all(change is None for change in changes):
+        if all(change is None for change in changes) and not self.sets_comment:
             raise ValueError(
                 "alter_column changes nothing: give at least one of type, nullable, default, "
-                "drop_default, unique, check, references, name, up, down"
+                "drop_default, unique, check, references, name, up, down, comment"
             )
         _one_referenced_column(self.references, "alter_column's")
         return self
@@ -206,6 +220,7 @@ class AlterColumn(Strict):
 class CreateTable(Strict):
     table: Identifier
     columns: Annotated[list[Column], Field(min_length=1)]
+    comment: str | None = None
     schema_: Identifier | None = Field(default=None, alias="schema")
 
 

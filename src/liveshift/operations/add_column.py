@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn, key_name
-from liveshift.operations.base import Operation
-from liveshift.operations.objects import refuse_taken_constraint_name
+from liveshift.operations.base import Operation, short_name
+from liveshift.operations.objects import refuse_taken_constraint_name, refuse_taken_relation_name
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
@@ -17,8 +18,8 @@ from liveshift.operations.steps import (
     drop_index_concurrently_step,
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
-from liveshift.plan import LockMode, Step
-from liveshift.schema import Column, Schema, Table, quote_ident
+from liveshift.plan import WARNING, LockMode, Step
+from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import ChangeLog, insert_trigger, sync_function, update_trigger
 
@@ -37,6 +38,11 @@ class AddColumnOperation(Operation[AddColumn]):
     # Facts found in validate() that planning needs.
     instant_default: bool = False
     fill: str | None = None
+    # The column as it is made: a serial or identity column is NOT NULL with nextval of its
+    # sequence as default until complete (an identity then takes the sequence's place).
+    nullable: bool = True
+    default: str | None = None
+    sequence: str | None = None  # the sequence start creates (serial: PostgreSQL's own name)
     check_condition: str = ""  # the check over physical column names
     triggers = BackfillTriggers()  # whether the table's own triggers fire for the backfill
 
@@ -62,21 +68,33 @@ class AddColumnOperation(Operation[AddColumn]):
             refuse_taken_constraint_name(
                 schema, table, probe, self._unique_name(), "the unique constraint"
             )
-        type_name = probe.type_exists(column.type)
-        if column.default is not None:
-            check_expression(column.default, "default")
-            self.instant_default = probe.default_is_instant(type_name, column.default)
+        resolved = probe.column_type(column.type)
+        type_name = resolved.name
+        self.nullable, self.default, self.sequence = column.nullable, column.default, None
+        if resolved.serial or column.identity is not None:
+            self._validate_sequence(schema, table, probe, type_name, serial=resolved.serial)
+        if self.default is not None and self.sequence is None:
+            check_expression(self.default, "default")
+            self.instant_default = probe.default_is_instant(type_name, self.default)
         # `up` and `check` name columns as the new version sees them at this point of the
         # migration; the steps run on the base table, under the columns' physical names.
         physical = {c.name: c.physical for c in table.columns.values()}
         if spec.up is not None:
             check_expression(spec.up, "up")
             self.fill = rewrite_columns(spec.up, physical, what="up")
-            probe.expression_fits(table, self.fill, type_name, f"the `up` expression `{spec.up}`")
+            probe.expression_fits(
+                table,
+                self.fill,
+                type_name,
+                f"the `up` expression `{spec.up}`",
+                column=f"{table.name}.{column.name}",
+            )
         # Existing rows (and rows old clients write) get `up`; without it, a default the server
         # cannot store in the catalog (e.g. volatile) is evaluated per row, as ALTER TABLE would.
-        if self.fill is None and column.default is not None and not self.instant_default:
-            self.fill = column.default
+        if self.fill is None and self.default is not None and not self.instant_default:
+            # Once per row, as ALTER TABLE evaluates it: the triggers and the catch-up keep a
+            # value the row has (an old client's UPDATE must not draw a new nextval or uuid).
+            self.fill = f"coalesce({quote_ident(self._temp())}, {self.default})"
         if self.fill is not None:
             self.triggers = backfill_triggers(
                 table,
@@ -86,9 +104,9 @@ class AddColumnOperation(Operation[AddColumn]):
                 what=f"the backfill of {table.name}.{column.name}",
             )
         if (
-            not column.nullable
+            not self.nullable
             and self.fill is None
-            and column.default is None
+            and self.default is None
             and probe.has_rows(table)
         ):
             raise ValidationError(
@@ -107,6 +125,7 @@ class AddColumnOperation(Operation[AddColumn]):
                 self.check_condition,
                 {self._temp(): type_name},
                 f"the check `{column.check.constraint}`",
+                {self._temp(): column.name},
             )
         if column.references is not None:
             target = schema.table(column.references.table)
@@ -114,10 +133,53 @@ class AddColumnOperation(Operation[AddColumn]):
         table.columns[column.name] = Column(
             name=column.name,
             type=type_name,
-            nullable=column.nullable,
-            default=column.default,
+            nullable=self.nullable,
+            default=self.default,
             physical=self.names.temp_column(column.name),
         )
+
+    def _validate_sequence(
+        self, schema: Schema, table: Table, probe: Probe, type_name: str, *, serial: bool
+    ) -> None:
+        """A serial or identity column: its values come from a sequence start creates, as the
+        default for new rows and through the backfill for existing ones (ADD COLUMN with them
+        would rewrite the table under ACCESS EXCLUSIVE)."""
+        column = self.spec.column
+        where = f"{table.schema}.{table.name}.{column.name}"
+        # (The file format already refuses `identity:` with `default:`.)
+        if serial and (column.default is not None or column.identity is not None):
+            raise ValidationError(
+                f"column {table.name}.{column.name} is {column.type}: its values come from its "
+                "sequence, it takes no `default:` or `identity:`",
+                object=where,
+                hint=f"Drop `default:`/`identity:`, or make the type `{type_name}`.",
+            )
+        if self.spec.up is not None:
+            raise ValidationError(
+                f"column {table.name}.{column.name} numbers existing rows from its sequence: it "
+                "takes no `up:`",
+                object=where,
+                hint="Drop `up:`; existing rows are numbered in batches from the sequence.",
+            )
+        if column.identity is not None:
+            probe.ask(
+                [
+                    f"create temp table _ls_identity (value {type_name} generated always as identity)"
+                ],
+                f"identity column {table.name}.{column.name}",
+            )
+            # The identity's own sequence is made at complete; until then a sequence of ours.
+            self.sequence = self.names.object("seq", self.spec.table, column.name)
+            self.nullable = False
+            # Drawn through a SECURITY DEFINER function: an identity needs no privilege on its
+            # sequence to insert, and the application's role has none on ours.
+            self.default = f"{self._next_function(table)}()"
+            return
+        self.sequence = short_name(self.spec.table, column.name, "seq")
+        refuse_taken_relation_name(schema, probe, self.sequence, f"the sequence of {where}")
+        self.nullable = False
+        sequence = quote_literal(f"{quote_ident(table.schema)}.{quote_ident(self.sequence)}")
+        self.default = f"nextval({sequence}::regclass)"
 
     # Names of what start creates.
     def _temp(self) -> str:
@@ -139,12 +201,19 @@ class AddColumnOperation(Operation[AddColumn]):
         return key_name(self.spec.column.unique) or self._final("key")
 
     def _final(self, suffix: str) -> str:
-        from liveshift.operations.base import short_name
-
         return short_name(self.spec.table, self.spec.column.name, suffix)
 
     def _unique_index(self) -> str:
         return self._constraint("uq")
+
+    def _next_function(self, table: Table) -> str:
+        """The function an identity column's default draws from the stand-in sequence with."""
+        name = self.names.object("next", self.spec.table, self.spec.column.name)
+        return f"{quote_ident(table.schema)}.{quote_ident(name)}"
+
+    def _sequence(self, table: Table) -> str:
+        assert self.sequence is not None
+        return f"{quote_ident(table.schema)}.{quote_ident(self.sequence)}"
 
     def _triggers(self) -> tuple[str, str]:
         """The sync triggers: on INSERT, on UPDATE."""
@@ -176,18 +245,35 @@ class AddColumnOperation(Operation[AddColumn]):
 
         # A default the catalog can hold fills existing rows at once, unless `up` is to fill
         # them; otherwise the default is set for new rows only (metadata, no rewrite).
-        default_fills_rows = column.default is not None and self.instant_default and not spec.up
+        default_fills_rows = self.default is not None and self.instant_default and not spec.up
         clauses = [f"add column {temp} {new_type}"]
         if default_fills_rows:
-            clauses[0] += f" default {column.default}"
-        elif column.default is not None:
-            clauses.append(f"alter column {temp} set default {column.default}")
+            clauses[0] += f" default {self.default}"
+        elif self.default is not None:
+            clauses.append(f"alter column {temp} set default {self.default}")
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
         key = self._logged_key(table)
         if key is None:
             clauses += self._checks()
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
+        if self.sequence is not None:
+            # A serial's sequence is owned by the column, as PostgreSQL makes it. An identity's
+            # stand-in is not: pg_get_serial_sequence must find only the identity's at complete.
+            sequence = self._sequence(table)
+            created = f"create sequence {sequence} as {new_type}"
+            if column.identity is not None:
+                created += (
+                    f";\ncreate function {self._next_function(table)}() returns {new_type}\n"
+                    "language sql security definer set search_path = pg_catalog, pg_temp\n"
+                    f"as $liveshift$ select nextval({quote_literal(sequence)}::regclass)::"
+                    f"{new_type} $liveshift$"
+                )
+            sql = f"{created};\n{sql}"
+            if column.identity is None:
+                sql += f";\nalter sequence {sequence} owned by {qualified}.{temp}"
+        if column.comment is not None:
+            sql += f";\ncomment on column {qualified}.{temp} is {quote_literal(column.comment)}"
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
         if self.fill is not None:
             # The triggers go in with the column, in one transaction: a row an old client writes
@@ -269,7 +355,7 @@ class AddColumnOperation(Operation[AddColumn]):
         """ADD CONSTRAINT clauses of the NOT VALID checks: NOT NULL, and the user's check."""
         column, temp = self.spec.column, quote_ident(self._temp())
         checks = []
-        if not column.nullable:
+        if not self.nullable:
             checks.append(
                 f"add constraint {quote_ident(self._constraint('nn'))} "
                 f"check ({temp} is not null) not valid"
@@ -298,7 +384,7 @@ class AddColumnOperation(Operation[AddColumn]):
         table = self._table(before)
         qualified = table.qualified
         validate: list[tuple[str, tuple[str, ...]]] = []
-        if not column.nullable:
+        if not self.nullable:
             validate.append((self._constraint("nn"), (qualified,)))
         if column.check is not None:
             validate.append((self._check_name(), (qualified,)))
@@ -311,18 +397,50 @@ class AddColumnOperation(Operation[AddColumn]):
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_index())}"
             )
-        return contract_column_steps(
+        steps = contract_column_steps(
             table,
             column=self._temp(),
             final_name=column.name,
             operation=self.name,
             description=f"make {column.name} final on {table.name}",
             validate=validate,
-            not_null_check=None if column.nullable else self._constraint("nn"),
+            not_null_check=None if self.nullable else self._constraint("nn"),
             triggers=self._triggers() if self.fill is not None else (),
             function=self._function() if self.fill is not None else None,
             after_not_null=after_not_null,
+            after_rename=self._make_identity(table),
         )
+        if not self.nullable and self.default is None:
+            # Until complete, the trigger fills the column for old-version inserts; after it,
+            # nothing does.
+            steps[-1] = dataclasses.replace(
+                steps[-1],
+                notes=(
+                    f"{WARNING}old-version writers that insert into {table.name} without "
+                    f"{column.name} will fail after complete ({column.name} is NOT NULL with no "
+                    "default): give the column a default or retire them first",
+                    *steps[-1].notes,
+                ),
+            )
+        return steps
+
+    def _make_identity(self, table: Table) -> list[str]:
+        """At complete, on the NOT NULL column under its final name: the identity takes the place
+        of the stand-in sequence's default, going on from the stand-in's last value."""
+        column = self.spec.column
+        if column.identity is None:
+            return []
+        qualified, name = table.qualified, quote_ident(column.name)
+        generation = column.identity.replace("_", " ")
+        return [
+            f"alter table only {qualified} alter column {name} drop default",
+            f"alter table only {qualified} alter column {name} add generated {generation} "
+            "as identity",
+            f"select setval(pg_get_serial_sequence({quote_literal(qualified)}, "
+            f"{quote_literal(column.name)}), last_value, is_called) from {self._sequence(table)}",
+            f"drop sequence {self._sequence(table)}",
+            f"drop function {self._next_function(table)}()",
+        ]
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:
         table = self._table(before)
@@ -347,6 +465,10 @@ class AddColumnOperation(Operation[AddColumn]):
         statements.append(
             f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
         )
+        if self.sequence is not None:
+            statements.append(f"drop sequence if exists {self._sequence(table)}")
+        if self.spec.column.identity is not None:
+            statements.append(f"drop function if exists {self._next_function(table)}()")
         if self.fill is not None:
             statements += [
                 f"drop function if exists {self._function()}()",

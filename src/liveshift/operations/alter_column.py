@@ -21,7 +21,7 @@ from liveshift.operations.steps import (
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Column, Schema, Table, quote_ident
+from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import SKIP_BACKFILL, ChangeLog, on_version
 
@@ -56,6 +56,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
     add_unique: bool = False
     drop_unique: str | None = None  # the unique constraint to drop at complete
     carry: CarryOver | None = None  # what the new column takes over from the old one
+    old_comment: str | None = None  # the column's comment before the migration
+    new_comment: str | None = None  # ... and after it
     triggers = BackfillTriggers()  # whether the table's own triggers fire for the backfill
 
     def validate(self, schema: Schema, probe: Probe) -> None:
@@ -121,6 +123,9 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 spec.up is not None
                 or spec.down is not None
                 or _rewrites(probe, column.type, new_type)
+                # Even without a rewrite, ALTER COLUMN TYPE checks these again under its
+                # ACCESS EXCLUSIVE lock: the new column carries them over without it.
+                or bool(_checked_again(probe, table, column.physical))
             )
             self.direct_type = not self.swap
         elif column.nullable and not nullable and spec.up is not None:
@@ -147,6 +152,10 @@ class AlterColumnOperation(Operation[AlterColumn]):
         )
         old_names = {c.name: c.physical for c in before.values()}
         unique_now = self._unique_constraint(table, column.physical)
+        if spec.sets_comment or self.swap:
+            # The new column carries the comment over; rollback puts the old one back.
+            self.old_comment = probe.column_comment(table, column.physical)
+        self.new_comment = (spec.comment or None) if spec.sets_comment else self.old_comment
         if self.swap:
             self._validate_swap(
                 schema,
@@ -168,7 +177,13 @@ class AlterColumnOperation(Operation[AlterColumn]):
         self.set_default = spec.default is not None
         self.drop_default = spec.drop_default and column.default is not None
         if default is not None and (spec.default is not None or self.swap):
-            probe.expression_fits(table, default, new_type, f"the default `{default}`")
+            probe.expression_fits(
+                table,
+                default,
+                new_type,
+                f"the default `{default}`",
+                column=f"{table.name}.{final}",
+            )
         if spec.unique is not None and spec.unique is not False:
             self.add_unique = unique_now is None  # with a new column, it carries the old one
             self._refuse_unique_name(schema, table, probe, unique_now)
@@ -244,7 +259,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             up = f"coalesce({quote_ident(spec.column)}, {up})"
         if up is None:
             up = quote_ident(spec.column)
-            if not _fits(probe, old_row, up, self.new.type):
+            if not _fits(probe, old_row, up, self.new.type, (table.name, self.new.name)):
                 raise ValidationError(
                     f"{column.type} does not convert to {self.new.type} implicitly: say how old "
                     f"values become new ones",
@@ -255,8 +270,10 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 )
         else:
             check_expression(up, "up")
-            _fits(probe, old_row, up, self.new.type, raise_for="up")
+            _fits(probe, old_row, up, self.new.type, (table.name, self.new.name), raise_for="up")
         self.up = up
+        if not self.fill_nulls:
+            self._refuse_misfits(table, probe, rewrite_columns(up, old_names, what="up"))
         if (
             not self.new.nullable
             and column.nullable
@@ -272,6 +289,29 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 hint=f'Make `up` give a value for them, e.g. `up: "coalesce({spec.column}, 0)"`.',
             )
 
+    def _refuse_misfits(self, table: Table, probe: Probe, up: str) -> None:
+        """A narrowing change (varchar(20) -> varchar(10), numeric(10,2) -> numeric(8,2), text ->
+        varchar(5)) is refused while existing rows hold values the new type does not take:
+        the backfill would stop at the first one, half done."""
+        spec = self.spec
+        misfits = probe.misfits(
+            table, up, self.new.type, f"the new value of every row of {table.name}.{spec.column}"
+        )
+        if misfits:
+            rows = "1 row" if misfits == 1 else f"{misfits} rows"
+            example = ""
+            if "char" in self.new.type:
+                example = f' (e.g. `up: "left({spec.column}, n)"`)'
+            elif "numeric" in self.new.type:
+                example = f' (e.g. `up: "round({spec.column}, n)"`)'
+            raise ValidationError(
+                f"{rows} of {table.name} hold a value of {spec.column} that does not fit "
+                f"{self.new.type}" + (" (as `up` computes it)" if spec.up is not None else ""),
+                object=f"{table.schema}.{table.name}.{spec.column}",
+                hint="Change or delete those rows first, or give `up:` that makes every value "
+                f"fit{example}.",
+            )
+
     def _validate_down(self, table: Table, probe: Probe, new_names: dict[str, str]) -> None:
         spec = self.spec
         where = f"{table.schema}.{table.name}.{spec.column}"
@@ -279,7 +319,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
         down = spec.down
         if down is None:
             down = quote_ident(self.new.name)
-            if not _fits(probe, row, down, self.old.type):
+            if not _fits(probe, row, down, self.old.type, (table.name, self.old.name)):
                 raise ValidationError(
                     f"{self.new.type} does not convert back to {self.old.type} implicitly: say "
                     "how values new clients write become values old clients read",
@@ -289,7 +329,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 )
         else:
             check_expression(down, "down")
-            _fits(probe, row, down, self.old.type, raise_for="down")
+            _fits(probe, row, down, self.old.type, (table.name, self.old.name), raise_for="down")
         self.down = down
 
     def _validate_set_not_null(
@@ -436,9 +476,26 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     notes=tuple(notes),
                 )
             )
+        if self._comment_changes():
+            steps.append(
+                Step(
+                    f"set the comment of {table.name}.{self.new.name}",
+                    sql=_comment_sql(qualified, self.new.physical, self.new_comment),
+                    lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
+                    tables=(qualified,),
+                    operation=self.name,
+                    notes=("catalog only",),
+                )
+            )
         if self.up is not None:
             steps.append(self._backfill(table, old_names, catch_up_follows=key is not None))
         return steps
+
+    def _comment_changes(self) -> bool:
+        """Whether start sets a comment: the one given, or the old one on a new column."""
+        if self.swap:
+            return self.new_comment is not None
+        return self.spec.sets_comment and self.new_comment != self.old_comment
 
     def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
         """With a change log: the trigger's UPDATE half in place of the log, the catch-up, the log
@@ -665,6 +722,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
                         f"alter table only {qualified} alter column {column} set default "
                         f"{self.old.default}"
                     )
+            if self._comment_changes():
+                statements.append(_comment_sql(qualified, self.old.physical, self.old_comment))
         if self._has_trigger():
             statements.append(f"drop function if exists {self._function()}()")
         if self._logged_key(table) is not None:
@@ -744,22 +803,30 @@ class AlterColumnOperation(Operation[AlterColumn]):
         return f"{self.name} {self.spec.table}.{self.spec.column}"
 
 
+def _comment_sql(qualified: str, column: str, comment: str | None) -> str:
+    text = "null" if comment is None else quote_literal(comment)
+    return f"comment on column {qualified}.{quote_ident(column)} is {text}"
+
+
 def _fits(
     probe: Probe,
     row: dict[str, str],
     expression: str,
     type_name: str,
+    target: tuple[str, str],
     raise_for: str | None = None,
 ) -> bool:
     """Whether `expression`, over a row of the given columns (name -> type), type-checks and
-    assigns to `type_name`. The row comes from the model, not the live table: columns an earlier
-    operation of the migration adds or replaces do not exist there yet. With `raise_for`, a
-    refusal raises."""
+    assigns to `type_name`, the type of the `target` (table, column) the server's refusal names.
+    The row comes from the model, not the live table: columns an earlier operation of the
+    migration adds or replaces do not exist there yet. With `raise_for`, a refusal raises."""
     columns = ", ".join(f"null::{t} as {quote_ident(n)}" for n, t in row.items())
+    table, column = target
+    value = quote_ident(f"{table}.{column}")
     statements = [
-        f"create temp table _ls_probe (value {type_name}) on commit drop",
-        f"explain insert into _ls_probe (value) select {expression} from "
-        f"(select {columns}) as _ls_row",
+        f"create temp table _ls_probe ({value} {type_name}) on commit drop",
+        f"explain insert into _ls_probe ({value}) select {expression} from "
+        f"(select {columns}) as {quote_ident(table)}",
     ]
     if raise_for is not None:
         probe.ask(statements, f"the `{raise_for}` expression `{expression}`")
@@ -769,6 +836,33 @@ def _fits(
     except ValidationError:
         return False
     return True
+
+
+def _checked_again(probe: Probe, table: Table, physical: str) -> list[str]:
+    """What PostgreSQL's ALTER COLUMN TYPE builds or scans again even when the type change is
+    binary coercible: the column's CHECK constraints (validated again: a scan) and the indexes
+    with an expression or a predicate over it (built again); plain indexes it keeps."""
+    rows = probe.ask(
+        [
+            f"""
+with col as (
+  select attrelid, attnum from pg_attribute
+  where attrelid = {quote_literal(table.qualified)}::regclass and attname = {quote_literal(physical)}
+)
+select c.relname::text from col, pg_index i join pg_class c on c.oid = i.indexrelid
+where i.indrelid = col.attrelid and (i.indexprs is not null or i.indpred is not null)
+  and exists (select from pg_depend d where d.classid = 'pg_class'::regclass
+              and d.objid = i.indexrelid and d.refobjid = col.attrelid
+              and d.refobjsubid = col.attnum)
+union all
+select con.conname::text from col, pg_constraint con
+where con.conrelid = col.attrelid and con.contype = 'c' and con.convalidated
+  and col.attnum = any (con.conkey)
+"""
+        ],
+        f"what depends on {table.name}.{physical}",
+    )
+    return [str(r[0]) for r in rows]
 
 
 def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:

@@ -14,7 +14,7 @@ from liveshift.schema import Column, Constraint, Index, Schema, Table, quote_ide
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.probe import ColumnType, Probe
 
 
 class CreateTableOperation(Operation[CreateTable]):
@@ -24,8 +24,8 @@ class CreateTableOperation(Operation[CreateTable]):
 
     name = "create_table"
 
-    # Resolved in validate(): canonical type names and the referenced tables' physical names.
-    types: dict[str, str]
+    # Resolved in validate(): the server's types and the referenced tables' physical names.
+    types: dict[str, ColumnType]
     targets: dict[str, tuple[str, str]]
 
     def _constraint_name(self, column: str, suffix: str) -> str:
@@ -57,7 +57,17 @@ class CreateTableOperation(Operation[CreateTable]):
                 )
             seen.add(column.name)
             refuse_reserved(column.name, "column")
-            self.types[column.name] = probe.type_exists(column.type)
+            self.types[column.name] = probe.column_type(column.type)
+            if self.types[column.name].serial and (
+                column.default is not None or column.identity is not None
+            ):
+                raise ValidationError(
+                    f"create_table {spec.table}: column {column.name!r} is {column.type}, which "
+                    "gives it a sequence and its default: it takes no `default:` or `identity:`",
+                    object=f"{schema.name}.{spec.table}.{column.name}",
+                    hint=f"Drop `default:`/`identity:`, or make the type "
+                    f"`{self.types[column.name].name}`.",
+                )
             if column.default is not None:
                 check_expression(column.default, "default")
             if column.check is not None:
@@ -89,11 +99,21 @@ class CreateTableOperation(Operation[CreateTable]):
         )
         table = Table(schema=schema.name, name=spec.table)
         for column in spec.columns:
+            resolved = self.types[column.name]
+            default = column.default
+            if resolved.serial:
+                sequence = quote_literal(short_name(spec.table, column.name, "seq"))
+                default = f"nextval({sequence}::regclass)"
             table.columns[column.name] = Column(
                 name=column.name,
-                type=self.types[column.name],
-                nullable=column.nullable and not column.primary_key,
-                default=column.default,
+                type=resolved.name,
+                # PostgreSQL makes serial and identity columns NOT NULL, as a primary key.
+                nullable=column.nullable
+                and not column.primary_key
+                and not resolved.serial
+                and column.identity is None,
+                default=default,
+                identity=column.identity is not None,
             )
         constraints: list[Constraint] = []
         primary = self._primary_key()
@@ -146,7 +166,15 @@ class CreateTableOperation(Operation[CreateTable]):
         foreign keys and the names of constraints (temporary tables share no namespace)."""
         lines: list[str] = []
         for column in self.spec.columns:
-            parts = [quote_ident(column.name), self.types[column.name]]
+            resolved = self.types[column.name]
+            # A serial column is declared as such: PostgreSQL makes its sequence, owned by the
+            # column, its default and NOT NULL, exactly as for the user's own CREATE TABLE.
+            parts = [
+                quote_ident(column.name),
+                resolved.serial_keyword if resolved.serial else resolved.name,
+            ]
+            if column.identity is not None:
+                parts.append(f"generated {column.identity.replace('_', ' ')} as identity")
             if column.default is not None:
                 parts.append(f"default {column.default}")
             if not column.nullable and not column.primary_key:
@@ -194,6 +222,8 @@ class CreateTableOperation(Operation[CreateTable]):
     def start(self, before: Schema, after: Schema) -> list[Step]:
         qualified = self._qualified(before)
         statements = [f"create table {qualified} (\n  {self._body(temporary=False)}\n)"]
+        if self.spec.comment is not None:
+            statements.append(f"comment on table {qualified} is {quote_literal(self.spec.comment)}")
         for column in self.spec.columns:
             if column.comment is not None:
                 statements.append(

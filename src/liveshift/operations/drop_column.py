@@ -87,6 +87,7 @@ class DropColumnOperation(Operation[DropColumn]):
                 self._down(table),
                 column.type,
                 f"the `down` expression `{spec.down}`",
+                column=f"{table.name}.{spec.column}",
             )
 
     def _down(self, after: Table, qualifier: str | None = None) -> str:

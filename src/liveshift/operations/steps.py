@@ -216,6 +216,7 @@ def contract_column_steps(
     function: str | None = None,
     before_not_null: Sequence[str] = (),
     after_not_null: Sequence[str] = (),
+    after_rename: Sequence[str] = (),
     before_final: Sequence[Step] = (),
     tables: tuple[str, ...] = (),
     temporary: bool = True,
@@ -224,8 +225,8 @@ def contract_column_steps(
     through a new column) or changed in place: validate the NOT VALID constraints (each a
     non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
     triggers, `before_not_null`, SET NOT NULL through the validated check (which spares it the
-    scan) and drop the check, `after_not_null`, rename `column` to `final_name`, drop the trigger
-    function. `validate` lists (constraint on `table`, tables its validation locks);
+    scan) and drop the check, `after_not_null`, rename `column` to `final_name`, `after_rename`,
+    drop the trigger function. `validate` lists (constraint on `table`, tables its validation locks);
     `before_final` are steps to run between the validations and the final transaction.
     `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too.
     `tables`: every table the final transaction locks, in the order to lock them."""
@@ -265,6 +266,7 @@ def contract_column_steps(
         )
         if temporary:
             final.append(rename_index_columns_sql(table, column, final_name))
+    final.extend(after_rename)
     if function is not None:
         final.append(f"drop function if exists {function}()")
     if final:
