@@ -212,7 +212,13 @@ class Capture(Reporter):
         self.ended = 0.0
         self.catch_up_s = 0.0
 
-    def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None:
+    def step_finished(
+        self,
+        description: str,
+        duration_s: float,
+        skipped: bool = False,
+        lock_held_s: float | None = None,
+    ) -> None:
         # The catch-up after the backfill: rows old clients updated while it ran.
         if description.startswith("recompute "):
             self.catch_up_s += duration_s

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import pytest
 
+from liveshift.errors import LockTimeoutExceeded
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import Blocker, PlainReporter
@@ -178,3 +180,83 @@ def test_start_behind_a_long_transaction_never_stalls_the_application(pg_url: st
     Migrator(pg_url, settings=settings).complete()
     assert {"c", "plain_c"} <= _columns(pg_url)
     assert not any(c.startswith("_ls_") for c in _columns(pg_url))
+
+
+class OverlappingReaders(threading.Thread):
+    """A new reader every `every_s`, each keeping its transaction on the table open `hold_s`: the
+    table always has a reader, so a short lock try never finds a moment without one."""
+
+    def __init__(self, url: str, every_s: float = 0.15, hold_s: float = 0.4) -> None:
+        super().__init__(daemon=True)
+        self.url, self.every_s, self.hold_s = url, every_s, hold_s
+        self.stop = threading.Event()
+        self.readers: list[threading.Thread] = []
+
+    def _read(self) -> None:
+        with psycopg.connect(self.url, application_name="ls-test-reader") as conn:
+            conn.execute("select count(*) from t").fetchone()
+            time.sleep(self.hold_s)
+            conn.rollback()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            reader = threading.Thread(target=self._read, daemon=True)
+            reader.start()
+            self.readers.append(reader)
+            self.stop.wait(self.every_s)
+
+    def __enter__(self) -> OverlappingReaders:
+        self.start()
+        time.sleep(1.0)  # several readers overlap now
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join(10)
+        for reader in self.readers:
+            reader.join(10)
+
+
+ADD_C = Migration.from_dict(
+    {"operations": [{"add_column": {"table": "t", "column": {"name": "c", "type": "int"}}}]},
+    name="0001_add_c",
+)
+
+
+def test_a_table_that_always_has_a_reader_still_gets_its_lock_by_escalating(pg_url: str) -> None:
+    _setup(pg_url)
+    stream = io.StringIO()
+    settings = Settings(lock_escalate_after_s=0.5)  # the default policy, escalating sooner
+    with OverlappingReaders(pg_url):
+        record = Migrator(pg_url, settings=settings, reporter=PlainReporter(stream)).start(ADD_C)
+    output = stream.getvalue()
+    assert record.phase == "started"
+    assert "_ls_new_c" in _columns(pg_url)
+    # 50 ms tries could not get it; every escalation was reported with its new wait.
+    assert "each try now waits up to 100 ms (was 50 ms)" in output, output
+    assert "ls-test-reader" in output  # the readers were named
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select lock_retries, lock_held_ms from liveshift.steps "
+            "where lock_mode = 'ACCESS EXCLUSIVE' order by position"
+        ).fetchall()
+    assert rows and rows[0][0] >= 1
+    # The time the application queued behind each guarded step's held lock is journaled.
+    assert all(held is not None and held >= 0 for _, held in rows), rows
+
+
+def test_short_fixed_tries_against_a_table_that_always_has_a_reader_give_up_clearly(
+    pg_url: str,
+) -> None:
+    _setup(pg_url)
+    settings = Settings(lock_timeout_ms=50, lock_retry_deadline_s=2.0)
+    with OverlappingReaders(pg_url), pytest.raises(LockTimeoutExceeded) as refused:
+        Migrator(pg_url, settings=settings).start(ADD_C)
+    error = refused.value
+    assert error.sqlstate == "55P03"
+    assert "could not get its ACCESS EXCLUSIVE lock" in error.message
+    assert any("ls-test-reader" in d for d in error.details)
+    assert error.hint is not None and "--lock-timeout" in error.hint
+    # Nothing half-done: the column is not there and the start can be resumed or rolled back.
+    assert "_ls_new_c" not in _columns(pg_url)
+    Migrator(pg_url).rollback()

@@ -25,7 +25,8 @@ def _settings(args: argparse.Namespace) -> Any:
     )
 
     settings = Settings()
-    settings.lock_timeout_ms = parse_duration_ms(args.lock_timeout, "--lock-timeout")
+    if args.lock_timeout is not None:
+        settings.lock_timeout_ms = parse_duration_ms(args.lock_timeout, "--lock-timeout")
     settings.lock_retry_deadline_s = (
         parse_duration_ms(args.lock_retry_deadline, "--lock-retry-deadline", "s") / 1000
     )
@@ -86,11 +87,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from liveshift.report import print_plan
 
     migration = Migration.load(args.file)
-    plan = _migrator(args).plan(migration)
+    migrator = _migrator(args)
+    plan = migrator.plan(migration)
+    policy = migrator.settings.lock_policy
     if args.json:
-        _print_json({phase: [s.as_dict() for s in steps] for phase, steps in plan.phases().items()})
+        planned: dict[str, Any] = {
+            phase: [s.as_dict() for s in steps] for phase, steps in plan.phases().items()
+        }
+        planned["lock_policy"] = {**policy.as_dict(), "description": policy.describe()}
+        _print_json(planned)
     else:
-        print_plan(plan)
+        print_plan(plan, policy.describe())
     return EXIT_OK
 
 
@@ -215,7 +222,12 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
 
 def _tuning_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("tuning (before or after the command)")
-    group.add_argument("--lock-timeout", default="500ms", help="longest wait for a lock per try")
+    group.add_argument(
+        "--lock-timeout",
+        default=None,
+        help="fix each try's wait for a lock (default: 50 ms tries, escalating only after 5 s "
+        "without the lock; see docs/design.md)",
+    )
     group.add_argument(
         "--lock-retry-deadline", default="10min", help="give up retrying a lock after this long"
     )

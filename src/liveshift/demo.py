@@ -269,6 +269,8 @@ class DemoResult:
     checks: dict[str, bool]
     check_details: dict[str, str]
     version_schema: str
+    lock_policy: str = ""
+    longest_lock_hold_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -307,6 +309,7 @@ class DemoReporter(Reporter):
         self.blockers: dict[int, str] = {}  # pid -> how it was described when first seen
         self.blocker_waits: dict[int, int] = {}  # pid -> in how many lock waits it was named
         self.lock_waits = 0
+        self.longest_hold_s = 0.0  # the longest a step held its lock (the application queued)
 
     def phase(self, name: str, migration: str) -> None:
         self.inner.phase(name, migration)
@@ -316,10 +319,18 @@ class DemoReporter(Reporter):
             self.backfill_begin = time.monotonic()
         self.inner.step_started(position, total, description)
 
-    def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None:
+    def step_finished(
+        self,
+        description: str,
+        duration_s: float,
+        skipped: bool = False,
+        lock_held_s: float | None = None,
+    ) -> None:
         if description.startswith("backfill "):
             self.backfill_end = time.monotonic()
-        self.inner.step_finished(description, duration_s, skipped)
+        if lock_held_s is not None:
+            self.longest_hold_s = max(self.longest_hold_s, lock_held_s)
+        self.inner.step_finished(description, duration_s, skipped, lock_held_s)
 
     def lock_wait(
         self, description: str, attempt: int, blockers: list[Blocker], wait_s: float
@@ -670,6 +681,8 @@ def _result(
         checks=checks,
         check_details=details,
         version_schema=version_schema,
+        lock_policy=migrator.settings.lock_policy.describe(),
+        longest_lock_hold_ms=_ms(reporter.longest_hold_s),
     )
 
 
@@ -727,14 +740,14 @@ def print_report(result: DemoResult, console: Console | None = None) -> None:
     facts.add_row("rows the old app version wrote", f"{result.old_writer_rows:,}")
     facts.add_row("application errors", f"[{errors_style}]{result.app_errors}[/{errors_style}]")
     facts.add_row("lock retries", str(result.lock_retries))
+    facts.add_row("longest a step held its lock", _fmt_ms(result.longest_lock_hold_ms))
     for check, passed in result.checks.items():
         mark = "[green]yes[/green]" if passed else "[bold red]NO[/bold red]"
         facts.add_row(check, mark)
     console.print(facts)
     if result.lock_retries:
         console.print(
-            "liveshift could not get its lock at once and retried: each try waits at most "
-            "--lock-timeout, so application queries queued behind it for no longer than that."
+            f"liveshift could not get its lock at once and retried: {result.lock_policy}."
         )
         for blocker in result.blockers_named:
             console.print(f"  blocked by {blocker}")

@@ -19,6 +19,7 @@ from liveshift.errors import (
     LockTimeoutExceeded,
     user_names,
 )
+from liveshift.lock_policy import LockPolicy
 from liveshift.plan import ConcurrentIndex, LockMode, Step
 from liveshift.progress import Blocker, Reporter
 from liveshift.schema import quote_ident
@@ -56,6 +57,9 @@ def find_blockers(
     except psycopg.Error:
         return []
     return [Blocker(*row) for row in rows]
+
+
+REPORT_EVERY_S = 5.0  # a lock wait is reported at least this often while it lasts
 
 
 def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
@@ -121,6 +125,7 @@ class Executor:
         self.run_catch_up = run_catch_up
         self.done = done or set()
         self.lock_retries = 0
+        self.lock_held_s: float | None = None  # the last transactional step's, once locked
         self.stop = stop or threading.Event()
 
     def run(self, steps: Sequence[Step]) -> None:
@@ -136,11 +141,14 @@ class Executor:
                     hint="Run the same command again to resume from here, or `liveshift rollback`.",
                 )
             started = time.monotonic()
+            self.lock_held_s = None
             try:
                 self.run_step(position, step)
             except psycopg.Error as exc:
                 raise database_error(exc, step) from exc
-            self.reporter.step_finished(step.description, time.monotonic() - started)
+            self.reporter.step_finished(
+                step.description, time.monotonic() - started, lock_held_s=self.lock_held_s
+            )
 
     def run_step(self, position: int, step: Step) -> None:
         if step.backfill is not None or step.catch_up is not None:
@@ -160,12 +168,14 @@ class Executor:
         else:
             started_at = datetime.now(UTC)
             started = time.monotonic()
-            retries = self._with_lock_retries(step, lambda _: self._autocommit(step.sql, step))
+            retries = self._with_lock_retries(
+                step, lambda _, timeout_ms: self._autocommit(step.sql, step, timeout_ms)
+            )
             self._journal_after(position, step, started_at, started, retries, None)
 
-    def _set_timeouts(self, step: Step, local: bool) -> None:
+    def _set_timeouts(self, step: Step, local: bool, lock_timeout_ms: int) -> None:
         scope = "local" if local else "session"
-        lock_timeout = self.settings.lock_timeout_ms if step.guarded else 0
+        lock_timeout = lock_timeout_ms if step.guarded else 0
         self.conn.execute(f"set {scope} lock_timeout = {int(lock_timeout)}")
         statement_timeout = self.settings.statement_timeout_ms or 0
         self.conn.execute(f"set {scope} statement_timeout = {int(statement_timeout)}")
@@ -173,26 +183,51 @@ class Executor:
     def _run_transactional(self, position: int, step: Step) -> None:
         started_at = datetime.now(UTC)
         started = time.monotonic()
+        lock_first = self._lock_statement(step)
 
-        def attempt(retries: int) -> None:
+        def attempt(retries: int, lock_timeout_ms: int) -> None:
             with self.conn.transaction():
-                self._set_timeouts(step, local=True)
+                self._set_timeouts(step, local=True, lock_timeout_ms=lock_timeout_ms)
+                if lock_first:
+                    # Take the step's lock before its DDL, so that the time from here to the
+                    # commit is the time the application queues behind the held lock.
+                    self.conn.execute(lock_first)
+                locked = time.monotonic()
                 self.conn.execute(step.sql)
+                held_ms = (time.monotonic() - locked) * 1000 if lock_first else None
                 # The journal row commits with the DDL: a crash never loses track of a done step.
                 if self.migration_id is not None:
-                    self._journal(position, step, started_at, started, retries, None)
+                    self._journal(position, step, started_at, started, retries, None, held_ms)
+            self.lock_held_s = time.monotonic() - locked if lock_first else None
 
         self._with_lock_retries(step, attempt)
 
-    def _with_lock_retries(self, step: Step, action: Callable[[int], None]) -> int:
-        """Run `action`; on lock_not_available (55P03) name the blockers, back off and retry until
-        the deadline. Returns how many retries it took."""
-        deadline = time.monotonic() + self.settings.lock_retry_deadline_s
+    def _lock_statement(self, step: Step) -> str | None:
+        """`LOCK TABLE` of the tables a guarded step names, in its planned mode, when they all
+        exist (a step may create its table); None otherwise."""
+        if not step.guarded or not step.tables or step.lock is None:
+            return None
+        row = self.conn.execute(
+            "select bool_and(to_regclass(t) is not null) from unnest(%s::text[]) t",
+            (list(step.tables),),
+        ).fetchone()
+        if not (row and row[0]):
+            return None
+        return f"lock table only {', '.join(step.tables)} in {step.lock.value.lower()} mode"
+
+    def _with_lock_retries(self, step: Step, action: Callable[[int, int], None]) -> int:
+        """Run `action(retries, lock_timeout_ms)` under the lock policy: on lock_not_available
+        (55P03) name the blockers, pause and try again, each try's wait escalating only after a
+        long time without the lock, until the deadline. Returns how many retries it took."""
+        policy = self.settings.lock_policy
+        first = time.monotonic()
         attempt = 0
+        timeout_ms = policy.try_timeout_ms(0.0)
+        reported = 0.0
         while True:
             began = self._server_time()
             try:
-                action(attempt)
+                action(attempt, timeout_ms)
                 return attempt
             except pg_errors.LockNotAvailable:
                 attempt += 1
@@ -200,28 +235,57 @@ class Executor:
                 blockers = find_blockers(
                     self.conn, step.tables, step.lock or LockMode.ACCESS_EXCLUSIVE, began
                 )
-                wait = backoff_s(attempt, 0.05, self.settings.lock_retry_max_backoff_s)
-                if time.monotonic() + wait > deadline:
-                    who = [b.describe() for b in blockers]
-                    raise LockTimeoutExceeded(
-                        f"`{user_names(step.description, step.tables)}` could not get its {step.lock.value if step.lock else ''}"
-                        f" lock within {self.settings.lock_retry_deadline_s:.0f}s "
-                        f"({attempt} attempts of {self.settings.lock_timeout_ms} ms each)",
-                        details=[f"blocked by {w}" for w in who] or ["the blocker has since gone"],
-                        sqlstate="55P03",
-                        hint="End or wait for the blocking sessions (pg_terminate_backend(pid) if "
-                        "they are stuck) and run the same command again: it resumes here. Raise "
-                        "--lock-retry-deadline to wait longer.",
-                    ) from None
-                self.reporter.lock_wait(step.description, attempt, blockers, wait)
+                wait = policy.pause_s(attempt)
+                waited = time.monotonic() - first
+                if waited + wait > policy.deadline_s:
+                    raise self._gave_up(step, policy, attempt, waited, blockers) from None
+                following = policy.try_timeout_ms(waited + wait)
+                # One line for the first wait, then one every few seconds or when the tries
+                # escalate: a blocker held for minutes does not flood the report.
+                if attempt == 1 or following != timeout_ms or waited - reported >= REPORT_EVERY_S:
+                    reported = waited
+                    self.reporter.lock_wait(step.description, attempt, blockers, wait)
+                if following != timeout_ms:
+                    self.reporter.message(
+                        f"`{user_names(step.description, step.tables)}` has not had its lock for {waited:.0f}s: each "
+                        f"try now waits up to {following} ms (was {timeout_ms} ms), so "
+                        f"application queries may queue that long behind it"
+                    )
+                timeout_ms = following
                 time.sleep(wait)
+
+    def _gave_up(
+        self,
+        step: Step,
+        policy: LockPolicy,
+        attempts: int,
+        waited_s: float,
+        blockers: list[Blocker],
+    ) -> LockTimeoutExceeded:
+        lock = step.lock.value if step.lock else "its"
+        longest = policy.try_timeout_ms(waited_s)
+        return LockTimeoutExceeded(
+            f"`{user_names(step.description, step.tables)}` could not get its {lock} lock "
+            f"within {waited_s:.0f}s "
+            f"({attempts} tries, each waiting up to {longest} ms)",
+            details=[f"blocked by {b.describe()}" for b in blockers]
+            or ["the blocker has since gone"],
+            sqlstate="55P03",
+            hint="End or wait for the blocking sessions (pg_terminate_backend(pid) if they are "
+            "stuck) and run the same command again: it resumes here. A table that always has a "
+            "transaction open needs longer tries: --lock-timeout 2s lets each try wait 2 s "
+            "(application queries queue that long behind it); --lock-retry-deadline 30min "
+            "keeps trying longer.",
+        )
 
     def _server_time(self) -> datetime | None:
         row = self.conn.execute("select clock_timestamp()").fetchone()
         return row[0] if row else None
 
-    def _autocommit(self, sql: str, step: Step) -> None:
-        self._set_timeouts(step, local=False)
+    def _autocommit(self, sql: str, step: Step, lock_timeout_ms: int | None = None) -> None:
+        if lock_timeout_ms is None:
+            lock_timeout_ms = self.settings.lock_policy.try_ms
+        self._set_timeouts(step, local=False, lock_timeout_ms=lock_timeout_ms)
         try:
             self.conn.execute(sql)
         finally:
@@ -267,6 +331,7 @@ class Executor:
         started: float,
         retries: int,
         rows: int | None,
+        lock_held_ms: float | None = None,
     ) -> None:
         assert self.migration_id is not None
         journal_step(
@@ -283,6 +348,7 @@ class Executor:
             duration_ms=(time.monotonic() - started) * 1000,
             lock_retries=retries,
             rows=rows,
+            lock_held_ms=lock_held_ms,
         )
 
     def _journal_after(

@@ -214,7 +214,7 @@ class Migrator:
         schema_name = migration.schema or self.schema
         schema = introspect(conn, schema_name)
         previous = state.last_complete(schema_name) if state.exists() else None
-        probe = Probe(conn, self.settings.lock_timeout_ms)
+        probe = Probe(conn, self.settings.lock_timeout_ms or 500)
         plan = plan_migration(
             migration, schema, probe, previous.version_schema if previous else None
         )

@@ -73,7 +73,13 @@ class Reporter:
 
     def step_started(self, position: int, total: int, description: str) -> None: ...
 
-    def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None: ...
+    def step_finished(
+        self,
+        description: str,
+        duration_s: float,
+        skipped: bool = False,
+        lock_held_s: float | None = None,
+    ) -> None: ...
 
     def lock_wait(
         self, description: str, attempt: int, blockers: list[Blocker], wait_s: float
@@ -103,11 +109,18 @@ class PlainReporter(Reporter):
     def step_started(self, position: int, total: int, description: str) -> None:
         self._print(f"  [{position}/{total}] {user_names(description)}")
 
-    def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None:
+    def step_finished(
+        self,
+        description: str,
+        duration_s: float,
+        skipped: bool = False,
+        lock_held_s: float | None = None,
+    ) -> None:
         if skipped:
             self._print("        already done (resumed)")
         else:
-            self._print(f"        done in {duration_s * 1000:.0f} ms")
+            held = f", lock held {lock_held_s * 1000:.0f} ms" if lock_held_s is not None else ""
+            self._print(f"        done in {duration_s * 1000:.0f} ms{held}")
 
     def lock_wait(
         self, description: str, attempt: int, blockers: list[Blocker], wait_s: float
@@ -157,8 +170,20 @@ class JsonReporter(Reporter):
     def step_started(self, position: int, total: int, description: str) -> None:
         self._emit("step_started", position=position, total=total, description=description)
 
-    def step_finished(self, description: str, duration_s: float, skipped: bool = False) -> None:
-        self._emit("step_finished", description=description, duration_s=duration_s, skipped=skipped)
+    def step_finished(
+        self,
+        description: str,
+        duration_s: float,
+        skipped: bool = False,
+        lock_held_s: float | None = None,
+    ) -> None:
+        self._emit(
+            "step_finished",
+            description=description,
+            duration_s=duration_s,
+            skipped=skipped,
+            lock_held_s=lock_held_s,
+        )
 
     def lock_wait(
         self, description: str, attempt: int, blockers: list[Blocker], wait_s: float

@@ -32,12 +32,14 @@ def _console() -> Console:
 _UNBOUNDED = 100_000  # columns: wider than any value
 
 
-def print_plan(plan: MigrationPlan) -> None:
+def print_plan(plan: MigrationPlan, lock_policy: str | None = None) -> None:
     console = _console()
     console.print(
         f"[bold]{plan.migration.name}[/bold] on schema {plan.schema}; new clients will use "
         f"search_path [bold]{plan.version_schema}[/bold]"
     )
+    if lock_policy:
+        console.print(f"lock policy (steps marked lock_timeout + retry): {lock_policy}")
     for phase, steps in plan.phases().items():
         console.print(f"\n[bold underline]{phase}[/bold underline] ({len(steps)} steps)")
         for i, step in enumerate(steps, 1):

@@ -6,15 +6,19 @@ import re
 from dataclasses import dataclass, field
 
 from liveshift.errors import ConfigError
+from liveshift.lock_policy import DEFAULT_TRY_MS, LockPolicy
 
 
 @dataclass
 class Settings:
     """How a run behaves: lock waits, batch sizing, throttles. Every option of the CLI maps here."""
 
-    lock_timeout_ms: int = 500
+    # Each try's wait for a strong lock; None: the lock policy's short tries with escalation
+    # (lock_policy.py). A number fixes every try's wait (--lock-timeout).
+    lock_timeout_ms: int | None = None
     lock_retry_deadline_s: float = 600.0
-    lock_retry_max_backoff_s: float = 5.0
+    lock_retry_max_backoff_s: float = 1.0
+    lock_escalate_after_s: float = 5.0  # short tries for this long before each may wait longer
     statement_timeout_ms: int | None = None
     batch_size: int | None = None  # None: adaptive (sized to batch_target_ms)
     batch_target_ms: int = 20
@@ -54,6 +58,17 @@ class Settings:
     runner_lock_wait_s: float = 10.0
     runner_wait_s: float = 0.0  # --wait: how long to wait for another (live) runner to finish
     reconnect_timeout_s: float = 60.0  # reconnect and resume for this long after a lost connection
+
+    @property
+    def lock_policy(self) -> LockPolicy:
+        """How the steps that would queue application traffic wait for their locks."""
+        return LockPolicy(
+            try_ms=self.lock_timeout_ms or DEFAULT_TRY_MS,
+            fixed=self.lock_timeout_ms is not None,
+            pause_cap_s=self.lock_retry_max_backoff_s,
+            escalate_after_s=self.lock_escalate_after_s,
+            deadline_s=self.lock_retry_deadline_s,
+        )
 
     @property
     def row_lock_timeout_ms(self) -> int:

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from liveshift.errors import Interrupted, MigrationBusy, StateError
 
 STATE_SCHEMA = "liveshift"
-STATE_VERSION = 2
+STATE_VERSION = 3
 
 ACTIVE_PHASES = ("starting", "started", "completing", "rolling_back")
 
@@ -61,6 +61,7 @@ create table if not exists {STATE_SCHEMA}.steps (
     lock_retries int not null default 0,
     rows bigint,
     error text,
+    lock_held_ms double precision,
     primary key (migration_id, phase, position)
 );
 create table if not exists {STATE_SCHEMA}.backfills (
@@ -98,6 +99,10 @@ alter table {STATE_SCHEMA}.backfills add column if not exists slice int not null
 alter table {STATE_SCHEMA}.backfills drop constraint if exists backfills_pkey;
 alter table {STATE_SCHEMA}.backfills
     add primary key (migration_id, table_name, column_name, slice);
+""",
+    # Version 3: how long each guarded step held its lock (the application queued that long).
+    3: f"""
+alter table {STATE_SCHEMA}.steps add column if not exists lock_held_ms double precision;
 """,
 }
 
@@ -290,7 +295,7 @@ class StateStore:
         with self.conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(
                 f"select phase, position, operation, description, lock_mode, status, started_at, "
-                f"duration_ms, lock_retries, rows, error from {STATE_SCHEMA}.steps "
+                f"duration_ms, lock_retries, rows, error, lock_held_ms from {STATE_SCHEMA}.steps "
                 "where migration_id = %s order by started_at, position",
                 (migration_id,),
             ).fetchall()
@@ -347,16 +352,17 @@ def journal_step(
     lock_retries: int,
     rows: int | None = None,
     error: str | None = None,
+    lock_held_ms: float | None = None,
 ) -> None:
     """Record one step; called inside the step's own transaction so both commit together."""
     conn.execute(
         f"insert into {STATE_SCHEMA}.steps (migration_id, phase, position, operation, description, "
-        "sql, lock_mode, status, started_at, duration_ms, lock_retries, rows, error) "
-        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "sql, lock_mode, status, started_at, duration_ms, lock_retries, rows, error, "
+        "lock_held_ms) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "on conflict (migration_id, phase, position) do update set status = excluded.status, "
         "started_at = excluded.started_at, finished_at = clock_timestamp(), "
         "duration_ms = excluded.duration_ms, lock_retries = excluded.lock_retries, "
-        "rows = excluded.rows, error = excluded.error",
+        "rows = excluded.rows, error = excluded.error, lock_held_ms = excluded.lock_held_ms",
         (
             migration_id,
             phase,
@@ -371,6 +377,7 @@ def journal_step(
             lock_retries,
             rows,
             error,
+            lock_held_ms,
         ),
     )
 
