@@ -186,16 +186,22 @@ def test_the_state_of_an_older_liveshift_is_upgraded(pg_url: str) -> None:
     conn, before = make_table(pg_url, "bigint_pk", rows=30_000)
     with conn:
         StateStore(conn).init()
-        # The state as version 1 made it: one checkpoint row per column, no slices.
+        # The state as version 1 made it: one checkpoint row per column, no slices, and no lock
+        # hold times in the journal (version 3).
         conn.execute(
             "alter table liveshift.backfills drop constraint backfills_pkey, drop column slice, "
             "add primary key (migration_id, table_name, column_name); "
+            "alter table liveshift.steps drop column lock_held_ms; "
             "update liveshift.state_version set version = 1"
         )
         migrator(pg_url, workers=2).start(migration("t", "w", "bigint", UP))
         check_done(conn, "t", UP, before, exact=True)
-        assert StateStore(conn).version() == STATE_VERSION == 2
+        assert StateStore(conn).version() == STATE_VERSION == 3
         assert [s[0] for s in slices(conn)] == [0, 1, 2]
+        held = conn.execute(
+            "select count(lock_held_ms) from liveshift.steps where lock_mode = 'ACCESS EXCLUSIVE'"
+        ).fetchone()
+        assert held is not None and held[0] >= 1
 
 
 def test_a_newer_state_is_refused(pg_url: str) -> None:
