@@ -58,8 +58,22 @@ def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
     return random.uniform(base_s, max(base_s, ceiling))
 
 
-def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseError:
-    """A psycopg error as one of ours, chosen by SQLSTATE (never by message text)."""
+def rollback_open(phase: str, steps: Sequence[Step], done: set[int]) -> bool:
+    """Whether `liveshift rollback` is still accepted after the `done` positions of `phase`: always,
+    except once complete ran a step rollback cannot take back."""
+    return phase != "complete" or all(steps[p].reversible for p in done if p < len(steps))
+
+
+def or_rollback(open_: bool, undo: str = " to undo") -> str:
+    """The way back a hint offers: `liveshift rollback`, only when the tool will accept it."""
+    return f", or `liveshift rollback`{undo}" if open_ else ""
+
+
+def database_error(
+    exc: psycopg.Error, step: Step | None = None, *, rollback: bool = True
+) -> DatabaseError:
+    """A psycopg error as one of ours, chosen by SQLSTATE (never by message text); `rollback`:
+    whether the hint may offer `liveshift rollback`."""
     where = f" while running `{step.description}`" if step else ""
     if isinstance(exc, psycopg.OperationalError) and (
         exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in ("57P01", "57P02")
@@ -68,7 +82,7 @@ def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseErro
             f"the connection to the database was lost{where}: {str(exc).strip()}",
             sqlstate=exc.sqlstate,
             hint="Nothing is lost: every step commits with its journal entry. Run the same command "
-            "again to resume, or `liveshift rollback` to undo.",
+            f"again to resume{or_rollback(rollback)}.",
         )
     if isinstance(exc, pg_errors.QueryCanceled):
         return DatabaseError(
@@ -83,8 +97,8 @@ def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseErro
         f"the database refused a step{where}: {message}",
         sqlstate=exc.sqlstate,
         hint=(diag.message_hint if diag and diag.message_hint else None)
-        or "Nothing after this step ran. Fix the cause and run the command again to resume, or "
-        "`liveshift rollback`.",
+        or "Nothing after this step ran. Fix the cause and run the command again to resume"
+        f"{or_rollback(rollback, '')}.",
     )
 
 
@@ -111,11 +125,17 @@ class Executor:
         self.phase = phase
         self.run_backfill = run_backfill
         self.run_catch_up = run_catch_up
-        self.done = done or set()
+        self.done = set(done or ())
+        self.steps: Sequence[Step] = ()
         self.lock_retries = 0
         self.stop = stop or threading.Event()
 
+    def rollback_open(self) -> bool:
+        """Whether `liveshift rollback` is still accepted after what this phase has done."""
+        return rollback_open(self.phase, self.steps, self.done)
+
     def run(self, steps: Sequence[Step]) -> None:
+        self.steps = steps
         for position, step in enumerate(steps):
             self.reporter.step_started(position + 1, len(steps), step.description)
             if position in self.done:
@@ -125,13 +145,15 @@ class Executor:
                 raise Interrupted(
                     f"stopped before step {position + 1} of {len(steps)} ({step.description}); "
                     "every step before it is done and recorded",
-                    hint="Run the same command again to resume from here, or `liveshift rollback`.",
+                    hint="Run the same command again to resume from here"
+                    f"{or_rollback(self.rollback_open(), '')}.",
                 )
             started = time.monotonic()
             try:
                 self.run_step(position, step)
             except psycopg.Error as exc:
-                raise database_error(exc, step) from exc
+                raise database_error(exc, step, rollback=self.rollback_open()) from exc
+            self.done.add(position)
             self.reporter.step_finished(step.description, time.monotonic() - started)
 
     def run_step(self, position: int, step: Step) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveshift import operations
@@ -11,7 +11,7 @@ from liveshift.migration import Migration
 from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
-from liveshift.schema import Schema, quote_ident
+from liveshift.schema import Schema, Table, quote_ident
 from liveshift.sqlexpr import referenced_columns
 
 
@@ -34,18 +34,22 @@ class MigrationPlan:
         return {"start": self.start, "complete": self.complete, "rollback": self.rollback}
 
 
+def _view_sql(table: Table, version_schema: str, server_version: int) -> str:
+    """The version view of one table: its columns under the names that version gives them."""
+    options = " with (security_invoker = true)" if server_version >= 150000 else ""
+    columns = ",\n    ".join(
+        f"{quote_ident(c.physical)} as {quote_ident(c.name)}" for c in table.columns.values()
+    )
+    return (
+        f"create or replace view {quote_ident(version_schema)}.{quote_ident(table.name)}"
+        f"{options} as\n  select\n    {columns}\n  from {table.qualified}"
+    )
+
+
 def version_views(schema: Schema, version_schema: str, server_version: int) -> Step:
     """One view per table showing the new version's shape: the search_path of new clients."""
     statements = [f"create schema if not exists {quote_ident(version_schema)}"]
-    options = " with (security_invoker = true)" if server_version >= 150000 else ""
-    for table in schema.tables.values():
-        columns = ",\n    ".join(
-            f"{quote_ident(c.physical)} as {quote_ident(c.name)}" for c in table.columns.values()
-        )
-        statements.append(
-            f"create or replace view {quote_ident(version_schema)}.{quote_ident(table.name)}"
-            f"{options} as\n  select\n    {columns}\n  from {table.qualified}"
-        )
+    statements += [_view_sql(t, version_schema, server_version) for t in schema.tables.values()]
     return Step(
         f"publish the new version's schema {version_schema}",
         sql=";\n".join(statements),
@@ -53,6 +57,31 @@ def version_views(schema: Schema, version_schema: str, server_version: int) -> S
         tables=tuple(t.qualified for t in schema.tables.values()),
         operation="version schema",
     )
+
+
+def around_version_views(step: Step, before: Schema, version_schema: str) -> Step:
+    """`step` (which changes a column's type in place) with the previous version's views over its
+    tables dropped before it and made again after it, in its transaction: PostgreSQL refuses to
+    retype a column a view uses, and old clients must not see those views go missing. The views
+    are rendered from the schema before the migration, the shape that version shows."""
+    tables = [t for t in before.tables.values() if t.qualified in step.tables]
+    if not tables:
+        return step
+    views = [f"{quote_ident(version_schema)}.{quote_ident(t.name)}" for t in tables]
+    sql = ";\n".join(
+        [f"drop view if exists {v}" for v in views]
+        + [step.sql]
+        + [f"create schema if not exists {quote_ident(version_schema)}"]
+        + [_view_sql(t, version_schema, before.server_version) for t in tables]
+    )
+    note = f"drops and makes again the views of the previous version {version_schema} over it"
+    return replace(step, sql=sql, notes=(*step.notes, note))
+
+
+def _undoes(ran: list[Step], start: list[Step]) -> tuple[int, ...]:
+    """The positions in `start` of the steps `ran` (by identity: equal steps may repeat)."""
+    ids = {id(s) for s in ran}
+    return tuple(position for position, s in enumerate(start) if id(s) in ids)
 
 
 # Operations whose steps after their backfill may wait for the next operation's backfill.
@@ -85,7 +114,11 @@ def plan_migration(
     plan = MigrationPlan(migration, schema.name, version_schema, before=schema, after=current)
     # Complete steps of operations that rename a table run last: every other step names the
     # table by its physical name of before the migration.
+    complete_first: list[Step] = []
     complete_last: list[Step] = []
+    # Each operation's start and rollback steps: a rollback step is needed only when one of its
+    # operation's start steps ran.
+    undo: list[tuple[list[Step], list[Step]]] = []
     held: list[Step] = []
     held_table: str | None = None
     for index, (name, spec) in enumerate(migration.operations):
@@ -104,32 +137,56 @@ def plan_migration(
         # backfills lock every row it writes (docs/backfill.md).
         table = getattr(spec, "table", None) if name in HOLDS_FOR_BACKFILLS else None
         start = operation.start(before, current)
+        after_backfills = operation.start_after_backfills(before, current)
         if held and (table != held_table or _reads_held_columns(start, held)):
             plan.start.extend(held)
             held = []
         plan.start.extend(start)
-        held.extend(operation.start_after_backfills(before, current))
+        held.extend(after_backfills)
         held_table = table
+        complete = operation.complete(before, current)
+        # Complete runs every step after which rollback is still exact (the VALIDATEs, which may
+        # find a violating row) before anything it cannot take back, such as dropping the old
+        # clients' version schema, columns or triggers: a complete that fails on one leaves
+        # rollback open. Only an operation's leading such steps move: a later one may need the
+        # steps before it.
+        lead = next((i for i, step in enumerate(complete) if not step.reversible), len(complete))
+        complete_first.extend(complete[:lead])
         last = getattr(operation, "complete_last", False)
-        (complete_last if last else plan.complete).extend(operation.complete(before, current))
-        plan.rollback[:0] = operation.rollback(before, current)
+        (complete_last if last else plan.complete).extend(complete[lead:])
+        rollback = operation.rollback(before, current)
+        undo.append((start + after_backfills, rollback))
+        plan.rollback[:0] = rollback
     plan.complete.extend(complete_last)
     plan.start.extend(held)
     plan.start.append(version_views(current, version_schema, schema.server_version))
+    ran_by = {id(step): ran for ran, steps in undo for step in steps}
+    plan.rollback = [
+        replace(step, undoes=_undoes(ran_by[id(step)], plan.start)) for step in plan.rollback
+    ]
     drop_version = Step(
         f"drop the version schema {version_schema}",
         sql=f"drop schema if exists {quote_ident(version_schema)} cascade",
         operation="version schema",
     )
     plan.rollback.insert(0, drop_version)
+    plan.complete[:0] = complete_first
     if previous_version_schema and previous_version_schema != version_schema:
         plan.previous_version_schema = previous_version_schema
         plan.complete.insert(
-            0,
+            len(complete_first),
             Step(
                 f"drop the previous version schema {previous_version_schema}",
                 sql=f"drop schema if exists {quote_ident(previous_version_schema)} cascade",
                 operation="version schema",
             ),
         )
+        plan.start = [
+            around_version_views(s, schema, previous_version_schema) if s.retypes else s
+            for s in plan.start
+        ]
+        plan.rollback = [
+            around_version_views(s, schema, previous_version_schema) if s.retypes else s
+            for s in plan.rollback
+        ]
     return plan
