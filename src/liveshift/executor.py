@@ -93,12 +93,13 @@ def database_error(
         )
     diag = getattr(exc, "diag", None)
     message = (diag.message_primary if diag else None) or str(exc).strip()
+    # The server's own hint says what to fix; ours, which commands go on from here.
+    server_hint = f"{diag.message_hint.rstrip('.')}. " if diag and diag.message_hint else ""
     return DatabaseError(
         f"the database refused a step{where}: {message}",
         sqlstate=exc.sqlstate,
-        hint=(diag.message_hint if diag and diag.message_hint else None)
-        or "Nothing after this step ran. Fix the cause and run the command again to resume"
-        f"{or_rollback(rollback, '')}.",
+        hint=f"{server_hint}Nothing after this step ran. Fix the cause and run the command again "
+        f"to resume{or_rollback(rollback, '')}.",
     )
 
 
