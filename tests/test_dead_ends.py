@@ -74,6 +74,49 @@ def test_type_change_in_place_after_a_completed_migration(pg_url: str) -> None:
         assert "public_m1" not in [s[0] for s in shape(conn)["schemas"]]
 
 
+def test_the_previous_versions_view_keeps_its_grants(pg_url: str) -> None:
+    """Old clients of the previous version read through its views with the privileges they were
+    given: the views made again around the type change get the same grants."""
+    _users(pg_url)
+    role = "ls_app_" + pg_url.rsplit("ls_test_", 1)[-1].split()[0][:12]
+    migrator = Migrator(pg_url)
+    migrator.start(migration("m1", ADD_AGE), complete=True)
+    with client(pg_url) as conn:
+        conn.execute(f"create role {role}")
+        try:
+            # The version views are security_invoker (PostgreSQL 15+): the table's grant counts too.
+            conn.execute(f"grant usage on schema public_m1 to {role}")
+            conn.execute(f"grant select on public.users to {role}")
+            conn.execute(f"grant select, update on public_m1.users to {role} with grant option")
+
+            def acl() -> Any:
+                row = conn.execute(
+                    "select array(select (a.grantee::regrole::text, a.privilege_type, "
+                    "a.is_grantable)::text from pg_class c, aclexplode(c.relacl) a "
+                    "where c.oid = 'public_m1.users'::regclass order by 1)"
+                ).fetchone()
+                return row[0] if row else None
+
+            granted = acl()
+            assert any(role in entry for entry in granted)
+            before = _everything(conn)
+            widen = migration(
+                "m2", {"alter_column": {"table": "users", "column": "email", "type": "text"}}
+            )
+            migrator.start(widen)
+            assert acl() == granted
+            conn.execute(f"set role {role}")
+            assert conn.execute("select count(*) from public_m1.users").fetchone() == (20,)
+            conn.execute("reset role")
+            migrator.rollback()
+            assert acl() == granted
+            assert _everything(conn) == before
+        finally:
+            conn.execute("reset role")
+            conn.execute(f"drop owned by {role}")
+            conn.execute(f"drop role {role}")
+
+
 def test_a_users_view_on_the_column_is_refused_at_plan_time(pg_url: str) -> None:
     _users(pg_url)
     with client(pg_url) as conn:

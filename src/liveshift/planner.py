@@ -11,7 +11,7 @@ from liveshift.migration import Migration
 from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
-from liveshift.schema import Schema, Table, quote_ident
+from liveshift.schema import Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import referenced_columns
 
 
@@ -59,23 +59,57 @@ def version_views(schema: Schema, version_schema: str, server_version: int) -> S
     )
 
 
-def around_version_views(step: Step, before: Schema, version_schema: str) -> Step:
-    """`step` (which changes a column's type in place) with the previous version's views over its
-    tables dropped before it and made again after it, in its transaction: PostgreSQL refuses to
-    retype a column a view uses, and old clients must not see those views go missing. The views
-    are rendered from the schema before the migration, the shape that version shows."""
-    tables = [t for t in before.tables.values() if t.qualified in step.tables]
+def around_version_views(step: Step, before: Schema, version_schema: str, views: set[str]) -> Step:
+    """`step` (which changes a column's type in place) with the previous version's `views` over
+    its tables dropped before it and made again after it, with their grants, in its transaction:
+    PostgreSQL refuses to retype a column a view uses, and old clients must not see those views
+    go missing. The views are rendered from the schema before the migration, the shape that
+    version shows."""
+    tables = [t for t in before.tables.values() if t.qualified in step.tables and t.name in views]
     if not tables:
         return step
-    views = [f"{quote_ident(version_schema)}.{quote_ident(t.name)}" for t in tables]
+    names = [f"{quote_ident(version_schema)}.{quote_ident(t.name)}" for t in tables]
+    keep = [
+        f"select set_config('liveshift.view_acl_{i}', coalesce((select relacl::text from "
+        f"pg_class where oid = to_regclass({quote_literal(name)})), ''), true)"
+        for i, name in enumerate(names)
+    ]
+    grant = [
+        "do $liveshift_acl$ declare g record; begin\n"
+        "  for g in select a.privilege_type, a.is_grantable, a.grantee from aclexplode(\n"
+        f"      nullif(current_setting('liveshift.view_acl_{i}'), '')::aclitem[]) a loop\n"
+        "    execute format("
+        f"{quote_literal('grant %s on ' + name.replace('%', '%%') + ' to %s%s')}, "
+        "g.privilege_type,\n"
+        "      case when g.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(g.grantee)) end,\n"
+        "      case when g.is_grantable then ' with grant option' else '' end);\n"
+        "  end loop;\n"
+        "end $liveshift_acl$"
+        for i, name in enumerate(names)
+    ]
     sql = ";\n".join(
-        [f"drop view if exists {v}" for v in views]
-        + [step.sql]
-        + [f"create schema if not exists {quote_ident(version_schema)}"]
+        keep
+        + [f"drop view if exists {name}" for name in names]
+        + [step.sql, f"create schema if not exists {quote_ident(version_schema)}"]
         + [_view_sql(t, version_schema, before.server_version) for t in tables]
+        + grant
     )
-    note = f"drops and makes again the views of the previous version {version_schema} over it"
+    note = (
+        f"drops and makes again (with its grants) the view of the previous version {version_schema}"
+    )
     return replace(step, sql=sql, notes=(*step.notes, note))
+
+
+def _previous_views(probe: Probe, version_schema: str) -> set[str]:
+    """The views of the previous version's schema that are there now."""
+    rows = probe.ask(
+        [
+            "select c.relname from pg_class c where c.relkind = 'v' "
+            f"and c.relnamespace = to_regnamespace({quote_literal(version_schema)})"
+        ],
+        f"the views of {version_schema}",
+    )
+    return {str(r[0]) for r in rows}
 
 
 def _undoes(ran: list[Step], start: list[Step]) -> tuple[int, ...]:
@@ -181,12 +215,14 @@ def plan_migration(
                 operation="version schema",
             ),
         )
-        plan.start = [
-            around_version_views(s, schema, previous_version_schema) if s.retypes else s
-            for s in plan.start
-        ]
-        plan.rollback = [
-            around_version_views(s, schema, previous_version_schema) if s.retypes else s
-            for s in plan.rollback
-        ]
+        if any(s.retypes for s in plan.start + plan.rollback):
+            views = _previous_views(probe, previous_version_schema)
+            plan.start = [
+                around_version_views(s, schema, previous_version_schema, views) if s.retypes else s
+                for s in plan.start
+            ]
+            plan.rollback = [
+                around_version_views(s, schema, previous_version_schema, views) if s.retypes else s
+                for s in plan.rollback
+            ]
     return plan
