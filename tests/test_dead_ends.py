@@ -274,3 +274,26 @@ def test_a_plan_stored_by_an_older_liveshift_still_loads() -> None:
     assert (step.undoes, step.reversible, step.retypes) == ((), False, False)
     assert not rollback_open("complete", [step], {0})
     assert step_from_json(step_to_json(step)) == step
+
+
+def test_a_complete_step_begun_outside_a_transaction_closes_rollback(pg_url: str) -> None:
+    """DROP INDEX CONCURRENTLY cut short may have taken effect in part: once begun, complete is
+    the only way on, and both the error and the refused rollback say so."""
+    _users(pg_url)
+    with client(pg_url) as conn:
+        conn.execute("create index users_bio on users (bio)")
+    drop = migration("m1", {"drop_index": {"name": "users_bio"}})
+    migrator = Migrator(pg_url, settings=Settings(statement_timeout_ms=200))
+    migrator.start(drop)
+    # An open transaction that read the table: DROP INDEX CONCURRENTLY waits for it, and the
+    # statement timeout cuts the wait short.
+    with _holding(pg_url, "users"), pytest.raises(DatabaseError) as failed:
+        migrator.complete()
+    assert failed.value.sqlstate == "57014"  # query_canceled, from the server
+    assert failed.value.hint is not None and "rollback" not in failed.value.hint
+    with pytest.raises(StateError, match="part-way through complete") as refused:
+        migrator.rollback()
+    assert refused.value.hint == "Run `liveshift complete` to finish it."
+    Migrator(pg_url).complete()
+    with client(pg_url) as conn:
+        assert conn.execute("select to_regclass('public.users_bio')").fetchone() == (None,)

@@ -58,10 +58,11 @@ def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
     return random.uniform(base_s, max(base_s, ceiling))
 
 
-def rollback_open(phase: str, steps: Sequence[Step], done: set[int]) -> bool:
-    """Whether `liveshift rollback` is still accepted after the `done` positions of `phase`: always,
-    except once complete ran a step rollback cannot take back."""
-    return phase != "complete" or all(steps[p].reversible for p in done if p < len(steps))
+def rollback_open(phase: str, steps: Sequence[Step], ran: set[int]) -> bool:
+    """Whether `liveshift rollback` is still accepted after the positions of `phase` that `ran`
+    (done, or begun outside a transaction): always, except once complete ran a step rollback
+    cannot take back."""
+    return phase != "complete" or all(steps[p].reversible for p in ran if p < len(steps))
 
 
 def or_rollback(open_: bool, undo: str = " to undo") -> str:
@@ -117,6 +118,7 @@ class Executor:
         run_backfill: Callable[[Step, int], int | None] | None = None,
         run_catch_up: Callable[[Step], int] | None = None,
         done: set[int] | None = None,
+        begun: set[int] | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.conn = conn
@@ -127,13 +129,14 @@ class Executor:
         self.run_backfill = run_backfill
         self.run_catch_up = run_catch_up
         self.done = set(done or ())
+        self.begun = set(begun or ())  # journaled as begun, not done (outside a transaction)
         self.steps: Sequence[Step] = ()
         self.lock_retries = 0
         self.stop = stop or threading.Event()
 
     def rollback_open(self) -> bool:
         """Whether `liveshift rollback` is still accepted after what this phase has done."""
-        return rollback_open(self.phase, self.steps, self.done)
+        return rollback_open(self.phase, self.steps, self.done | self.begun)
 
     def run(self, steps: Sequence[Step]) -> None:
         self.steps = steps
@@ -150,6 +153,11 @@ class Executor:
                     f"{or_rollback(self.rollback_open(), '')}.",
                 )
             started = time.monotonic()
+            if self.phase == "complete" and not step.transactional and not step.reversible:
+                # Outside a transaction a step may take effect in part (DROP INDEX CONCURRENTLY
+                # killed half-way); once begun, rollback could no longer restore the state
+                # before the migration exactly: say so in the journal first.
+                self._journal_begun(position, step)
             try:
                 self.run_step(position, step)
             except psycopg.Error as exc:
@@ -299,6 +307,27 @@ class Executor:
             lock_retries=retries,
             rows=rows,
         )
+
+    def _journal_begun(self, position: int, step: Step) -> None:
+        self.begun.add(position)
+        if self.migration_id is None:
+            return
+        with self.conn.transaction():
+            journal_step(
+                self.conn,
+                migration_id=self.migration_id,
+                phase=self.phase,
+                position=position,
+                operation=step.operation,
+                description=step.description,
+                sql=step.display_sql(),
+                lock_mode=step.lock.value if step.lock else None,
+                status="failed",
+                started_at=datetime.now(UTC),
+                duration_ms=0.0,
+                lock_retries=0,
+                error="begun outside a transaction; not known to be done",
+            )
 
     def _journal_after(
         self,

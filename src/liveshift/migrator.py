@@ -310,8 +310,8 @@ class Migrator:
         but complete, and in complete until it runs a step rollback cannot take back."""
         if record.phase != "completing":
             return record.active
-        done = state.done_steps(record.id, "complete")
-        return rollback_open("complete", self._steps(record, "complete"), done)
+        ran = state.done_steps(record.id, "complete") | state.begun_steps(record.id, "complete")
+        return rollback_open("complete", self._steps(record, "complete"), ran)
 
     def _ways_on(self, state: StateStore, record: MigrationRecord) -> str:
         """The commands the tool accepts for the active migration `record`, for a hint."""
@@ -399,6 +399,7 @@ class Migrator:
             run_backfill=run_backfill,
             run_catch_up=run_catch_up,
             done=done,
+            begun=state.begun_steps(record.id, phase),
             stop=self.stop,
         )
         try:
