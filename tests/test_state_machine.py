@@ -199,6 +199,18 @@ class Lifecycle(RuleBasedStateMachine):
             ).fetchall()
         return {str(r[0]): (str(r[1]), bool(r[2])) for r in rows}
 
+    def _indexes(self) -> list[str]:
+        """Indexes of public that no constraint owns."""
+        with self._conn() as conn:
+            return [
+                str(r[0])
+                for r in conn.execute(
+                    "select c.relname from pg_index i join pg_class c on c.oid = i.indexrelid "
+                    "where c.relnamespace = 'public'::regnamespace and not exists "
+                    "(select from pg_constraint k where k.conindid = i.indexrelid) order by 1"
+                )
+            ]
+
     def _run(self, command: str, fault: Fault) -> bool:
         """Run one lifecycle command with `fault`; True when it succeeded. A refusal must name a
         state the hint of the previous failure did not lead to."""
@@ -253,7 +265,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.counter += 1
         k = self.counter
         table = data.draw(st.sampled_from(["users", "posts"]))
-        columns = self._columns(table)
+        columns = self._columns(table) or {"id": ("bigint", True)}  # all others dropped
         column = data.draw(st.sampled_from(sorted(columns)))
         kind, not_null = columns[column]
         choices: list[dict[str, Any]] = [
@@ -278,6 +290,7 @@ class Lifecycle(RuleBasedStateMachine):
         ]
         if len(columns) > 1:
             choices.append({"drop_column": {"table": table, "column": column}})
+        choices += [{"drop_index": {"name": index}} for index in self._indexes()]
         if kind.startswith("character varying"):
             choices.append({"alter_column": {"table": table, "column": column, "type": "text"}})
         if kind == "integer":
@@ -356,7 +369,7 @@ def test_every_state_has_a_way_forward_and_back(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=12,
+            max_examples=20,
             stateful_step_count=8,
             deadline=None,
             database=None,
