@@ -139,13 +139,17 @@ class Migrator:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
-    def _reconnecting(self, action: Callable[[], T], command: str) -> T:
+    def _reconnecting(
+        self, action: Callable[[], T], command: str, *, rollback_open: bool = True
+    ) -> T:
         """Run `action`; when the connection is lost, reconnect with backoff for up to
         `reconnect_timeout_s` and run it again: it resumes from the journal and the backfill
         checkpoint, which live in the database (never from what this process remembers, which a
-        server crash may have undone). `command` is what the user runs to resume by hand."""
+        server crash may have undone). `command` is what the user runs to resume by hand;
+        `rollback_open`: whether its hints may offer rollback before a phase has run (complete's
+        may not: an earlier run may have gone past what rollback can take back)."""
         deadline: float | None = None
-        self._rollback_open = True
+        self._rollback_open = rollback_open
         with self._stoppable():
             try:
                 while True:
@@ -431,7 +435,7 @@ class Migrator:
 
     def complete(self) -> MigrationRecord:
         """Contract the active migration: only the new shape remains."""
-        return self._reconnecting(self._complete_active, "liveshift complete")
+        return self._reconnecting(self._complete_active, "liveshift complete", rollback_open=False)
 
     def _complete_active(self) -> MigrationRecord:
         with self._session() as conn:
