@@ -454,6 +454,22 @@ def _quiet_libraries(debug: bool) -> None:
             logging.getLogger(library).addHandler(logging.NullHandler())
 
 
+def _interrupted_hint(command: str | None) -> str:
+    """What to run after a second Ctrl-C stopped `command` at once. Only start can always be
+    rolled back: a complete may have passed the point where rollback is still accepted."""
+    if command == "start":
+        return (
+            "Every finished step and batch is saved; run the same command again to resume, or "
+            "`liveshift rollback` to undo the migration it was running."
+        )
+    if command in ("complete", "rollback", "migrate"):
+        return (
+            "Every finished step and batch is saved; run the same command again to finish "
+            "(`liveshift status` shows where it stopped)."
+        )
+    return "Nothing was left half-done; run the same command again."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = command_first(sys.argv[1:] if argv is None else argv)
     # `liveshift lint` runs in pre-commit hooks and CI on every change: its start-up time counts.
@@ -487,10 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"liveshift: {exc.paragraph()}")
         return exc.exit_code
     except KeyboardInterrupt:
-        _error(
-            "liveshift: interrupted. Every finished step and batch is saved; run the same command "
-            "again to resume, or `liveshift rollback`."
-        )
+        _error(f"liveshift: interrupted. {_interrupted_hint(getattr(args, 'command', None))}")
         return EXIT_DATABASE
     except Exception as exc:  # a bug: say so plainly, with the traceback under --debug
         if debug:

@@ -68,8 +68,23 @@ def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
     return random.uniform(base_s, max(base_s, ceiling))
 
 
-def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseError:
-    """A psycopg error as one of ours, chosen by SQLSTATE (never by message text)."""
+def rollback_open(phase: str, steps: Sequence[Step], ran: set[int]) -> bool:
+    """Whether `liveshift rollback` is still accepted after the positions of `phase` that `ran`
+    (done, or begun outside a transaction): always, except once complete ran a step rollback
+    cannot take back."""
+    return phase != "complete" or all(steps[p].reversible for p in ran if p < len(steps))
+
+
+def or_rollback(open_: bool, undo: str = " to undo") -> str:
+    """The way back a hint offers: `liveshift rollback`, only when the tool will accept it."""
+    return f", or `liveshift rollback`{undo}" if open_ else ""
+
+
+def database_error(
+    exc: psycopg.Error, step: Step | None = None, *, rollback: bool = True
+) -> DatabaseError:
+    """A psycopg error as one of ours, chosen by SQLSTATE (never by message text); `rollback`:
+    whether the hint may offer `liveshift rollback`."""
     where = f" while running `{user_names(step.description, step.tables)}`" if step else ""
     if isinstance(exc, psycopg.OperationalError) and (
         exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in ("57P01", "57P02")
@@ -78,7 +93,7 @@ def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseErro
             f"the connection to the database was lost{where}: {str(exc).strip()}",
             sqlstate=exc.sqlstate,
             hint="Nothing is lost: every step commits with its journal entry. Run the same command "
-            "again to resume, or `liveshift rollback` to undo.",
+            f"again to resume{or_rollback(rollback)}.",
         )
     if isinstance(exc, pg_errors.QueryCanceled):
         return DatabaseError(
@@ -90,13 +105,17 @@ def database_error(exc: psycopg.Error, step: Step | None = None) -> DatabaseErro
     diag = getattr(exc, "diag", None)
     message = (diag.message_primary if diag else None) or str(exc).strip()
     tables = step.tables if step else ()
+    # The server's own hint says what to fix; ours, which commands go on from here.
+    server_hint = (
+        f"{user_names(diag.message_hint, tables).rstrip('.')}. "
+        if diag and diag.message_hint
+        else ""
+    )
     return DatabaseError(
         user_names(f"the database refused a step{where}: {message}", tables),
         sqlstate=exc.sqlstate,
-        hint=user_names(diag.message_hint, tables)
-        if diag and diag.message_hint
-        else "Nothing after this step ran. Fix the cause and run the command again to resume, "
-        "or `liveshift rollback`.",
+        hint=f"{server_hint}Nothing after this step ran. Fix the cause and run the command again "
+        f"to resume{or_rollback(rollback, '')}.",
     )
 
 
@@ -114,6 +133,7 @@ class Executor:
         run_backfill: Callable[[Step, int], int | None] | None = None,
         run_catch_up: Callable[[Step], int] | None = None,
         done: set[int] | None = None,
+        begun: set[int] | None = None,
         stop: threading.Event | None = None,
     ) -> None:
         self.conn = conn
@@ -123,12 +143,19 @@ class Executor:
         self.phase = phase
         self.run_backfill = run_backfill
         self.run_catch_up = run_catch_up
-        self.done = done or set()
+        self.done = set(done or ())
+        self.begun = set(begun or ())  # journaled as begun, not done (outside a transaction)
+        self.steps: Sequence[Step] = ()
         self.lock_retries = 0
         self.lock_held_s: float | None = None  # the last transactional step's, once locked
         self.stop = stop or threading.Event()
 
+    def rollback_open(self) -> bool:
+        """Whether `liveshift rollback` is still accepted after what this phase has done."""
+        return rollback_open(self.phase, self.steps, self.done | self.begun)
+
     def run(self, steps: Sequence[Step]) -> None:
+        self.steps = steps
         for position, step in enumerate(steps):
             self.reporter.step_started(position + 1, len(steps), step.description)
             if position in self.done:
@@ -138,14 +165,21 @@ class Executor:
                 raise Interrupted(
                     f"stopped before step {position + 1} of {len(steps)} ({step.description}); "
                     "every step before it is done and recorded",
-                    hint="Run the same command again to resume from here, or `liveshift rollback`.",
+                    hint="Run the same command again to resume from here"
+                    f"{or_rollback(self.rollback_open(), '')}.",
                 )
             started = time.monotonic()
+            if self.phase == "complete" and not step.transactional and not step.reversible:
+                # Outside a transaction a step may take effect in part (DROP INDEX CONCURRENTLY
+                # killed half-way); once begun, rollback could no longer restore the state
+                # before the migration exactly: say so in the journal first.
+                self._journal_begun(position, step)
             self.lock_held_s = None
             try:
                 self.run_step(position, step)
             except psycopg.Error as exc:
-                raise database_error(exc, step) from exc
+                raise database_error(exc, step, rollback=self.rollback_open()) from exc
+            self.done.add(position)
             self.reporter.step_finished(
                 step.description, time.monotonic() - started, lock_held_s=self.lock_held_s
             )
@@ -350,6 +384,27 @@ class Executor:
             rows=rows,
             lock_held_ms=lock_held_ms,
         )
+
+    def _journal_begun(self, position: int, step: Step) -> None:
+        self.begun.add(position)
+        if self.migration_id is None:
+            return
+        with self.conn.transaction():
+            journal_step(
+                self.conn,
+                migration_id=self.migration_id,
+                phase=self.phase,
+                position=position,
+                operation=step.operation,
+                description=step.description,
+                sql=step.display_sql(),
+                lock_mode=step.lock.value if step.lock else None,
+                status="failed",
+                started_at=datetime.now(UTC),
+                duration_ms=0.0,
+                lock_retries=0,
+                error="begun outside a transaction; not known to be done",
+            )
 
     def _journal_after(
         self,

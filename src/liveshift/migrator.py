@@ -28,7 +28,7 @@ from liveshift.errors import (
     StateError,
     VerificationFailed,
 )
-from liveshift.executor import Executor, database_error
+from liveshift.executor import Executor, database_error, or_rollback, rollback_open
 from liveshift.migration import Migration
 from liveshift.plan import Backfill, Step, step_from_json, step_to_json
 from liveshift.planner import MigrationPlan, plan_migration
@@ -62,6 +62,9 @@ class Migrator:
         # Set while recovering from a lost connection: a refused connection or a runner lock
         # still held by our own vanished session is then part of the outage, not a new failure.
         self._outage = False
+        # Whether the hints of the command running now may offer `liveshift rollback`: not once
+        # complete has run a step rollback cannot take back.
+        self._rollback_open = True
 
     # -- connections and guards --------------------------------------------------------------
 
@@ -139,12 +142,17 @@ class Migrator:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
-    def _reconnecting(self, action: Callable[[], T], command: str) -> T:
+    def _reconnecting(
+        self, action: Callable[[], T], command: str, *, rollback_open: bool = True
+    ) -> T:
         """Run `action`; when the connection is lost, reconnect with backoff for up to
         `reconnect_timeout_s` and run it again: it resumes from the journal and the backfill
         checkpoint, which live in the database (never from what this process remembers, which a
-        server crash may have undone). `command` is what the user runs to resume by hand."""
+        server crash may have undone). `command` is what the user runs to resume by hand;
+        `rollback_open`: whether its hints may offer rollback before a phase has run (complete's
+        may not: an earlier run may have gone past what rollback can take back)."""
         deadline: float | None = None
+        self._rollback_open = rollback_open
         with self._stoppable():
             try:
                 while True:
@@ -181,7 +189,7 @@ class Migrator:
                 raise Interrupted(
                     "stopped while reconnecting to the database; every finished step and "
                     "backfill batch is saved",
-                    hint=f"Run the same `{command}` to resume, or `liveshift rollback` to undo.",
+                    hint=f"Run the same `{command}` to resume{or_rollback(self._rollback_open)}.",
                 )
             if remaining <= 0:
                 raise ConnectionLost(
@@ -191,7 +199,7 @@ class Migrator:
                     hint="Nothing is lost: every finished step and backfill batch is saved in the "
                     f"database with its checkpoint. When the database is back, run the same "
                     f"`{command}` to resume from there (raise --reconnect-timeout to wait longer "
-                    "next time), or `liveshift rollback` to undo.",
+                    f"next time){or_rollback(self._rollback_open)}.",
                 )
             try:
                 with psycopg.connect(
@@ -262,13 +270,14 @@ class Migrator:
                 raise StateError(
                     f"migration {active.name!r} is active on schema {self.schema!r} "
                     f"(phase {active.phase}); only one migration can be active at a time",
-                    hint="Finish it first: `liveshift complete` or `liveshift rollback`.",
+                    hint=f"Finish it first: {self._ways_on(state, active)}.",
                 )
             if active.checksum != migration.checksum:
                 raise StateError(
                     f"migration {migration.name!r} was started from a different version of its "
                     "file; resuming it with this file could mix two plans",
-                    hint="Restore the file as it was, or `liveshift rollback` and start again.",
+                    hint="Restore the file as it was"
+                    f"{or_rollback(self._can_roll_back(state, active), ' and start again')}.",
                 )
             if active.phase == "rolling_back":
                 raise StateError(
@@ -302,6 +311,41 @@ class Migrator:
 
     def _steps(self, record: MigrationRecord, phase: str) -> list[Step]:
         return [step_from_json(s) for s in record.plan[phase]]
+
+    def _can_roll_back(self, state: StateStore, record: MigrationRecord) -> bool:
+        """Whether rollback still restores the state before `record` exactly: in any active phase
+        but complete, and in complete until it runs a step rollback cannot take back."""
+        if record.phase != "completing":
+            return record.active
+        ran = state.done_steps(record.id, "complete") | state.begun_steps(record.id, "complete")
+        return rollback_open("complete", self._steps(record, "complete"), ran)
+
+    def _ways_on(self, state: StateStore, record: MigrationRecord) -> str:
+        """The commands the tool accepts for the active migration `record`, for a hint."""
+        file = record.source or "FILE"
+        forward = {
+            "starting": [f"`liveshift start {file}` to finish starting it"],
+            "started": ["`liveshift complete`"],
+            "completing": ["`liveshift complete`"],
+        }.get(record.phase, [])
+        back = ["`liveshift rollback`"] if self._can_roll_back(state, record) else []
+        return " or ".join(forward + back)
+
+    def _never_ran(self, state: StateStore, record: MigrationRecord) -> set[int]:
+        """Positions of rollback steps that undo only start steps which never ran (a start that
+        failed early): nothing to undo, and undoing it anyway may fail (a type never changed)."""
+        start = self._steps(record, "start")
+        ran = state.done_steps(record.id, "start")
+        # The first step not done was running when start stopped: outside a transaction (a
+        # concurrent index, a backfill) it may have left something behind.
+        first = next((p for p in range(len(start)) if p not in ran), None)
+        if first is not None and not start[first].transactional:
+            ran.add(first)
+        return {
+            position
+            for position, step in enumerate(self._steps(record, "rollback"))
+            if step.undoes and not ran.intersection(step.undoes)
+        }
 
     def _run_phase(
         self, conn: psycopg.Connection[Any], state: StateStore, record: MigrationRecord, phase: str
@@ -350,6 +394,9 @@ class Migrator:
                 verify(target, recompute=True)
             return rows
 
+        done = state.done_steps(record.id, phase)
+        if phase == "rollback":
+            done |= self._never_ran(state, record)
         executor = Executor(
             conn,
             self.settings,
@@ -358,21 +405,29 @@ class Migrator:
             phase=phase,
             run_backfill=run_backfill,
             run_catch_up=run_catch_up,
-            done=state.done_steps(record.id, phase),
+            done=done,
+            begun=state.begun_steps(record.id, phase),
             stop=self.stop,
         )
         try:
             executor.run(self._steps(record, phase))
         finally:
+            self._rollback_open = executor.rollback_open()
             throttle.close()
 
     def _complete(
         self, conn: psycopg.Connection[Any], state: StateStore, record: MigrationRecord
     ) -> MigrationRecord:
+        if record.phase == "rolling_back":
+            raise StateError(
+                f"migration {record.name!r} is being rolled back: it cannot be completed",
+                hint="Run `liveshift rollback` to finish the rollback.",
+            )
         if record.phase not in ("started", "completing"):
             raise StateError(
                 f"migration {record.name!r} is in phase {record.phase}, not started",
-                hint="Run `liveshift start FILE` to finish starting it first.",
+                hint=f"Finish starting it first: `liveshift start {record.source or 'FILE'}` "
+                "(resumes where it stopped), or `liveshift rollback`.",
             )
         for step in self._steps(record, "complete"):
             for warning in step.warnings:
@@ -386,7 +441,7 @@ class Migrator:
 
     def complete(self) -> MigrationRecord:
         """Contract the active migration: only the new shape remains."""
-        return self._reconnecting(self._complete_active, "liveshift complete")
+        return self._reconnecting(self._complete_active, "liveshift complete", rollback_open=False)
 
     def _complete_active(self) -> MigrationRecord:
         with self._session() as conn:
@@ -401,9 +456,10 @@ class Migrator:
         with self._session() as conn:
             state = StateStore(conn)
             record = self._require_active(state)
-            # A complete that stopped at its first step (e.g. VALIDATE found a violating row) has
-            # changed nothing: the migration is still as start left it, so rollback is exact.
-            if record.phase == "completing" and state.done_steps(record.id, "complete"):
+            # A complete that stopped before a step rollback cannot take back (e.g. a VALIDATE
+            # found a violating row: they all run first) left the migration as start left it, so
+            # rollback is exact.
+            if not self._can_roll_back(state, record):
                 raise StateError(
                     f"migration {record.name!r} is part-way through complete and cannot be rolled "
                     "back",

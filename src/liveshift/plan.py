@@ -159,6 +159,15 @@ class Step:
     catch_up: CatchUp | None = None
     operation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Rollback: the start positions whose effects this step undoes; it is not needed when none of
+    # them ran. Empty: always run (plans stored by an older liveshift have none).
+    undoes: tuple[int, ...] = ()
+    # Complete: after this step, rollback still restores the state before the migration exactly
+    # (a VALIDATE: the constraint goes with rollback). Irreversible unless said (older plans).
+    reversible: bool = False
+    # Changes a column's type in place: the version views over `tables` must be dropped and
+    # made again around it (PostgreSQL refuses ALTER TYPE of a column a view uses).
+    retypes: bool = False
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -230,6 +239,7 @@ def step_from_json(data: dict[str, Any]) -> Step:
     data["lock"] = LockMode(data["lock"]) if data.get("lock") else None
     data["tables"] = tuple(data.get("tables", ()))
     data["notes"] = tuple(data.get("notes", ()))
+    data["undoes"] = tuple(data.get("undoes", ()))
     if data.get("backfill"):
         data["backfill"] = _backfill_from_json(data["backfill"])
     if data.get("catch_up"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveshift import operations
@@ -12,7 +12,7 @@ from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.operations.objects import refuse_taken_version_schema
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
-from liveshift.schema import Schema, quote_ident
+from liveshift.schema import Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import referenced_columns
 
 
@@ -35,18 +35,22 @@ class MigrationPlan:
         return {"start": self.start, "complete": self.complete, "rollback": self.rollback}
 
 
+def _view_sql(table: Table, version_schema: str, server_version: int) -> str:
+    """The version view of one table: its columns under the names that version gives them."""
+    options = " with (security_invoker = true)" if server_version >= 150000 else ""
+    columns = ",\n    ".join(
+        f"{quote_ident(c.physical)} as {quote_ident(c.name)}" for c in table.columns.values()
+    )
+    return (
+        f"create or replace view {quote_ident(version_schema)}.{quote_ident(table.name)}"
+        f"{options} as\n  select\n    {columns}\n  from {table.qualified}"
+    )
+
+
 def version_views(schema: Schema, version_schema: str, server_version: int) -> Step:
     """One view per table showing the new version's shape: the search_path of new clients."""
     statements = [f"create schema if not exists {quote_ident(version_schema)}"]
-    options = " with (security_invoker = true)" if server_version >= 150000 else ""
-    for table in schema.tables.values():
-        columns = ",\n    ".join(
-            f"{quote_ident(c.physical)} as {quote_ident(c.name)}" for c in table.columns.values()
-        )
-        statements.append(
-            f"create or replace view {quote_ident(version_schema)}.{quote_ident(table.name)}"
-            f"{options} as\n  select\n    {columns}\n  from {table.qualified}"
-        )
+    statements += [_view_sql(t, version_schema, server_version) for t in schema.tables.values()]
     return Step(
         f"publish the new version's schema {version_schema}",
         sql=";\n".join(statements),
@@ -54,6 +58,65 @@ def version_views(schema: Schema, version_schema: str, server_version: int) -> S
         tables=tuple(t.qualified for t in schema.tables.values()),
         operation="version schema",
     )
+
+
+def around_version_views(step: Step, before: Schema, version_schema: str, views: set[str]) -> Step:
+    """`step` (which changes a column's type in place) with the previous version's `views` over
+    its tables dropped before it and made again after it, with their grants, in its transaction:
+    PostgreSQL refuses to retype a column a view uses, and old clients must not see those views
+    go missing. The views are rendered from the schema before the migration, the shape that
+    version shows."""
+    tables = [t for t in before.tables.values() if t.qualified in step.tables and t.name in views]
+    if not tables:
+        return step
+    names = [f"{quote_ident(version_schema)}.{quote_ident(t.name)}" for t in tables]
+    keep = [
+        f"select set_config('liveshift.view_acl_{i}', coalesce((select relacl::text from "
+        f"pg_class where oid = to_regclass({quote_literal(name)})), ''), true)"
+        for i, name in enumerate(names)
+    ]
+    grant = [
+        "do $liveshift_acl$ declare g record; begin\n"
+        "  for g in select a.privilege_type, a.is_grantable, a.grantee from aclexplode(\n"
+        f"      nullif(current_setting('liveshift.view_acl_{i}'), '')::aclitem[]) a loop\n"
+        "    execute format("
+        f"{quote_literal('grant %s on ' + name.replace('%', '%%') + ' to %s%s')}, "
+        "g.privilege_type,\n"
+        "      case when g.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(g.grantee)) end,\n"
+        "      case when g.is_grantable then ' with grant option' else '' end);\n"
+        "  end loop;\n"
+        "end $liveshift_acl$"
+        for i, name in enumerate(names)
+    ]
+    sql = ";\n".join(
+        keep
+        + [f"drop view if exists {name}" for name in names]
+        + [step.sql, f"create schema if not exists {quote_ident(version_schema)}"]
+        + [_view_sql(t, version_schema, before.server_version) for t in tables]
+        + grant
+    )
+    note = (
+        f"drops and makes again (with its grants) the view of the previous version {version_schema}"
+    )
+    return replace(step, sql=sql, notes=(*step.notes, note))
+
+
+def _previous_views(probe: Probe, version_schema: str) -> set[str]:
+    """The views of the previous version's schema that are there now."""
+    rows = probe.ask(
+        [
+            "select c.relname from pg_class c where c.relkind = 'v' "
+            f"and c.relnamespace = to_regnamespace({quote_literal(version_schema)})"
+        ],
+        f"the views of {version_schema}",
+    )
+    return {str(r[0]) for r in rows}
+
+
+def _undoes(ran: list[Step], start: list[Step]) -> tuple[int, ...]:
+    """The positions in `start` of the steps `ran` (by identity: equal steps may repeat)."""
+    ids = {id(s) for s in ran}
+    return tuple(position for position, s in enumerate(start) if id(s) in ids)
 
 
 # Operations whose steps after their backfill may wait for the next operation's backfill.
@@ -88,7 +151,11 @@ def plan_migration(
     plan = MigrationPlan(migration, schema.name, version_schema, before=schema, after=current)
     # Complete steps of operations that rename a table run last: every other step names the
     # table by its physical name of before the migration.
+    complete_first: list[Step] = []
     complete_last: list[Step] = []
+    # Each operation's start and rollback steps: a rollback step is needed only when one of its
+    # operation's start steps ran.
+    undo: list[tuple[list[Step], list[Step]]] = []
     held: list[Step] = []
     held_table: str | None = None
     for index, (name, spec) in enumerate(migration.operations):
@@ -107,32 +174,58 @@ def plan_migration(
         # backfills lock every row it writes (docs/backfill.md).
         table = getattr(spec, "table", None) if name in HOLDS_FOR_BACKFILLS else None
         start = operation.start(before, current)
+        after_backfills = operation.start_after_backfills(before, current)
         if held and (table != held_table or _reads_held_columns(start, held)):
             plan.start.extend(held)
             held = []
         plan.start.extend(start)
-        held.extend(operation.start_after_backfills(before, current))
+        held.extend(after_backfills)
         held_table = table
+        complete = operation.complete(before, current)
+        # Complete runs every step after which rollback is still exact (the VALIDATEs, which may
+        # find a violating row) before anything it cannot take back, such as dropping the old
+        # clients' version schema, columns or triggers: a complete that fails on one leaves
+        # rollback open. Only an operation's leading such steps move: a later one may need the
+        # steps before it.
+        lead = next((i for i, step in enumerate(complete) if not step.reversible), len(complete))
+        complete_first.extend(complete[:lead])
         last = getattr(operation, "complete_last", False)
-        (complete_last if last else plan.complete).extend(operation.complete(before, current))
-        plan.rollback[:0] = operation.rollback(before, current)
+        (complete_last if last else plan.complete).extend(complete[lead:])
+        rollback = operation.rollback(before, current)
+        undo.append((start + after_backfills, rollback))
+        plan.rollback[:0] = rollback
     plan.complete.extend(complete_last)
     plan.start.extend(held)
     plan.start.append(version_views(current, version_schema, schema.server_version))
+    ran_by = {id(step): ran for ran, steps in undo for step in steps}
+    plan.rollback = [
+        replace(step, undoes=_undoes(ran_by[id(step)], plan.start)) for step in plan.rollback
+    ]
     drop_version = Step(
         f"drop the version schema {version_schema}",
         sql=f"drop schema if exists {quote_ident(version_schema)} cascade",
         operation="version schema",
     )
     plan.rollback.insert(0, drop_version)
+    plan.complete[:0] = complete_first
     if previous_version_schema and previous_version_schema != version_schema:
         plan.previous_version_schema = previous_version_schema
         plan.complete.insert(
-            0,
+            len(complete_first),
             Step(
                 f"drop the previous version schema {previous_version_schema}",
                 sql=f"drop schema if exists {quote_ident(previous_version_schema)} cascade",
                 operation="version schema",
             ),
         )
+        if any(s.retypes for s in plan.start + plan.rollback):
+            views = _previous_views(probe, previous_version_schema)
+            plan.start = [
+                around_version_views(s, schema, previous_version_schema, views) if s.retypes else s
+                for s in plan.start
+            ]
+            plan.rollback = [
+                around_version_views(s, schema, previous_version_schema, views) if s.retypes else s
+                for s in plan.rollback
+            ]
     return plan

@@ -291,6 +291,16 @@ class StateStore:
         ).fetchall()
         return {int(r[0]) for r in rows}
 
+    def begun_steps(self, migration_id: int, phase: str) -> set[int]:
+        """Positions journaled as begun but not done: steps outside a transaction that may have
+        taken effect in part (see Executor.run)."""
+        rows = self.conn.execute(
+            f"select position from {STATE_SCHEMA}.steps where migration_id = %s and phase = %s "
+            "and status = 'failed'",
+            (migration_id, phase),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
     def steps(self, migration_id: int) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(

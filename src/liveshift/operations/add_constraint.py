@@ -365,6 +365,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 estimated_rows=table.estimated_rows,
                 operation=self.name,
                 notes=("scans the table; reads and writes continue",),
+                reversible=True,
             )
         ]
 

@@ -171,6 +171,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 self._validate_set_not_null(table, column, probe, old_names)
             if spec.name is not None and spec.name != spec.column:
                 self._refuse_views(table, column, probe)
+            if self.direct_type:
+                self._refuse_type_dependents(table, column, probe)
         # New clients may write NULL: the old column must take it too (with the new one it
         # goes away at complete; without, this is the change itself).
         self.drop_not_null = not column.nullable and nullable
@@ -360,6 +362,22 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 "them after the rename (raw_sql), or drop them first.",
             )
 
+    def _refuse_type_dependents(self, table: Table, column: Column, probe: Probe) -> None:
+        """PostgreSQL refuses ALTER COLUMN TYPE of a column that views, rules, triggers, policies
+        or generated columns use: say so now rather than fail part-way through start (liveshift's
+        own version views are made again around the change)."""
+        blocking = ("view", "materialized view", "trigger", "policy", "generated column")
+        found = [d for d in column_dependents(probe, table, column.physical) if d.kind in blocking]
+        if found:
+            raise ValidationError(
+                f"cannot change the type of {table.name}.{self.spec.column}: PostgreSQL does not "
+                "change the type of a column these objects use",
+                object=f"{table.schema}.{table.name}.{self.spec.column}",
+                details=[d.describe() for d in found],
+                hint="Drop them in an earlier migration (raw_sql with `down:`) and create them "
+                "again after this one.",
+            )
+
     @staticmethod
     def _unique_constraint(table: Table, physical: str) -> str | None:
         for constraint in table.constraints.values():
@@ -474,6 +492,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     rewrites=rewrites,
                     operation=self.name,
                     notes=tuple(notes),
+                    retypes=self.direct_type,
                 )
             )
         if self._comment_changes():
@@ -758,6 +777,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     scans=True,
                     estimated_rows=table.estimated_rows,
                     operation=self.name,
+                    retypes=True,
                 )
             )
         if self.drop_not_null:

@@ -200,6 +200,7 @@ def validate_constraint_step(
         scans=True,
         estimated_rows=estimated_rows,
         operation=operation,
+        reversible=True,
     )
 
 
