@@ -503,3 +503,25 @@ def test_rollback_in_the_middle_of_the_backfill_removes_the_log(pg_url: str, con
     assert leftovers(conn) == []
     assert table_shape(conn, "items") == shape
     assert all_rows(conn) == [(*data[0][:2], 7, *data[0][3:]), *data[1:]]
+
+
+def test_not_null_without_default_warns_that_old_inserts_fail_after_complete(
+    pg_url: str, conn: Conn
+) -> None:
+    conn.execute(SETUP)
+    migrator = Migrator(pg_url)
+    the_change = alter({"column": "note", "nullable": False, "up": "coalesce(note, 'none')"})
+    plan = migrator.plan(the_change)
+    (warning,) = [w for s in plan.complete for w in s.warnings]
+    assert "old-version writers that insert into items without note will fail" in warning
+    migrator.start(the_change)
+    conn.execute("insert into public.items (code) values ('old-during')")
+    migrator.complete()
+    # What the warning said is what the server then does.
+    with pytest.raises(psycopg.errors.NotNullViolation, match='"note"'):
+        conn.execute("insert into public.items (code) values ('old-after')")
+    # With a default, an old insert gets it: no warning.
+    conn.execute("alter table items add column label text not null default 'y'")
+    conn.execute("alter table items alter column label drop not null")
+    with_default = alter({"column": "label", "nullable": False, "default": "'x'"}, name="m2")
+    assert not [w for s in migrator.plan(with_default).complete for w in s.warnings]
