@@ -362,11 +362,14 @@ class Executor:
         position: int,
         step: Step,
         started_at: datetime,
-        started: float,
+        started: float | None,
         retries: int,
         rows: int | None,
         lock_held_ms: float | None = None,
+        *,
+        error: str | None = None,
     ) -> None:
+        """One journal row: done, or (with `error`) begun and not known to be done."""
         assert self.migration_id is not None
         journal_step(
             self.conn,
@@ -377,12 +380,13 @@ class Executor:
             description=step.description,
             sql=step.display_sql(),
             lock_mode=step.lock.value if step.lock else None,
-            status="done",
+            status="failed" if error else "done",
             started_at=started_at,
-            duration_ms=(time.monotonic() - started) * 1000,
+            duration_ms=(time.monotonic() - started) * 1000 if started is not None else 0.0,
             lock_retries=retries,
             rows=rows,
             lock_held_ms=lock_held_ms,
+            error=error,
         )
 
     def _journal_begun(self, position: int, step: Step) -> None:
@@ -390,19 +394,13 @@ class Executor:
         if self.migration_id is None:
             return
         with self.conn.transaction():
-            journal_step(
-                self.conn,
-                migration_id=self.migration_id,
-                phase=self.phase,
-                position=position,
-                operation=step.operation,
-                description=step.description,
-                sql=step.display_sql(),
-                lock_mode=step.lock.value if step.lock else None,
-                status="failed",
-                started_at=datetime.now(UTC),
-                duration_ms=0.0,
-                lock_retries=0,
+            self._journal(
+                position,
+                step,
+                datetime.now(UTC),
+                None,
+                0,
+                None,
                 error="begun outside a transaction; not known to be done",
             )
 

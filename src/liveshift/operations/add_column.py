@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
@@ -16,9 +15,10 @@ from liveshift.operations.steps import (
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
+    warn_old_inserts_fail,
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
-from liveshift.plan import WARNING, LockMode, Step
+from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import ChangeLog, insert_trigger, sync_function, update_trigger
@@ -411,17 +411,7 @@ class AddColumnOperation(Operation[AddColumn]):
             after_rename=self._make_identity(table),
         )
         if not self.nullable and self.default is None:
-            # Until complete, the trigger fills the column for old-version inserts; after it,
-            # nothing does.
-            steps[-1] = dataclasses.replace(
-                steps[-1],
-                notes=(
-                    f"{WARNING}old-version writers that insert into {table.name} without "
-                    f"{column.name} will fail after complete ({column.name} is NOT NULL with no "
-                    "default): give the column a default or retire them first",
-                    *steps[-1].notes,
-                ),
-            )
+            return warn_old_inserts_fail(steps, table.name, column.name, "is NOT NULL")
         return steps
 
     def _make_identity(self, table: Table) -> list[str]:

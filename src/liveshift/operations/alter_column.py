@@ -3,7 +3,6 @@ while old and new application versions both keep working."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
@@ -19,9 +18,10 @@ from liveshift.operations.steps import (
     concurrent_index_step,
     contract_column_steps,
     drop_index_concurrently_step,
+    warn_old_inserts_fail,
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
-from liveshift.plan import WARNING, LockMode, Step
+from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import SKIP_BACKFILL, ChangeLog, on_version
@@ -691,18 +691,8 @@ class AlterColumnOperation(Operation[AlterColumn]):
             tables=tables,
             temporary=self.swap,
         )
-        if not_null and self.old.nullable and self.new.default is None and steps:
-            # Until complete, the trigger fills the column for old-version writes; after it,
-            # an old-version insert that leaves the column out stores NULL, which is refused.
-            steps[-1] = dataclasses.replace(
-                steps[-1],
-                notes=(
-                    f"{WARNING}old-version writers that insert into {table.name} without "
-                    f"{self.new.name} will fail after complete ({self.new.name} becomes NOT NULL "
-                    "with no default): give the column a default or retire them first",
-                    *steps[-1].notes,
-                ),
-            )
+        if not_null and self.old.nullable and self.new.default is None:
+            return warn_old_inserts_fail(steps, table.name, self.new.name, "becomes NOT NULL")
         return steps
 
     def rollback(self, before: Schema, after: Schema) -> list[Step]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from liveshift.migration.models import References
 from liveshift.operations.table_triggers import BackfillTriggers
-from liveshift.plan import Backfill, CatchUp, ConcurrentIndex, LockMode, Step
+from liveshift.plan import WARNING, Backfill, CatchUp, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
 from liveshift.triggers import ChangeLog
 
@@ -299,3 +300,17 @@ def rename_index_columns_sql(table: Table, old: str, new: str) -> str:
         "  end loop;\n"
         "end $liveshift$"
     )
+
+
+def warn_old_inserts_fail(steps: list[Step], table: str, column: str, why: str) -> list[Step]:
+    """`steps` (a complete phase) with a warning on the last one: after complete, old-version
+    inserts that leave `column` out store NULL, which the NOT NULL column refuses (until then a
+    trigger filled it for them). `liveshift plan` shows it; `complete` prints it before it runs."""
+    if not steps:
+        return steps
+    warning = (
+        f"{WARNING}old-version writers that insert into {table} without {column} will fail "
+        f"after complete ({column} {why} with no default): give the column a default or retire "
+        "them first"
+    )
+    return [*steps[:-1], dataclasses.replace(steps[-1], notes=(warning, *steps[-1].notes))]
