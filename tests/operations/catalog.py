@@ -128,8 +128,8 @@ def rows(conn: Conn, table: str, order_by: str = "1") -> list[tuple[Any, ...]]:
 
 def leftovers(conn: Conn) -> list[str]:
     """Objects liveshift names `_ls_...` anywhere outside its state schema (columns, functions,
-    triggers, constraints, indexes, sequences, tables): after complete or rollback there must be
-    none."""
+    triggers, constraints, indexes, sequences, tables), and the checks it adds for NOT NULL until
+    complete (`<table>_<column>_not_null_check`): after complete or rollback there must be none."""
     return [
         r[0]
         for r in conn.execute(
@@ -140,7 +140,8 @@ def leftovers(conn: Conn) -> list[str]:
             "on n.oid = p.pronamespace where proname like '\\_ls\\_%%' and n.nspname <> all(%(s)s) "
             "union all select 'trigger ' || tgname from pg_trigger where tgname like '\\_ls\\_%%' "
             "union all select 'constraint ' || conname from pg_constraint "
-            "where conname like '\\_ls\\_%%' "
+            "where conname like '\\_ls\\_%%' or (contype = 'c' "
+            "and conname like '%%\\_not\\_null\\_check' and pg_get_constraintdef(oid) like '%%IS NOT NULL%%') "
             "union all select 'relation ' || c.relname from pg_class c join pg_namespace n "
             "on n.oid = c.relnamespace where c.relname like '\\_ls\\_%%' and n.nspname <> all(%(s)s)",
             {"s": list(_SYSTEM_SCHEMAS)},

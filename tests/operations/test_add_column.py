@@ -693,3 +693,34 @@ def test_a_volatile_default_is_drawn_once_per_row(pg_url: str, conn: Conn) -> No
     assert conn.execute(tokens).fetchall() == before
     migrator.complete()
     assert conn.execute("select id, token from public.users order by id").fetchall() == before
+
+
+def test_a_new_client_writing_null_reads_a_constraint_named_after_its_column(
+    pg_url: str, conn: Conn
+) -> None:
+    conn.execute(SETUP)
+    migrator = Migrator(pg_url)
+    migrator.start(migration(*SEEN))
+    with psycopg.connect(pg_url, autocommit=True) as new:
+        new.execute("set search_path = public_m1")
+        with pytest.raises(psycopg.errors.CheckViolation) as refused:
+            new.execute("insert into users (name, seen) values ('new client', null)")
+    # The server's own error, as the application gets it: in the table's and column's names.
+    assert refused.value.diag.constraint_name == "users_seen_not_null_check"
+    assert "_ls_" not in str(refused.value)
+    migrator.complete()
+    assert leftovers(conn) == []
+    # Complete leaves what PostgreSQL makes of SET NOT NULL, and no check of that name.
+    assert conn.execute(
+        "select count(*) from pg_constraint where conname = 'users_seen_not_null_check'"
+    ).fetchone() == (0,)
+
+
+def test_a_constraint_already_named_like_the_not_null_check_is_refused(
+    pg_url: str, conn: Conn
+) -> None:
+    conn.execute(SETUP)
+    conn.execute("alter table users add constraint users_seen_not_null_check check (id > 0)")
+    with pytest.raises(ValidationError, match="users_seen_not_null_check") as refused:
+        Migrator(pg_url).plan(migration(*SEEN))
+    assert refused.value.hint is not None and "rename_constraint" in refused.value.hint

@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn, key_name
 from liveshift.operations.base import Operation, short_name
-from liveshift.operations.objects import refuse_taken_constraint_name, refuse_taken_relation_name
+from liveshift.operations.objects import (
+    refuse_taken_constraint_name,
+    refuse_taken_not_null_check,
+    refuse_taken_relation_name,
+)
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
@@ -71,6 +75,8 @@ class AddColumnOperation(Operation[AddColumn]):
         resolved = probe.column_type(column.type)
         type_name = resolved.name
         self.nullable, self.default, self.sequence = column.nullable, column.default, None
+        if not self.nullable:
+            refuse_taken_not_null_check(schema, table, self._not_null_name())
         if resolved.serial or column.identity is not None:
             self._validate_sequence(schema, table, probe, type_name, serial=resolved.serial)
         if self.default is not None and self.sequence is None:
@@ -187,6 +193,11 @@ class AddColumnOperation(Operation[AddColumn]):
 
     def _constraint(self, kind: str) -> str:
         return self.names.object(kind, self.spec.table, self.spec.column.name)
+
+    def _not_null_name(self) -> str:
+        """The NOT VALID check that stands for NOT NULL until complete. New-version clients see
+        its name when they write a NULL, so it speaks of their table and column."""
+        return self._final("not_null_check")
 
     # Constraints that outlive the migration get PostgreSQL's own naming convention.
     def _check_name(self) -> str:
@@ -357,7 +368,7 @@ class AddColumnOperation(Operation[AddColumn]):
         checks = []
         if not self.nullable:
             checks.append(
-                f"add constraint {quote_ident(self._constraint('nn'))} "
+                f"add constraint {quote_ident(self._not_null_name())} "
                 f"check ({temp} is not null) not valid"
             )
         if column.check is not None:
@@ -385,7 +396,7 @@ class AddColumnOperation(Operation[AddColumn]):
         qualified = table.qualified
         validate: list[tuple[str, tuple[str, ...]]] = []
         if not self.nullable:
-            validate.append((self._constraint("nn"), (qualified,)))
+            validate.append((self._not_null_name(), (qualified,)))
         if column.check is not None:
             validate.append((self._check_name(), (qualified,)))
         if column.references is not None:
@@ -404,7 +415,7 @@ class AddColumnOperation(Operation[AddColumn]):
             operation=self.name,
             description=f"make {column.name} final on {table.name}",
             validate=validate,
-            not_null_check=None if self.nullable else self._constraint("nn"),
+            not_null_check=None if self.nullable else self._not_null_name(),
             triggers=self._triggers() if self.fill is not None else (),
             function=self._function() if self.fill is not None else None,
             after_not_null=after_not_null,

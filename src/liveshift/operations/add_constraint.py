@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddConstraint, AlterColumn, Check, KeyName
 from liveshift.operations.alter_column import AlterColumnOperation
-from liveshift.operations.base import Operation
+from liveshift.operations.base import Operation, short_name
 from liveshift.operations.objects import (
     physical_expression,
     refuse_reserved,
+    refuse_taken_not_null_check,
     refuse_taken_relation_name,
 )
 from liveshift.operations.steps import (
@@ -143,6 +144,8 @@ class AddConstraintOperation(Operation[AddConstraint]):
             )
         by_physical = table.columns_by_physical()
         self.not_null = [c for c in self.columns if by_physical[c].nullable]
+        for c in self.not_null:
+            refuse_taken_not_null_check(schema, table, self._not_null_check(c))
         if not self.not_null or not _in_catalog(probe, table):
             return
         condition = " or ".join(f"{quote_ident(c)} is null" for c in self.not_null)
@@ -222,7 +225,8 @@ class AddConstraintOperation(Operation[AddConstraint]):
         return [dataclasses.replace(s, operation=self.name) for s in steps]
 
     def _not_null_check(self, column: str) -> str:
-        return self.names.object("pknn", self.spec.table, column)
+        # What a client writing a NULL meanwhile reads: its table and column.
+        return short_name(self.spec.table, column, "not_null_check")
 
     def _table(self, schema: Schema) -> Table:
         return schema.table(self.spec.table)

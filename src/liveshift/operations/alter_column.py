@@ -10,7 +10,7 @@ from liveshift.migration.models import AlterColumn, key_name
 from liveshift.operations.base import Operation, short_name
 from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
-from liveshift.operations.objects import refuse_taken_constraint_name
+from liveshift.operations.objects import refuse_taken_constraint_name, refuse_taken_not_null_check
 from liveshift.operations.steps import (
     backfill_step,
     catch_up_steps,
@@ -67,6 +67,10 @@ class AlterColumnOperation(Operation[AlterColumn]):
         column = table.column(spec.column)
         where = f"{table.schema}.{table.name}.{spec.column}"
         before = table.columns.copy()
+        if spec.nullable is False and column.nullable:
+            refuse_taken_not_null_check(
+                schema, table, short_name(spec.table, spec.name or spec.column, "not_null_check")
+            )
         if column.physical != column.name:
             raise ValidationError(
                 f"column {spec.table}.{spec.column} is being changed by an earlier operation of "
@@ -392,7 +396,9 @@ class AlterColumnOperation(Operation[AlterColumn]):
         return short_name(self.spec.table, self.new.name, suffix)
 
     def _nn(self) -> str:
-        return self.names.object("nn", self.spec.table, self.spec.column)
+        """The NOT VALID check that stands for NOT NULL until complete: its name is what a client
+        writing a NULL meanwhile reads, so it speaks of the table and column."""
+        return self._final("not_null_check")
 
     def _check_name(self) -> str:
         check = self.spec.check

@@ -85,6 +85,18 @@ def refuse_taken_constraint_name(
     refuse_taken_relation_name(schema, probe, name, what)
 
 
+def refuse_taken_not_null_check(schema: Schema, table: Table, name: str) -> None:
+    """The check that stands for NOT NULL until complete is named after the table and column
+    (`users_email_not_null_check`): refuse when the table already has a constraint of that name."""
+    if name in table.constraints:
+        raise ValidationError(
+            f"table {table.name} already has a constraint named {name!r}, the name liveshift gives "
+            "the NOT NULL check it adds until complete",
+            object=f"{schema.name}.{table.name}.{name}",
+            hint="Rename that constraint first (a rename_constraint operation), or drop it.",
+        )
+
+
 def refuse_taken_version_schema(schema: Schema, probe: Probe, name: str) -> None:
     """A chosen `version_schema:` must be a new schema: rollback drops it with everything in it,
     and a previous version's schema of that name still serves that version's clients."""
