@@ -98,8 +98,20 @@ def test_no_url_means_the_embedded_server_announced_on_stderr(tmp_path: Path) ->
         with psycopg.connect(url) as conn:
             assert conn.execute("show wal_init_zero").fetchone() == ("off",)
     finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pgserver
-
-            pgserver.get_server(tmp_path / "pg", cleanup_mode="stop").cleanup()
+        # The server keeps running after the command, by design: stop it as a user would.
+        stopped = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "liveshift.cli",
+                "embedded",
+                "stop",
+                "--dir",
+                str(tmp_path / "pg"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert stopped.returncode == 0, stopped.stderr
