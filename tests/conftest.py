@@ -96,3 +96,17 @@ def conn(pg_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """An autocommit connection to the fresh database."""
     with psycopg.connect(pg_url, autocommit=True) as c:
         yield c
+
+
+@pytest.fixture
+def login_role(pg_url: str) -> Iterator[str]:
+    """The URL of a new role in the fresh database that may only log in (a test grants it what it
+    needs); dropped with what it owns afterwards."""
+    role = f"ls_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
+        try:
+            yield conninfo.make_conninfo(pg_url, user=role)
+        finally:
+            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))

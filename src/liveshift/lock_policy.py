@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from liveshift.settings import format_duration
+
 DEFAULT_TRY_MS = 50
 
 
@@ -46,7 +48,7 @@ class LockPolicy:
 
     def describe(self) -> str:
         """One line for `plan` and the report."""
-        deadline = _duration(self.deadline_s)
+        deadline = format_duration(self.deadline_s)
         if self.fixed:
             return (
                 f"each try waits at most {self.try_ms} ms for its lock (--lock-timeout), "
@@ -55,7 +57,7 @@ class LockPolicy:
         return (
             f"each try waits at most {self.try_ms} ms for its lock (the longest an application "
             f"query queues behind it), retried with jittered pauses; after "
-            f"{_duration(self.escalate_after_s)} without the lock each try may wait twice as "
+            f"{format_duration(self.escalate_after_s)} without the lock each try may wait twice as "
             f"long, up to {self.max_try_ms} ms (reported); gives up after {deadline}"
         )
 
@@ -68,9 +70,3 @@ class LockPolicy:
             "max_try_ms": self.max_try_ms,
             "deadline_s": self.deadline_s,
         }
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from liveshift.settings import format_duration
+
 if TYPE_CHECKING:
     from liveshift.planner import MigrationPlan
 
@@ -113,7 +115,7 @@ def backfill_status(b: dict[str, Any]) -> str:
         rate = b.get("rows_per_second")
         parts.append(f"{rate:,.0f} rows/s" if rate else "rate not measured yet")
         eta = b.get("eta_s")
-        parts.append(f"ETA {_duration(eta)}" if eta is not None else "ETA unknown")
+        parts.append(f"ETA {format_duration(eta)}" if eta is not None else "ETA unknown")
     if b.get("batch_size"):
         parts.append(f"last batch {b['batch_size']:,} rows")
     if b.get("batches"):
@@ -126,15 +128,6 @@ def backfill_status(b: dict[str, Any]) -> str:
 
 
 NEW_VERSION_PREFIX = "_ls_new_"  # operations.base.Names.temp_column
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}min {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}min"
 
 
 def print_history(rows: list[dict[str, Any]]) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from liveshift.errors import ConfigError
-from liveshift.lock_policy import DEFAULT_TRY_MS, LockPolicy
+
+if TYPE_CHECKING:
+    from liveshift.lock_policy import LockPolicy
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Settings:
     @property
     def lock_policy(self) -> LockPolicy:
         """How the steps that would queue application traffic wait for their locks."""
+        from liveshift.lock_policy import DEFAULT_TRY_MS, LockPolicy
+
         return LockPolicy(
             try_ms=self.lock_timeout_ms or DEFAULT_TRY_MS,
             fixed=self.lock_timeout_ms is not None,
@@ -91,6 +96,19 @@ def parse_duration_ms(text: str, option: str, default_unit: str = "ms") -> int:
         )
     value, unit = float(match.group(1)), match.group(2) or default_unit
     return int(value * _UNIT_MS[unit])
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a person reads them, the inverse of parse_duration_ms: '45 s', '10 min',
+    '2 min 05 s', '3 h 07 min'."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:g} s" if seconds < 10 and seconds != whole else f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min" + (f" {rest:02d} s" if rest else "")
+    hours, rest = divmod(whole // 60, 60)
+    return f"{hours} h" + (f" {rest:02d} min" if rest else "")
 
 
 def parse_fraction(text: str, option: str) -> float:

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from liveshift.errors import Interrupted, MigrationBusy, StateError
+from liveshift.settings import format_duration
 
 STATE_SCHEMA = "liveshift"
 STATE_VERSION = 3
@@ -427,7 +428,7 @@ def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
     pid, app, host, since, age_s, state, query = holder
     query = " ".join(query.split())
     text = (
-        f"pid {pid} ({app}, from {host}, connected since {since}, {_duration(age_s)} ago; "
+        f"pid {pid} ({app}, from {host}, connected since {since}, {format_duration(age_s)} ago; "
         f"{state or 'state unknown'}"
         + (f", last statement: {query[:100]}{'...' if len(query) > 100 else ''}" if query else "")
         + ")"
@@ -441,15 +442,6 @@ def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
                 f": `{command}`)" if command else ")"
             )
     return text
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}min"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}min"
 
 
 def _try_lock(conn: psycopg.Connection[Any], schema: str) -> bool:

@@ -13,7 +13,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
 
 from liveshift import wal
 from liveshift.adapters.postgres import introspect
@@ -106,24 +105,12 @@ def test_planning_reads_the_sizes_without_waiting_for_a_lock_on_another_table(
     assert any("of WAL" in n for n in planned[0])
 
 
-@pytest.fixture
-def plain_role(pg_url: str) -> Iterator[str]:
-    """The URL of a role with no privilege beyond logging in."""
-    role = f"ls_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
-        try:
-            yield conninfo.make_conninfo(pg_url, user=role)
-        finally:
-            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
-
-
 def test_a_role_that_may_not_list_the_wal_directory_is_not_told_of_ready_segments(
-    pg_url: str, plain_role: str
+    pg_url: str, login_role: str
 ) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         superuser = wal.read_server(conn)
-    with psycopg.connect(plain_role, autocommit=True) as conn:
+    with psycopg.connect(login_role, autocommit=True) as conn:
         plain = wal.read_server(conn)
         assert conn.execute("select 1").fetchone() == (1,)  # the session is still usable
     assert (

@@ -3,8 +3,6 @@ makes for the same DDL (type, NOT NULL, identity, default, the sequence and its 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -187,34 +185,21 @@ def test_refusals(pg_url: str, conn: Conn, operation: dict[str, Any], message: s
     assert_refused(pg_url, migration("m1", operation), message)
 
 
-@pytest.fixture
-def writer_role(pg_url: str) -> Iterator[str]:
-    """The URL of a role that may read and write `items`, and nothing else."""
-    role = f"ls_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
-        try:
-            yield conninfo.make_conninfo(pg_url, user=role)
-        finally:
-            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
-            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
-
-
 def test_an_application_role_without_sequence_privileges_inserts_into_a_new_identity_column(
-    pg_url: str, conn: Conn, writer_role: str
+    pg_url: str, conn: Conn, login_role: str
 ) -> None:
     conn.execute("create table items (id int primary key, title text)")
     conn.execute("insert into items values (1, 'one')")
-    role = conninfo.conninfo_to_dict(writer_role)["user"]
+    role = conninfo.conninfo_to_dict(login_role)["user"]
     conn.execute(sql.SQL("grant select, insert on items to {}").format(sql.Identifier(role)))
     column = {"name": "n", "type": "bigint", "identity": "always"}
     migrator = Migrator(pg_url)
     migrator.start(migration("m1", {"add_column": {"table": "items", "column": column}}))
     # As with an identity made directly: inserting needs no privilege on any sequence.
-    with psycopg.connect(writer_role, autocommit=True) as app:
+    with psycopg.connect(login_role, autocommit=True) as app:
         app.execute("insert into items (id, title) values (2, 'during')")
     migrator.complete()
-    with psycopg.connect(writer_role, autocommit=True) as app:
+    with psycopg.connect(login_role, autocommit=True) as app:
         app.execute("insert into items (id, title) values (3, 'after')")
     values = [n for (n,) in conn.execute("select n from items order by id")]
     assert values == sorted(set(values))  # numbered, in order (a sequence may leave gaps)
