@@ -110,3 +110,10 @@ def login_role(pg_url: str) -> Iterator[str]:
         finally:
             conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
+
+
+from tests.golden_plans import golden_plans, write_recorded  # noqa: E402, F401
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    write_recorded()
