@@ -14,10 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-from psycopg import errors as pg_errors
-
-from liveshift.connect import set_local
+from liveshift.engines.base import Connection, DeadlockDetected, DriverError, LockNotAvailable
+from liveshift.engines.postgres.connection import set_local
 from liveshift.errors import DatabaseError, Interrupted
 from liveshift.plan import Backfill
 from liveshift.progress import BackfillProgress, Reporter
@@ -86,14 +84,14 @@ class Backfiller:
 
     def __init__(
         self,
-        conn: psycopg.Connection[Any],
+        conn: Connection,
         settings: Settings,
         reporter: Reporter,
         *,
         throttle: Throttle | None = None,
         migration_id: int | None = None,
         stop: threading.Event | None = None,
-        connect: Callable[[], psycopg.Connection[Any]] | None = None,
+        connect: Callable[[], Connection] | None = None,
     ) -> None:
         self.conn = conn
         self.settings = settings
@@ -174,7 +172,7 @@ class Backfiller:
         queue = list(reversed(pending))
         failures: list[BaseException] = []
 
-        def work(conn: psycopg.Connection[Any]) -> None:
+        def work(conn: Connection) -> None:
             lane = Lane(self, conn)
             try:
                 while True:
@@ -192,7 +190,7 @@ class Backfiller:
                 with self._lock:
                     self.rows_updated += lane.rows_updated
 
-        connections: list[psycopg.Connection[Any]] = []
+        connections: list[Connection] = []
         try:
             assert self.connect is not None
             for _ in range(workers):
@@ -225,7 +223,7 @@ class Backfiller:
                 raise
         finally:
             for connection in connections:
-                with contextlib.suppress(psycopg.Error):
+                with contextlib.suppress(DriverError):
                     connection.close()
         for failure in failures:
             if not isinstance(failure, (Interrupted, _LaneStopped)):
@@ -440,7 +438,7 @@ class Backfiller:
             return None
         return int(row[0]) - 1
 
-    def _finish(self, cursor: Cursor, conn: psycopg.Connection[Any]) -> None:
+    def _finish(self, cursor: Cursor, conn: Connection) -> None:
         cursor.finished = True
         if self.migration_id is None:
             return
@@ -452,7 +450,7 @@ class Backfiller:
         )
 
 
-def watch_client(conn: psycopg.Connection[Any]) -> None:
+def watch_client(conn: Connection) -> None:
     """A liveshift that dies (kill -9, a lost host) must not hold the migration lock for long:
     the server checks for the client while a batch runs and probes it while idle."""
     for setting, value in (
@@ -462,14 +460,14 @@ def watch_client(conn: psycopg.Connection[Any]) -> None:
         ("tcp_keepalives_count", "3"),
     ):
         # An older server may not know a setting: none is needed for correctness.
-        with contextlib.suppress(psycopg.Error):
+        with contextlib.suppress(DriverError):
             conn.execute(f"set {setting} = {value}")
 
 
 class Lane:
     """One connection's batch loop: runs slices of its Backfiller to their end, one at a time."""
 
-    def __init__(self, owner: Backfiller, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, owner: Backfiller, conn: Connection) -> None:
         self.owner = owner
         self.conn = conn
         self.settings = owner.settings
@@ -492,7 +490,7 @@ class Lane:
             rate = (cursor.rows_done - done_at_start) / max(t0 - started, 1e-6)
             try:
                 scanned, last_key = self._batch(cursor, self.batch_size, rate)
-            except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
+            except (LockNotAvailable, DeadlockDetected):
                 # An application transaction holds some of these rows: back off, with less.
                 # Giving up quickly matters more than finishing this batch: while it waits it
                 # holds every row it has already updated, and the application may be queueing

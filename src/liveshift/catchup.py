@@ -6,13 +6,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-import psycopg
-from psycopg import errors as pg_errors
-from psycopg import sql
-
-from liveshift.connect import set_local
+from liveshift.engines.base import Connection, DeadlockDetected, LockNotAvailable
+from liveshift.engines.postgres.connection import set_local
 from liveshift.errors import Interrupted
 from liveshift.executor import backoff_s
 from liveshift.plan import CatchUp
@@ -53,7 +49,7 @@ def catch_up_sql(catch_up: CatchUp, after: str | None, limit: int) -> str:
 
 
 def run_catch_up(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     catch_up: CatchUp,
     settings: Settings,
     stop: threading.Event,
@@ -92,7 +88,7 @@ def run_catch_up(
                 result = conn.execute(catch_up_sql(catch_up, after, batch_keys)).fetchone()
                 assert result is not None
                 taken, fixed, *last = result
-        except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected):
+        except (LockNotAvailable, DeadlockDetected):
             waits += 1
             if waits == 1:
                 deadline = time.monotonic() + settings.lock_retry_deadline_s
@@ -104,7 +100,7 @@ def run_catch_up(
             return rows
         waits = 0
         rows, taken_total = rows + int(fixed), taken_total + int(taken)
-        after = ", ".join(sql.Literal(value).as_string(conn) for value in last)
+        after = ", ".join(conn.literal(value) for value in last)
         if say is not None and time.monotonic() >= next_report:
             next_report = time.monotonic() + REPORT_EVERY_S
             say(f"{table}: {taken_total:,} of {logged:,} logged updates recomputed")

@@ -1,13 +1,10 @@
-"""Which database to talk to, and opening a connection with a clear error when it fails."""
+"""Which database to talk to, through which engine, with a clear error when it fails."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-import psycopg
-
-from liveshift.errors import ConfigError, DatabaseError
+from liveshift.engines import Connection, engine_for
 
 ENV_VARIABLES = ("LIVESHIFT_DATABASE_URL", "DATABASE_URL")
 
@@ -16,58 +13,18 @@ def resolve_url(url: str | None) -> str:
     """--database-url, else $LIVESHIFT_DATABASE_URL, else $DATABASE_URL, else the embedded server."""
     for candidate in (url, *(os.environ.get(v) for v in ENV_VARIABLES)):
         if candidate:
-            return check_scheme(candidate)
+            engine_for(candidate)  # an unknown scheme is refused before anything else
+            return candidate
     from liveshift.embedded import embedded_url
 
     return embedded_url()
 
 
-def check_scheme(url: str) -> str:
-    scheme = url.split(":", 1)[0].lower() if "://" in url else "postgresql"
-    if scheme in ("postgresql", "postgres"):
-        return url
-    if scheme in ("mysql", "mariadb", "sqlite"):
-        raise ConfigError(
-            f"{scheme} databases are not supported by this version of liveshift yet",
-            hint="PostgreSQL is supported today (postgresql://...); MySQL/MariaDB and SQLite "
-            "adapters are on the way.",
-        )
-    raise ConfigError(
-        f"unknown database URL scheme {scheme!r}",
-        hint="Use postgresql://user@host:port/dbname (or mysql://, sqlite:///path).",
-    )
-
-
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "(unparseable URL)"
-    host = params.get("host", "localhost")
-    return f"{params.get('user', '')}@{host}:{params.get('port', 5432)}/{params.get('dbname', '')}"
+    return engine_for(url).redact(url)
 
 
-def set_local(conn: psycopg.Connection[Any], settings: list[tuple[str, str]]) -> None:
-    """SET LOCAL each (name, value) for the open transaction, in one statement (it also goes
-    into a pipeline)."""
-    conn.execute(
-        "select " + ", ".join("set_config(%s, %s, true)" for _ in settings),
-        [value for pair in settings for value in pair],
-    )
-
-
-def connect(url: str, application_name: str = "liveshift") -> psycopg.Connection[Any]:
-    """An autocommit connection; steps open their own transactions."""
-    try:
-        return psycopg.connect(
-            url, autocommit=True, application_name=application_name, connect_timeout=10
-        )
-    except psycopg.OperationalError as exc:
-        raise DatabaseError(
-            f"cannot connect to {redact(url)}: {str(exc).strip()}",
-            hint="Check that the server is running and the URL (--database-url, "
-            "$LIVESHIFT_DATABASE_URL or $DATABASE_URL) is right.",
-        ) from None
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"the database URL is not valid: {exc}") from None
+def connect(url: str, application_name: str = "liveshift", timeout_s: int = 10) -> Connection:
+    """An autocommit connection through the URL's engine; steps open their own transactions."""
+    return engine_for(url).connect(url, application_name, timeout_s)

@@ -18,8 +18,8 @@ from psycopg import conninfo, sql
 from rich.console import Console
 from rich.table import Table
 
-from liveshift.connect import connect, redact, resolve_url
-from liveshift.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
+from liveshift.connect import redact, resolve_url
+from liveshift.errors import EXIT_FINDINGS, EXIT_OK, ConfigError, DatabaseError
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import BackfillProgress, Blocker, Reporter, make_reporter
@@ -282,6 +282,15 @@ class DemoResult:
         return data
 
 
+def _admin(url: str) -> psycopg.Connection[Any]:
+    """The demo's own connection for setting up and checking its table (it is PostgreSQL's demo
+    until the MySQL engine has one)."""
+    try:
+        return psycopg.connect(url, autocommit=True, application_name="liveshift-demo")
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"cannot connect to {redact(url)}: {str(exc).strip()}") from None
+
+
 def exit_code(result: DemoResult) -> int:
     """0 when the application saw no error and every check passed, else 1."""
     return EXIT_OK if result.ok else EXIT_FINDINGS
@@ -380,7 +389,7 @@ def create_demo_database(server_url: str, name: str) -> str:
             hint="Point --database-url at another database of the server (e.g. postgres), or "
             "choose another --demo-database.",
         )
-    with connect(server_url, "liveshift-demo") as conn:
+    with _admin(server_url) as conn:
         ident = sql.Identifier(name)
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
         conn.execute(sql.SQL("create database {}").format(ident))
@@ -389,7 +398,7 @@ def create_demo_database(server_url: str, name: str) -> str:
 
 def load_table(url: str, rows: int, say: Callable[[str], None]) -> None:
     """The demo table with `rows` rows, generated server-side in a few statements."""
-    with connect(url, "liveshift-demo") as conn:
+    with _admin(url) as conn:
         conn.execute("set synchronous_commit = off")
         conn.execute(
             f"create table {TABLE} (\n"
@@ -431,7 +440,7 @@ def _journal(url: str, migration_id: int, plan: dict[str, Any]) -> dict[str, tup
     """Milliseconds and lock retries per demo phase, from the step journal."""
     backfill_positions = {i for i, s in enumerate(plan.get("start", [])) if s.get("backfill")}
     totals: dict[str, tuple[float, int]] = {}
-    with connect(url, "liveshift-demo") as conn:
+    with _admin(url) as conn:
         rows = conn.execute(
             "select phase, position, duration_ms, lock_retries from liveshift.steps "
             "where migration_id = %s",
@@ -454,7 +463,7 @@ def _checks(
     checks["every row filled from `up` while both versions ran"] = (
         before_complete["mismatch"] == "0"
     )
-    with connect(url, "liveshift-demo") as conn:
+    with _admin(url) as conn:
         row = conn.execute(
             "select a.attnotnull from pg_attribute a where a.attrelid = %s::regclass "
             "and a.attname = %s and not a.attisdropped",
@@ -484,7 +493,7 @@ def _checks(
 def _check_before_complete(url: str, version_schema: str) -> dict[str, str]:
     """Through the new version's view, while old writers still write: every row must carry the
     value `up` gives it (the backfill did the old rows, the trigger the rows written since)."""
-    with connect(url, "liveshift-demo") as conn:
+    with _admin(url) as conn:
         row = conn.execute(
             sql.SQL(
                 "select count(*), count(*) filter (where {col} is null), "
@@ -657,7 +666,7 @@ def _result(
         )
     all_latencies = [s.latency_s for s in traffic.samples]
     checks, details = _checks(url, traffic, version_schema, before_complete)
-    with connect(url, "liveshift-demo") as conn:
+    with _admin(url) as conn:
         counted = conn.execute(f"select count(*) from {TABLE}").fetchone()
         backfilled = conn.execute(
             "select coalesce(sum(rows_done), 0) from liveshift.backfills where migration_id = %s",

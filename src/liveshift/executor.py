@@ -7,11 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-import psycopg
-from psycopg import errors as pg_errors
-
+from liveshift.engines.base import (
+    Connection,
+    ConnectionBroken,
+    DriverError,
+    LockNotAvailable,
+    QueryCanceled,
+)
 from liveshift.errors import (
     ConnectionLost,
     DatabaseError,
@@ -39,7 +42,7 @@ order by a.xact_start nulls last
 
 
 def find_blockers(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     tables: Sequence[str],
     lock: LockMode,
     since: datetime | None = None,
@@ -54,7 +57,7 @@ def find_blockers(
         rows = conn.execute(
             _BLOCKERS, {"relations": list(tables), "modes": modes, "since": since}
         ).fetchall()
-    except psycopg.Error:
+    except DriverError:
         return []
     return [Blocker(*row) for row in rows]
 
@@ -81,38 +84,30 @@ def or_rollback(open_: bool, undo: str = " to undo") -> str:
 
 
 def database_error(
-    exc: psycopg.Error, step: Step | None = None, *, rollback: bool = True
+    exc: DriverError, step: Step | None = None, *, rollback: bool = True
 ) -> DatabaseError:
-    """A psycopg error as one of ours, chosen by SQLSTATE (never by message text); `rollback`:
-    whether the hint may offer `liveshift rollback`."""
+    """A driver error as one of ours, chosen by its class (which the engine chose by error code,
+    never by message text); `rollback`: whether the hint may offer `liveshift rollback`."""
     where = f" while running `{user_names(step.description, step.tables)}`" if step else ""
-    if isinstance(exc, psycopg.OperationalError) and (
-        exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate in ("57P01", "57P02")
-    ):
+    if isinstance(exc, ConnectionBroken):
         return ConnectionLost(
-            f"the connection to the database was lost{where}: {str(exc).strip()}",
+            f"the connection to the database was lost{where}: {exc.message}",
             sqlstate=exc.sqlstate,
             hint="Nothing is lost: every step commits with its journal entry. Run the same command "
             f"again to resume{or_rollback(rollback)}.",
         )
-    if isinstance(exc, pg_errors.QueryCanceled):
+    if isinstance(exc, QueryCanceled):
         return DatabaseError(
             f"a statement hit the statement timeout{where}",
             sqlstate=exc.sqlstate,
             hint="Raise --statement-timeout, or run when the table is quieter; run the command "
             "again to resume.",
         )
-    diag = getattr(exc, "diag", None)
-    message = (diag.message_primary if diag else None) or str(exc).strip()
     tables = step.tables if step else ()
     # The server's own hint says what to fix; ours, which commands go on from here.
-    server_hint = (
-        f"{user_names(diag.message_hint, tables).rstrip('.')}. "
-        if diag and diag.message_hint
-        else ""
-    )
+    server_hint = f"{user_names(exc.hint, tables).rstrip('.')}. " if exc.hint else ""
     return DatabaseError(
-        user_names(f"the database refused a step{where}: {message}", tables),
+        user_names(f"the database refused a step{where}: {exc.message}", tables),
         sqlstate=exc.sqlstate,
         hint=f"{server_hint}Nothing after this step ran. Fix the cause and run the command again "
         f"to resume{or_rollback(rollback, '')}.",
@@ -124,7 +119,7 @@ class Executor:
 
     def __init__(
         self,
-        conn: psycopg.Connection[Any],
+        conn: Connection,
         settings: Settings,
         reporter: Reporter,
         *,
@@ -177,7 +172,7 @@ class Executor:
             self.lock_held_s = None
             try:
                 self.run_step(position, step)
-            except psycopg.Error as exc:
+            except DriverError as exc:
                 raise database_error(exc, step, rollback=self.rollback_open()) from exc
             self.done.add(position)
             self.reporter.step_finished(
@@ -263,7 +258,7 @@ class Executor:
             try:
                 action(attempt, timeout_ms)
                 return attempt
-            except pg_errors.LockNotAvailable:
+            except LockNotAvailable:
                 attempt += 1
                 self.lock_retries += 1
                 blockers = find_blockers(
@@ -347,7 +342,7 @@ class Executor:
         if row is None or not row[0]:
             try:
                 self._autocommit(index.create_sql, step)
-            except psycopg.Error:
+            except DriverError:
                 # Leave no invalid index behind: it would slow every write until dropped.
                 if not self.conn.broken:
                     self.conn.execute(

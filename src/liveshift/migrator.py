@@ -13,12 +13,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-import psycopg
-
 from liveshift import __version__, catchup, wal
-from liveshift.adapters.postgres import introspect
 from liveshift.backfill import Backfiller
 from liveshift.connect import connect, resolve_url
+from liveshift.engines import engine_for
+from liveshift.engines.base import Connection, DriverError
 from liveshift.errors import (
     ConnectionLost,
     DatabaseError,
@@ -69,9 +68,7 @@ class Migrator:
     # -- connections and guards --------------------------------------------------------------
 
     @contextmanager
-    def _session(
-        self, *, lock: bool = True, init: bool = True
-    ) -> Iterator[psycopg.Connection[Any]]:
+    def _session(self, *, lock: bool = True, init: bool = True) -> Iterator[Connection]:
         try:
             conn = connect(self.url, self.settings.application_name)
         except DatabaseError as exc:
@@ -87,13 +84,13 @@ class Migrator:
                     yield conn
             else:
                 yield conn
-        except psycopg.Error as exc:
+        except DriverError as exc:
             raise database_error(exc) from exc
         finally:
             conn.close()
 
     @contextmanager
-    def _migration_lock(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+    def _migration_lock(self, conn: Connection) -> Iterator[None]:
         """The schema's runner lock (state.migration_lock: says who holds it, waits for --wait or
         a short grace for a runner killed a moment ago)."""
         try:
@@ -202,12 +199,11 @@ class Migrator:
                     f"next time){or_rollback(self._rollback_open)}.",
                 )
             try:
-                with psycopg.connect(
-                    self.url, connect_timeout=max(1, min(5, int(remaining))), autocommit=True
-                ) as probe:
+                timeout_s = max(1, min(5, int(remaining)))
+                with connect(self.url, self.settings.application_name, timeout_s) as probe:
                     probe.execute("select 1")
                 return time.monotonic() - since
-            except psycopg.Error as exc:
+            except (DriverError, DatabaseError) as exc:
                 last_error = _first_line(str(exc)) or type(exc).__name__
             attempt += 1
             # Backoff with jitter, capped: a restarting server is usually back within seconds.
@@ -216,11 +212,9 @@ class Migrator:
 
     # -- planning ----------------------------------------------------------------------------
 
-    def _plan(
-        self, conn: psycopg.Connection[Any], migration: Migration, state: StateStore
-    ) -> MigrationPlan:
+    def _plan(self, conn: Connection, migration: Migration, state: StateStore) -> MigrationPlan:
         schema_name = migration.schema or self.schema
-        schema = introspect(conn, schema_name)
+        schema = engine_for(self.url).introspect(conn, schema_name)
         previous = state.last_complete(schema_name) if state.exists() else None
         probe = Probe(conn, self.settings.lock_timeout_ms or 500)
         plan = plan_migration(
@@ -262,7 +256,7 @@ class Migrator:
             return record
 
     def _begin_or_resume(
-        self, conn: psycopg.Connection[Any], state: StateStore, migration: Migration
+        self, conn: Connection, state: StateStore, migration: Migration
     ) -> MigrationRecord:
         active = state.active(self.schema)
         if active is not None:
@@ -348,7 +342,7 @@ class Migrator:
         }
 
     def _run_phase(
-        self, conn: psycopg.Connection[Any], state: StateStore, record: MigrationRecord, phase: str
+        self, conn: Connection, state: StateStore, record: MigrationRecord, phase: str
     ) -> None:
         throttle = Throttle(conn, self.settings, state, self.schema)
         backfiller = Backfiller(
@@ -416,7 +410,7 @@ class Migrator:
             throttle.close()
 
     def _complete(
-        self, conn: psycopg.Connection[Any], state: StateStore, record: MigrationRecord
+        self, conn: Connection, state: StateStore, record: MigrationRecord
     ) -> MigrationRecord:
         if record.phase == "rolling_back":
             raise StateError(

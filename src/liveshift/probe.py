@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pglast
-import psycopg
-from psycopg import errors as pg_errors
 
+from liveshift.engines.base import Connection, DriverError, LockNotAvailable
 from liveshift.errors import DatabaseError, ValidationError
 from liveshift.schema import Table, quote_ident, quote_literal
 
@@ -31,7 +30,7 @@ class Probe:
     instant. Every question runs in a transaction that is rolled back, with a short lock_timeout,
     so probing a live table never changes or blocks it."""
 
-    def __init__(self, conn: psycopg.Connection[Any], lock_timeout_ms: int = 500) -> None:
+    def __init__(self, conn: Connection, lock_timeout_ms: int = 500) -> None:
         self.conn = conn
         self.lock_timeout_ms = lock_timeout_ms
 
@@ -50,15 +49,15 @@ class Probe:
                     cursor = conn.execute(statement)
                     if cursor.description is not None:
                         rows = cursor.fetchall()
-        except pg_errors.LockNotAvailable as exc:
+        except LockNotAvailable as exc:
             raise DatabaseError(
                 f"could not check {what}: a lock on the table is held by another session",
                 hint="Retry in a moment; `liveshift plan` shows what would run.",
                 sqlstate=exc.sqlstate,
             ) from None
-        except psycopg.errors.DatabaseError as exc:
-            diag = _in_user_terms(exc.diag.message_primary or str(exc), internal)
-            hint = getattr(exc.diag, "message_hint", None) or None
+        except DriverError as exc:
+            diag = _in_user_terms(exc.message, internal)
+            hint = exc.hint
             raise ValidationError(
                 f"{what} is refused by the database: {diag}",
                 sqlstate=exc.sqlstate,

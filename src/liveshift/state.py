@@ -10,10 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-
+from liveshift.engines.base import Connection, DriverError, UniqueViolation
 from liveshift.errors import Interrupted, MigrationBusy, StateError
 from liveshift.settings import format_duration
 
@@ -139,7 +136,7 @@ _COLUMNS = (
 class StateStore:
     """Reads and writes the `liveshift` schema over an autocommit connection."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def exists(self) -> bool:
@@ -204,11 +201,9 @@ class StateStore:
             )
 
     def _records(self, where: str, params: tuple[Any, ...]) -> list[MigrationRecord]:
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                f"select {_COLUMNS} from {STATE_SCHEMA}.migrations where {where} order by id",
-                params,
-            ).fetchall()
+        rows = self.conn.fetch_dicts(
+            f"select {_COLUMNS} from {STATE_SCHEMA}.migrations where {where} order by id", params
+        )
         return [MigrationRecord(**row) for row in rows]
 
     def active(self, schema: str) -> MigrationRecord | None:
@@ -250,21 +245,21 @@ class StateStore:
             row = self.conn.execute(
                 f"insert into {STATE_SCHEMA}.migrations (schema_name, name, checksum, operations, "
                 "plan, version_schema, previous_version_schema, phase, started_at, source, "
-                "liveshift_version) values (%s, %s, %s, %s, %s, %s, %s, 'starting', now(), %s, %s) "
+                "liveshift_version) values (%s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, 'starting', now(), %s, %s) "
                 "returning id",
                 (
                     schema,
                     name,
                     checksum,
-                    Jsonb(operations),
-                    Jsonb(plan),
+                    dumps(operations),
+                    dumps(plan),
                     version_schema,
                     previous_version_schema,
                     source,
                     liveshift_version,
                 ),
             ).fetchone()
-        except psycopg.errors.UniqueViolation:
+        except UniqueViolation:
             raise StateError(
                 f"migration {name!r} is already recorded for schema {schema!r} (or another "
                 "migration is active there)",
@@ -303,32 +298,30 @@ class StateStore:
         return {int(r[0]) for r in rows}
 
     def steps(self, migration_id: int) -> list[dict[str, Any]]:
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(
-                f"select phase, position, operation, description, lock_mode, status, started_at, "
-                f"duration_ms, lock_retries, rows, error, lock_held_ms from {STATE_SCHEMA}.steps "
-                "where migration_id = %s order by started_at, position",
-                (migration_id,),
-            ).fetchall()
+        return self.conn.fetch_dicts(
+            f"select phase, position, operation, description, lock_mode, status, started_at, "
+            f"duration_ms, lock_retries, rows, error, lock_held_ms from {STATE_SCHEMA}.steps "
+            "where migration_id = %s order by started_at, position",
+            (migration_id,),
+        )
 
     def backfills(self, migration_id: int) -> list[dict[str, Any]]:
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            # One row per column: the slices of a backfill (--workers) added together.
-            return cur.execute(
-                "select table_name, column_name, count(*) as slices, "
-                "sum(rows_done)::bigint as rows_done, sum(rows_total)::bigint as rows_total, "
-                "sum(batches)::bigint as batches, max(batch_size) as batch_size, "
-                "coalesce(sum(rows_per_second) filter (where finished_at is null), "
-                "max(rows_per_second)) as rows_per_second, "
-                "string_agg(distinct throttle, '; ') as throttle, min(started_at) as started_at, "
-                "max(updated_at) as updated_at, "
-                "case when bool_and(finished_at is not null) then max(finished_at) end "
-                "as finished_at "
-                f"from {STATE_SCHEMA}.backfills where migration_id = %s "
-                "group by table_name, column_name order by min(started_at), table_name, "
-                "column_name",
-                (migration_id,),
-            ).fetchall()
+        # One row per column: the slices of a backfill (--workers) added together.
+        return self.conn.fetch_dicts(
+            "select table_name, column_name, count(*) as slices, "
+            "sum(rows_done)::bigint as rows_done, sum(rows_total)::bigint as rows_total, "
+            "sum(batches)::bigint as batches, max(batch_size) as batch_size, "
+            "coalesce(sum(rows_per_second) filter (where finished_at is null), "
+            "max(rows_per_second)) as rows_per_second, "
+            "string_agg(distinct throttle, '; ') as throttle, min(started_at) as started_at, "
+            "max(updated_at) as updated_at, "
+            "case when bool_and(finished_at is not null) then max(finished_at) end "
+            "as finished_at "
+            f"from {STATE_SCHEMA}.backfills where migration_id = %s "
+            "group by table_name, column_name order by min(started_at), table_name, "
+            "column_name",
+            (migration_id,),
+        )
 
     def paused(self, schema: str) -> str | None:
         row = self.conn.execute(
@@ -348,7 +341,7 @@ class StateStore:
 
 
 def journal_step(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     *,
     migration_id: int,
     phase: str,
@@ -418,7 +411,7 @@ _RUNNER_COMMAND = {
 }
 
 
-def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
+def lock_holder(conn: Connection, schema: str) -> str:
     """Who holds the runner lock of `schema`, in words: its session (pid, application_name,
     host, since when, what it runs) and the migration active on the schema."""
     namespace, key = _lock_key(schema)
@@ -433,7 +426,7 @@ def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
         + (f", last statement: {query[:100]}{'...' if len(query) > 100 else ''}" if query else "")
         + ")"
     )
-    with contextlib.suppress(psycopg.Error):
+    with contextlib.suppress(DriverError):
         store = StateStore(conn)
         active = store.active(schema) if store.exists() else None
         if active is not None:
@@ -444,7 +437,7 @@ def lock_holder(conn: psycopg.Connection[Any], schema: str) -> str:
     return text
 
 
-def _try_lock(conn: psycopg.Connection[Any], schema: str) -> bool:
+def _try_lock(conn: Connection, schema: str) -> bool:
     row = conn.execute(
         "select pg_try_advisory_lock(hashtext(%s), hashtext(%s))", _lock_key(schema)
     ).fetchone()
@@ -453,7 +446,7 @@ def _try_lock(conn: psycopg.Connection[Any], schema: str) -> bool:
 
 @contextmanager
 def migration_lock(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     schema: str,
     *,
     wait_s: float = 0.0,
@@ -511,7 +504,7 @@ def migration_lock(
     finally:
         if not conn.closed and not conn.broken:
             # If the session is going away, its locks go with it.
-            with contextlib.suppress(psycopg.Error):
+            with contextlib.suppress(DriverError):
                 conn.execute(
                     "select pg_advisory_unlock(hashtext(%s), hashtext(%s))", _lock_key(schema)
                 )

@@ -8,8 +8,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
+from liveshift.connect import connect, redact
+from liveshift.engines.base import Connection, DriverError
+from liveshift.errors import DatabaseError
 from liveshift.settings import Settings
 from liveshift.state import StateStore
 
@@ -154,7 +155,7 @@ class Throttle:
 
     def __init__(
         self,
-        conn: psycopg.Connection[Any],
+        conn: Connection,
         settings: Settings,
         state: StateStore | None,
         schema: str,
@@ -163,9 +164,7 @@ class Throttle:
         self.settings = settings
         self.state = state
         self.schema = schema
-        self._replicas: dict[str, psycopg.Connection[Any] | None] = {
-            url: None for url in settings.replica_urls
-        }
+        self._replicas: dict[str, Connection | None] = {url: None for url in settings.replica_urls}
         self._last_check = 0.0
         self._last_reason: str | None = None
         self.clock = LagClock()
@@ -231,12 +230,10 @@ class Throttle:
         conn = self._replicas.get(url)
         try:
             if conn is None or conn.closed:
-                conn = psycopg.connect(
-                    url, autocommit=True, connect_timeout=5, application_name="liveshift-throttle"
-                )
+                conn = connect(url, "liveshift-throttle", timeout_s=5)
                 self._replicas[url] = conn
             row = conn.execute(_REPLICA_VIEW).fetchone()
-        except psycopg.Error as exc:
+        except (DriverError, DatabaseError) as exc:
             self._replicas[url] = None
             # An unreachable replica is a reason to wait, not to guess that it is fine.
             return float("inf"), f"unreachable ({str(exc).strip().splitlines()[0]})"
@@ -265,10 +262,5 @@ def _size(n: float) -> str:
 
 
 def _safe_url(url: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.Error:
-        return "(replica)"
-    return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+    host_port: str = redact(url).rsplit("@", 1)[-1].rsplit("/", 1)[0]
+    return host_port

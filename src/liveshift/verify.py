@@ -6,8 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-
+from liveshift.engines.base import Connection
 from liveshift.plan import Backfill
 from liveshift.schema import quote_ident
 
@@ -27,7 +26,7 @@ class VerifyResult:
 
 
 def verify_backfill(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     backfill: Backfill,
     *,
     recompute: bool,
@@ -56,7 +55,7 @@ def _condition(backfill: Backfill, recompute: bool) -> str:
 
 
 def scan(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     backfill: Backfill,
     *,
     recompute: bool,
@@ -74,7 +73,7 @@ def scan(
     return result
 
 
-def _key_types(conn: psycopg.Connection[Any], table: str, key: list[str]) -> list[str]:
+def _key_types(conn: Connection, table: str, key: list[str]) -> list[str]:
     rows = conn.execute(
         "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
         "where a.attrelid = %s::regclass and a.attname = any(%s)",
@@ -85,7 +84,7 @@ def _key_types(conn: psycopg.Connection[Any], table: str, key: list[str]) -> lis
 
 
 def _scan_keyset(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     table: str,
     key: list[str],
     bad: str,
@@ -123,7 +122,7 @@ def _scan_keyset(
 
 
 def _scan_pages(
-    conn: psycopg.Connection[Any],
+    conn: Connection,
     table: str,
     bad: str,
     batch_rows: int,

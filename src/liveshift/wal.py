@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg import errors as pg_errors
-
+from liveshift.engines.base import Connection, InsufficientPrivilege, NotAvailableHere
 from liveshift.plan import Step
 from liveshift.schema import Table
 
@@ -61,7 +59,7 @@ class WalServer:
     ready_bytes: int | None  # segments ready for reuse; None: this role may not look
 
 
-def read_server(conn: psycopg.Connection[Any]) -> WalServer:
+def read_server(conn: Connection) -> WalServer:
     """The WAL settings and state of the server `conn` is on (read only, rolled back)."""
     with conn.transaction(force_rollback=True):
         row = conn.execute(_SERVER).fetchone()
@@ -70,8 +68,8 @@ def read_server(conn: psycopg.Connection[Any]) -> WalServer:
         ready: int | None
         try:
             with conn.transaction():
-                ready = int(conn.execute(_READY).fetchone()[0]) * int(segment)  # type: ignore[index]
-        except (pg_errors.InsufficientPrivilege, pg_errors.ObjectNotInPrerequisiteState):
+                ready = int(conn.execute(_READY).fetchone()[0]) * int(segment)
+        except (InsufficientPrivilege, NotAvailableHere):
             ready = None  # not pg_monitor, or a standby (no insert position)
     return WalServer(int(segment), int(max_wal), bool(recycle), int(keep), tuple(slots), ready)
 
@@ -142,7 +140,7 @@ def wal_notes(wal: int, server: WalServer) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def annotate(plan: MigrationPlan, conn: psycopg.Connection[Any]) -> None:
+def annotate(plan: MigrationPlan, conn: Connection) -> None:
     """Add the WAL notes of every backfill among the plan's `start` steps; the server is asked
     only when one of them writes anything."""
     estimates = {

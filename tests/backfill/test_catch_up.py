@@ -9,9 +9,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import errors as pg_errors
 
 from liveshift.catchup import run_catch_up
+from liveshift.engines.base import LockNotAvailable
+from liveshift.engines.postgres.connection import PgConnection
 from liveshift.errors import Interrupted
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
@@ -57,13 +58,15 @@ def test_a_failed_batch_keeps_its_keys_and_a_rerun_finishes(pg_url: str, conn: C
     settings = Settings(batch_row_lock_timeout_ms=50, lock_retry_deadline_s=0.3)
     with psycopg.connect(pg_url) as app:
         app.execute("select * from t where id = 25 for update")  # held until the block ends
-        with pytest.raises(pg_errors.LockNotAvailable):
-            run_catch_up(conn, CATCH_UP, settings, threading.Event(), batch_keys=10)
+        with pytest.raises(LockNotAvailable):
+            run_catch_up(PgConnection(conn), CATCH_UP, settings, threading.Event(), batch_keys=10)
         # Batches 1 and 2 (ids 1-20) are done and off the log; batch 3 rolled back whole.
         assert stale_ids(conn) == list(range(21, 31))
         assert logged_ids(conn) == [*range(21, 31), 99]
     # Ids 21-30; nothing for the deleted row 99.
-    assert run_catch_up(conn, CATCH_UP, settings, threading.Event(), batch_keys=10) == 10
+    assert (
+        run_catch_up(PgConnection(conn), CATCH_UP, settings, threading.Event(), batch_keys=10) == 10
+    )
     assert stale_ids(conn) == []
     assert logged_ids(conn) == []
 
@@ -76,7 +79,7 @@ def test_stop_before_a_batch_keeps_the_log(pg_url: str, conn: Conn) -> None:
     stop = threading.Event()
     stop.set()
     with pytest.raises(Interrupted, match="stopped while recomputing"):
-        run_catch_up(conn, CATCH_UP, Settings(), stop)
+        run_catch_up(PgConnection(conn), CATCH_UP, Settings(), stop)
     assert logged_ids(conn) == [1, 2, 3, 4, 5]
 
 
@@ -123,7 +126,10 @@ def test_the_real_log_walks_any_key_and_holds_each_key_once(pg_url: str, shape: 
         logged = conn.execute(f"select count(*) from {LOG_OF_T}").fetchone()
         assert logged == (40,)
         catch_up = next(s.catch_up for s in steps if s.catch_up is not None)
-        assert run_catch_up(conn, catch_up, Settings(), threading.Event(), batch_keys=5) == 40
+        assert (
+            run_catch_up(PgConnection(conn), catch_up, Settings(), threading.Event(), batch_keys=5)
+            == 40
+        )
         wrong = conn.execute("select count(*) from t where _ls_new_w <> v").fetchone()
         assert wrong == (500 - 40,)  # the rest still hold the stand-in backfill's -1
         assert conn.execute(f"select count(*) from {LOG_OF_T}").fetchone() == (0,)

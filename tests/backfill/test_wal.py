@@ -15,7 +15,8 @@ import psycopg
 import pytest
 
 from liveshift import wal
-from liveshift.adapters.postgres import introspect
+from liveshift.engines.postgres.connection import PgConnection
+from liveshift.engines.postgres.introspect import introspect
 from tests.backfill.helpers import migration, migrator
 
 ROWS = 300_000
@@ -109,9 +110,9 @@ def test_a_role_that_may_not_list_the_wal_directory_is_not_told_of_ready_segment
     pg_url: str, login_role: str
 ) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        superuser = wal.read_server(conn)
+        superuser = wal.read_server(PgConnection(conn))
     with psycopg.connect(login_role, autocommit=True) as conn:
-        plain = wal.read_server(conn)
+        plain = wal.read_server(PgConnection(conn))
         assert conn.execute("select 1").fetchone() == (1,)  # the session is still usable
     assert (
         superuser.ready_bytes is not None and superuser.ready_bytes % superuser.segment_bytes == 0

@@ -1,24 +1,9 @@
-"""PostgreSQL: capabilities and introspection of the live catalog into the schema model."""
+"""PostgreSQL: the live catalog read into the schema model."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import psycopg
-
-from liveshift.adapters.base import Capabilities
+from liveshift.engines.base import Connection
 from liveshift.schema import Column, Constraint, Index, Schema, Table, Trigger
-
-POSTGRES = Capabilities(
-    name="postgresql",
-    transactional_ddl=True,
-    concurrent_index=True,
-    instant_add_column=True,  # PostgreSQL 11+
-    not_valid_constraints=True,
-    updatable_views=True,
-    lock_timeout=True,
-    needs_table_rebuild=False,
-)
 
 # Sizes as of the last VACUUM or ANALYZE, like reltuples: from the catalog alone, so reading them
 # takes no lock on a table (pg_relation_size would, and wait behind an ACCESS EXCLUSIVE).
@@ -84,10 +69,10 @@ order by t.tgname
 """
 
 
-def introspect(conn: psycopg.Connection[Any], schema: str) -> Schema:
+def introspect(conn: Connection, schema: str) -> Schema:
     """Read every table of `schema` into the schema model (one round trip per catalog)."""
     params = {"schema": schema}
-    version = int(conn.execute("show server_version_num").fetchone()[0])  # type: ignore[index]
+    version = int(conn.execute("show server_version_num").fetchone()[0])
     model = Schema(name=schema, server_version=version)
     by_oid: dict[int, Table] = {}
     for oid, name, rows, heap_bytes, index_bytes in conn.execute(_TABLES, params):
