@@ -90,7 +90,9 @@ def required(name: str, spec: Any) -> list[Need]:
     if isinstance(spec, models.AddColumn):
         needs += _column_needs(spec.column)
     elif isinstance(spec, models.CreateTable):
-        needs += [_IDENTITY for c in spec.columns if c.identity is not None][:1]
+        # A new table is empty: its keys and constraints need no online recipe, only its types.
+        if any(c.identity is not None for c in spec.columns):
+            needs.append(_IDENTITY)
     elif isinstance(spec, models.AlterColumn):
         if spec.unique:
             needs.append(_CONCURRENT_UNIQUE)
