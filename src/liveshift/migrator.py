@@ -30,7 +30,7 @@ from liveshift.errors import (
 from liveshift.executor import Executor, database_error, or_rollback, rollback_open
 from liveshift.migration import Migration
 from liveshift.plan import Backfill, Step, step_from_json, step_to_json
-from liveshift.planner import MigrationPlan, plan_migration
+from liveshift.planner import MigrationPlan, check_capabilities, plan_migration
 from liveshift.probe import Probe
 from liveshift.progress import Reporter
 from liveshift.settings import Settings
@@ -225,6 +225,7 @@ class Migrator:
 
     def plan(self, migration: Migration) -> MigrationPlan:
         """Every step of every phase, validated against the live database; changes nothing."""
+        check_capabilities(migration, engine_for(self.url).capabilities)  # before connecting
         with self._session(lock=False, init=False) as conn:
             return self._plan(conn, migration, StateStore(conn))
 
@@ -233,6 +234,7 @@ class Migrator:
     def start(self, migration: Migration, complete: bool = False) -> MigrationRecord:
         """Expand and backfill; resumes the same migration if an earlier start was interrupted,
         and reconnects by itself after a lost connection (`reconnect_timeout_s`)."""
+        check_capabilities(migration, engine_for(self.url).capabilities)  # before connecting
         if migration.schema and migration.schema != self.schema:
             self.schema = migration.schema
         command = "liveshift start FILE" + (" --complete" if complete else "")

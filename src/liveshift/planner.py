@@ -6,10 +6,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveshift import operations
+from liveshift.engines.base import Capabilities
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
 from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.operations.objects import refuse_taken_version_schema
+from liveshift.operations.requirements import HINTS, VERSION_SCHEMA, lacks, required
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
@@ -131,6 +133,30 @@ def _reads_held_columns(start: list[Step], held: list[Step]) -> bool:
         s.backfill is not None and referenced_columns(s.backfill.expression) & pending
         for s in start
     )
+
+
+def check_capabilities(migration: Migration, capabilities: Capabilities) -> None:
+    """Refuse, before connecting, every operation whose needs (operations/requirements.py) the
+    engine lacks, each named with the missing capability and why: a pure function of the file
+    and the engine's flags."""
+    refusals: list[str] = []
+    flags: list[str] = []
+    if lacks(capabilities, VERSION_SCHEMA, None):
+        refusals.append(f"every migration needs updatable_views: {VERSION_SCHEMA.why}")
+        flags.append(VERSION_SCHEMA.flag)
+    for index, (name, spec) in enumerate(migration.operations):
+        for need in required(name, spec):
+            if lacks(capabilities, need, spec):
+                refusals.append(f"operation {index + 1} ({name}) needs {need.flag}: {need.why}")
+                flags.append(need.flag)
+    if refusals:
+        raise ValidationError(
+            f"the {capabilities.name} engine lacks capabilities this migration relies on "
+            "(refused before anything runs)",
+            file=migration.source,
+            details=refusals,
+            hint=" ".join(HINTS[flag] for flag in dict.fromkeys(flags)),
+        )
 
 
 def plan_migration(

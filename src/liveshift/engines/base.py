@@ -24,7 +24,8 @@ Query = str | bytes
 class Capabilities:
     """What one engine (at one server version) can do, as flags that shared code reads instead of
     testing an engine's name. Each flag is documented in docs/engines.md with the code that reads
-    it; a flag nothing reads is removed."""
+    it; a flag nothing reads is removed. operations/requirements.py says which operation needs
+    which flag; the planner (check_capabilities) refuses what the engine lacks."""
 
     name: str
     # DDL commits or rolls back with its transaction: a step and its journal row are atomic.
@@ -36,6 +37,18 @@ class Capabilities:
     # Views over one table accept INSERT / UPDATE / DELETE: a version schema of views serves new
     # clients.
     updatable_views: bool
+    # EXCLUDE USING ... constraints (add_constraint type: exclude).
+    exclusion_constraints: bool
+    # Indexes with a WHERE clause (create_index where:, an exclusion constraint's where:).
+    partial_indexes: bool
+    # Indexes that store extra columns with INCLUDE (create_index / unique keys include:).
+    covering_indexes: bool
+    # Index methods create_index may name (btree, hash, gist, gin, spgist, brin).
+    index_methods: frozenset[str]
+    # GENERATED ... AS IDENTITY columns (column identity:).
+    identity_columns: bool
+    # What logical replication sends of a changed row is set per table (set_replica_identity).
+    replica_identity: bool
 
 
 class Cursor(Protocol):

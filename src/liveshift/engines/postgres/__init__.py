@@ -17,6 +17,12 @@ class PostgresEngine:
         concurrent_index=True,
         not_valid_constraints=True,
         updatable_views=True,
+        exclusion_constraints=True,
+        partial_indexes=True,
+        covering_indexes=True,  # INCLUDE: PostgreSQL 11 and later
+        index_methods=frozenset({"btree", "hash", "gist", "gin", "spgist", "brin"}),
+        identity_columns=True,
+        replica_identity=True,
     )
 
     def connect(
