@@ -220,3 +220,22 @@ def test_unmapped_errors_stay_driver_errors(mconn: MySQLConnection) -> None:
         mconn.execute("select * from no_such_table")
     assert type(caught.value) is base.DriverError
     assert "(1146)" in caught.value.message
+
+
+def test_errors_inside_transactions_come_out_unmasked(mysql_url: str) -> None:
+    """A deadlock rolls the whole InnoDB transaction back (its savepoints with it) and a KILL ends
+    the session: the savepoint's or transaction's rollback must not replace the real error."""
+    victim, killer = _errors(mysql_url)
+    with victim, killer:
+        victim.execute("create table t (id int primary key)")
+        with pytest.raises(base.ConnectionBroken), victim.transaction(), victim.transaction():
+            victim.execute("insert into t values (1)")
+            killer.execute(f"kill {victim.backend_id}")
+            victim.execute("insert into t values (2)")
+        assert victim.broken
+        assert killer.execute("select count(*) from t").fetchone() == (0,)
+        with killer.transaction():
+            killer.execute("insert into t values (3)")
+            with pytest.raises(base.UniqueViolation), killer.transaction():
+                killer.execute("insert into t values (3)")
+        assert killer.execute("select count(*) from t").fetchone() == (1,)

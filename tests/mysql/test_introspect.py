@@ -177,3 +177,26 @@ def test_introspection_does_not_queue_behind_a_waiting_alter(mysql_url: str, mys
         assert "late" not in model.tables["wide"].columns
         assert not failures
         assert "late" in introspect(reader, mysql_db).tables["wide"].columns
+
+
+def test_mysql_defaults_are_normalised_to_the_mariadb_form() -> None:
+    """MySQL 8's COLUMN_DEFAULT forms (from its manual: no MySQL server here) read as MariaDB's."""
+    from liveshift.engines.mysql.introspect import normalise_default
+    from liveshift.engines.mysql.server import parse_version
+
+    mysql = parse_version("8.0.36")
+    assert normalise_default(mysql, None, "int", "") is None
+    assert normalise_default(mysql, "it's", "varchar", "") == "'it''s'"
+    assert normalise_default(mysql, "NULL", "varchar", "") == "'NULL'"
+    assert normalise_default(mysql, "1.50", "decimal", "") == "1.50"
+    assert normalise_default(mysql, "b'101'", "bit", "") == "b'101'"
+    assert normalise_default(mysql, "CURRENT_TIMESTAMP", "timestamp", "DEFAULT_GENERATED") == (
+        "current_timestamp()"
+    )
+    assert normalise_default(mysql, "CURRENT_TIMESTAMP(6)", "datetime", "DEFAULT_GENERATED") == (
+        "current_timestamp(6)"
+    )
+    assert normalise_default(mysql, "rand()", "double", "DEFAULT_GENERATED") == "rand()"
+    mariadb = parse_version("10.11.19-MariaDB")
+    assert normalise_default(mariadb, "NULL", "int", "") is None
+    assert normalise_default(mariadb, "'NULL'", "varchar", "") == "'NULL'"
