@@ -1,5 +1,6 @@
-"""MySQL / MariaDB (InnoDB): capabilities only, for now. The engine itself is the issue
-"MySQL/MariaDB"; until then its URLs are planned as far as capabilities decide, then refused."""
+"""MySQL / MariaDB (InnoDB), being built (issue 17): capabilities, the connection (connection.py,
+PyMySQL with errors mapped by number) and the catalog (introspect.py) exist; planning and running
+do not yet, so its URLs are planned as far as capabilities decide, then refused."""
 
 from __future__ import annotations
 
@@ -43,11 +44,14 @@ class MySQLEngine:
         )
 
     def redact(self, url: str) -> str:
-        rest = url.split("://", 1)[-1]
-        return rest.rsplit("@", 1)[-1] if "@" in rest else rest
+        from liveshift.engines.mysql.connection import redact
+
+        return redact(url)
 
     def introspect(self, conn: Connection, schema: str) -> Schema:
-        raise NotImplementedError("the MySQL engine reads no catalog yet")
+        from liveshift.engines.mysql.introspect import introspect
+
+        return introspect(conn, schema)
 
 
 MYSQL = MySQLEngine()
