@@ -5,9 +5,10 @@ from __future__ import annotations
 from liveshift.linter.context import Context
 from liveshift.linter.edits import Edit, FixInput, before_statement, keywords_like
 from liveshift.linter.finding import Severity
-from liveshift.linter.locks import ACCESS_EXCLUSIVE, blocks_writes, effects, sql_name
+from liveshift.linter.locks import effects
 from liveshift.linter.rule import Hit, Rule
 from liveshift.linter.source import Statement
+from liveshift.locks import ACCESS_EXCLUSIVE, blocks_writes, sql_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
