@@ -37,4 +37,12 @@ RULE = Rule(
     "straight after.",
     kinds=("LockStmt",),
     check=check,
+    flagged=(
+        "lock table users;",
+        "lock table users in share mode;",
+    ),
+    accepted=(
+        "lock table users in access share mode;",
+        "lock table users in row exclusive mode;",
+    ),
 )
