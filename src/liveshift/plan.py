@@ -3,97 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class LockMode(enum.Enum):
-    """PostgreSQL table lock modes, weakest first."""
-
-    ACCESS_SHARE = "ACCESS SHARE"
-    ROW_SHARE = "ROW SHARE"
-    ROW_EXCLUSIVE = "ROW EXCLUSIVE"
-    SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
-    SHARE = "SHARE"
-    SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
-    EXCLUSIVE = "EXCLUSIVE"
-    ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
-
-    @property
-    def pg_name(self) -> str:
-        """The mode as pg_locks.mode spells it (AccessExclusiveLock, ...)."""
-        return "".join(word.capitalize() for word in self.value.split()) + "Lock"
-
-    def conflicts_with(self, other: LockMode) -> bool:
-        return other in _CONFLICTS[self]
-
-    @property
-    def blocks_reads(self) -> bool:
-        return self.conflicts_with(LockMode.ACCESS_SHARE)
-
-    @property
-    def blocks_writes(self) -> bool:
-        return self.conflicts_with(LockMode.ROW_EXCLUSIVE)
-
-    @property
-    def impact(self) -> str:
-        if self.blocks_reads:
-            return "blocks reads and writes"
-        if self.blocks_writes:
-            return "blocks writes"
-        return "blocks no reads or writes"
-
-
-_M = LockMode
-# The conflict table of the PostgreSQL manual ("Table-Level Lock Modes").
-_CONFLICTS: dict[LockMode, frozenset[LockMode]] = {
-    _M.ACCESS_SHARE: frozenset({_M.ACCESS_EXCLUSIVE}),
-    _M.ROW_SHARE: frozenset({_M.EXCLUSIVE, _M.ACCESS_EXCLUSIVE}),
-    _M.ROW_EXCLUSIVE: frozenset(
-        {_M.SHARE, _M.SHARE_ROW_EXCLUSIVE, _M.EXCLUSIVE, _M.ACCESS_EXCLUSIVE}
-    ),
-    _M.SHARE_UPDATE_EXCLUSIVE: frozenset(
-        {
-            _M.SHARE_UPDATE_EXCLUSIVE,
-            _M.SHARE,
-            _M.SHARE_ROW_EXCLUSIVE,
-            _M.EXCLUSIVE,
-            _M.ACCESS_EXCLUSIVE,
-        }
-    ),
-    _M.SHARE: frozenset(
-        {
-            _M.ROW_EXCLUSIVE,
-            _M.SHARE_UPDATE_EXCLUSIVE,
-            _M.SHARE_ROW_EXCLUSIVE,
-            _M.EXCLUSIVE,
-            _M.ACCESS_EXCLUSIVE,
-        }
-    ),
-    _M.SHARE_ROW_EXCLUSIVE: frozenset(
-        {
-            _M.ROW_EXCLUSIVE,
-            _M.SHARE_UPDATE_EXCLUSIVE,
-            _M.SHARE,
-            _M.SHARE_ROW_EXCLUSIVE,
-            _M.EXCLUSIVE,
-            _M.ACCESS_EXCLUSIVE,
-        }
-    ),
-    _M.EXCLUSIVE: frozenset(
-        {
-            _M.ROW_SHARE,
-            _M.ROW_EXCLUSIVE,
-            _M.SHARE_UPDATE_EXCLUSIVE,
-            _M.SHARE,
-            _M.SHARE_ROW_EXCLUSIVE,
-            _M.EXCLUSIVE,
-            _M.ACCESS_EXCLUSIVE,
-        }
-    ),
-    _M.ACCESS_EXCLUSIVE: frozenset(LockMode),
-}
+# The lock vocabulary is shared with the linter; plans and their many importers name it here.
+from liveshift.locks import LockMode as LockMode
 
 
 @dataclass(frozen=True)

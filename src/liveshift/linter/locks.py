@@ -1,5 +1,7 @@
 """The static lock model: which lock each statement takes on which table, and whether it rewrites.
 
+The modes themselves (names, order, what they block) are liveshift.locks, shared with plans.
+
 Rules ask it instead of re-deriving PostgreSQL's lock levels, and the trace mode is tested against
 it (tests/linter/test_agreement.py), so the model and the server cannot drift apart unnoticed.
 """
@@ -19,39 +21,15 @@ from liveshift.linter.nodes import (
 from liveshift.linter.record import Record
 from liveshift.linter.rule import AddedColumn, added_columns
 from liveshift.linter.source import Statement
-
-# pg_locks mode names, weakest first.
-LOCK_MODES = (
-    "AccessShareLock",
-    "RowShareLock",
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
+from liveshift.locks import (
+    ACCESS_EXCLUSIVE,
+    PG_NAMES,
+    ROW_EXCLUSIVE,
+    SHARE,
+    SHARE_ROW_EXCLUSIVE,
+    SHARE_UPDATE_EXCLUSIVE,
+    strongest,
 )
-STRENGTH = {mode: rank for rank, mode in enumerate(LOCK_MODES, start=1)}
-ACCESS_EXCLUSIVE = "AccessExclusiveLock"
-SHARE = "ShareLock"
-SHARE_UPDATE_EXCLUSIVE = "ShareUpdateExclusiveLock"
-SHARE_ROW_EXCLUSIVE = "ShareRowExclusiveLock"
-ROW_EXCLUSIVE = "RowExclusiveLock"
-
-
-def sql_name(mode: str) -> str:
-    """`AccessExclusiveLock` -> `ACCESS EXCLUSIVE`, as written in LOCK TABLE and the docs."""
-    words = "".join(" " + c if c.isupper() else c for c in mode.removesuffix("Lock"))
-    return words.strip().upper()
-
-
-def blocks_writes(mode: str) -> bool:
-    """Whether a lock mode conflicts with the ROW EXCLUSIVE lock every INSERT/UPDATE/DELETE takes."""
-    return STRENGTH.get(mode, 0) >= STRENGTH[SHARE]
-
-
-def blocks_reads(mode: str) -> bool:
-    return mode == ACCESS_EXCLUSIVE
 
 
 class Effect(Record):
@@ -63,10 +41,6 @@ class Effect(Record):
         self.relation = relation
         self.mode = mode
         self.rewrite = rewrite
-
-
-def strongest(a: str, b: str) -> str:
-    return a if STRENGTH.get(a, 0) >= STRENGTH.get(b, 0) else b
 
 
 def effects(statement: Statement, ctx: Context) -> list[Effect]:
@@ -268,7 +242,7 @@ def _cluster(statement: Statement, ctx: Context) -> list[Effect]:
 
 def _lock(statement: Statement, ctx: Context) -> list[Effect]:
     node = statement.node
-    mode = LOCK_MODES[int(node.get("mode", 8)) - 1]
+    mode = PG_NAMES[int(node.get("mode", 8)) - 1]
     return [Effect(relation_name(r), mode) for r in node.get("relations") or ()]
 
 

@@ -10,6 +10,7 @@ from liveshift.linter.source import Statement
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
 
     # Only in annotations: context.py imports this module (for alter_commands, added_columns).
     from liveshift.linter.context import Context
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     # rewrite is not mechanical here (inside a transaction block, several objects, an unnamed
     # constraint...).
     Fix = Callable[[Statement, Context, Hit, FixInput], list[Edit] | None]
+    # SQL a rule's test case lints, alone or with lint_sql options ({"pg_version": 10}).
+    Example = str | tuple[str, dict[str, Any]]
 
 
 def _never(statement: Statement, ctx: Context) -> Iterable[Hit]:
@@ -41,6 +44,9 @@ def _never(statement: Statement, ctx: Context) -> Iterable[Hit]:
 class Rule(Record):
     """A lint rule. `kinds` are the statement node types it looks at, so the engine can dispatch.
 
+    `flagged` and `accepted` are the rule's own test cases, kept beside its check: SQL it must
+    report and SQL it must leave alone (tests/linter/test_rules.py runs every rule's cases).
+
     A kind `AlterTableStmt:<subtype>` (say `AlterTableStmt:AT_AddColumn`) narrows an ALTER TABLE
     rule to statements with that sub-command: most ALTER TABLE rules look at one sub-command, and
     calling all of them on every ALTER TABLE was a third of the rules' time.
@@ -48,6 +54,7 @@ class Rule(Record):
 
     __slots__ = (  # noqa: RUF023 - field order
         "id", "severity", "summary", "help", "kinds", "check", "fix", "fix_alone",
+        "flagged", "accepted",
     )  # fmt: skip
 
     def __init__(
@@ -60,6 +67,8 @@ class Rule(Record):
         check: Check = _never,
         fix: Fix | None = None,
         fix_alone: bool = False,
+        flagged: tuple[Example, ...] = (),
+        accepted: tuple[Example, ...] = (),
     ) -> None:
         self.id = id
         self.severity = severity
@@ -71,6 +80,8 @@ class Rule(Record):
         # Applied only when no other fix is pending, and one at a time: one `SET lock_timeout`
         # covers the statements after it, and a fix such as CONCURRENTLY may make it unneeded.
         self.fix_alone = fix_alone
+        self.flagged = flagged
+        self.accepted = accepted
 
     @property
     def doc_path(self) -> str:

@@ -40,4 +40,10 @@ RULE = Rule(
     "from PostgreSQL 11 a constant default is stored in the catalog.",
     kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
+    flagged=(("alter table users add column n int default 0;", {"pg_version": 10}),),
+    accepted=(
+        ("alter table users add column n int default 0;", {"pg_version": 11}),
+        ("alter table users add column n int default null;", {"pg_version": 10}),
+        ("alter table users add column n int;", {"pg_version": 10}),
+    ),
 )

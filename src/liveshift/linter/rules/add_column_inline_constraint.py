@@ -45,4 +45,13 @@ RULE = Rule(
     "`ADD CONSTRAINT ... FOREIGN KEY/CHECK ... NOT VALID` followed by `VALIDATE CONSTRAINT`.",
     kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
+    flagged=(
+        "alter table users add column email text unique;",
+        "alter table users add column org_id bigint references orgs (id);",
+        "alter table users add column n int check (n > 0);",
+    ),
+    accepted=(
+        "alter table users add column email text;",
+        "alter table users add column n int not null default 0;",
+    ),
 )

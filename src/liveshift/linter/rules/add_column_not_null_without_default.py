@@ -43,4 +43,11 @@ RULE = Rule(
     "with `nullable: false` and an `up` expression does this and keeps old clients working.",
     kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
+    flagged=("alter table users add column n int not null;",),
+    accepted=(
+        "alter table users add column n int not null default 0;",
+        "alter table users add column n int;",
+        "alter table users add column n bigserial not null;",
+        "create table t (id bigint);\nalter table t add column n int not null;",
+    ),
 )

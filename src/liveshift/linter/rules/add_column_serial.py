@@ -38,4 +38,13 @@ RULE = Rule(
     "NOT NULL through a validated CHECK; liveshift's add_column operation runs that plan.",
     kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
+    flagged=(
+        "alter table users add column n serial;",
+        "alter table users add column n bigserial;",
+        "alter table users add column n bigint generated always as identity;",
+    ),
+    accepted=(
+        "alter table users add column n bigint;",
+        "create table t (id bigint);\nalter table t add column n bigserial;",
+    ),
 )

@@ -35,4 +35,9 @@ RULE = Rule(
     "rows in batches; on PostgreSQL 18 a VIRTUAL generated column needs no rewrite at all.",
     kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
+    flagged=("alter table users add column full_name text generated always as (a || b) stored;",),
+    accepted=(
+        "alter table users add column full_name text generated always as (a || b) virtual;",
+        "alter table users add column full_name text;",
+    ),
 )

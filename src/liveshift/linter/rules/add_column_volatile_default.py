@@ -47,4 +47,20 @@ RULE = Rule(
     "operation does all three for you.",
     kinds=("AlterTableStmt:AT_AddColumn",),
     check=check,
+    flagged=(
+        "alter table users add column token uuid default gen_random_uuid();",
+        "alter table users add column r float8 default random();",
+        "alter table users add column at timestamptz default clock_timestamp();",
+        "alter table users add column x int default my_func();",  # unknown: cannot prove
+    ),
+    accepted=(
+        "alter table users add column at timestamptz default now();",
+        "alter table users add column n int default 0;",
+        "alter table users add column d date default current_date;",
+        "alter table users add column j jsonb default '{}'::jsonb;",
+        "create function f() returns int language sql immutable as 'select 1';\n"
+        "alter table users add column x int default f();",
+        "create table users (id bigint, token uuid default gen_random_uuid());",
+        "create table t (id bigint);\nalter table t add column r float8 default random();",
+    ),
 )

@@ -37,4 +37,9 @@ RULE = Rule(
     kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
     fix=not_valid_then_validate,
+    flagged=("alter table users add constraint positive check (n > 0);",),
+    accepted=(
+        "alter table users add constraint positive check (n > 0) not valid;",
+        "create table t (n int);\nalter table t add constraint positive check (n > 0);",
+    ),
 )

@@ -32,4 +32,9 @@ RULE = Rule(
     "physical order and rely on an index.",
     kinds=("ClusterStmt",),
     check=check,
+    flagged=(
+        "cluster users using users_pkey;",
+        "cluster;",
+    ),
+    accepted=("create table t (a int);\ncluster t;",),
 )

@@ -49,4 +49,24 @@ RULE = Rule(
     "increases are safe.",
     kinds=("AlterTableStmt:AT_AlterColumnType",),
     check=check,
+    flagged=(
+        "alter table users alter column id type bigint;",
+        "alter table users alter column name type varchar(20);",  # old type unknown
+        "alter table users add column name varchar(20);\n"
+        "alter table users alter column name type varchar(10);",
+        "alter table users add column price numeric(10, 2);\n"
+        "alter table users alter column price type numeric(12, 4);",
+        "alter table users add column name varchar(20);\n"
+        "alter table users alter column name type varchar(40) using name::varchar(40);",
+    ),
+    accepted=(
+        "alter table users add column name varchar(20);\n"
+        "alter table users alter column name type varchar(40);",
+        "alter table users add column name varchar(20);\n"
+        "alter table users alter column name type text;",
+        "alter table users add column price numeric(10, 2);\n"
+        "alter table users alter column price type numeric(12, 2);",
+        "alter table users add column addr cidr;\nalter table users alter column addr type inet;",
+        "create table t (id int);\nalter table t alter column id type bigint;",
+    ),
 )

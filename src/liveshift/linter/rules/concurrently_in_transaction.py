@@ -47,4 +47,13 @@ RULE = Rule(
     "migration non-transactional (Alembic `autocommit_block()`, Django `atomic = False`).",
     kinds=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt:AT_DetachPartition"),
     check=check,
+    flagged=(
+        "begin;\ncreate index concurrently i on users (email);\ncommit;",
+        "begin;\ndrop index concurrently i;\ncommit;",
+        ("create index concurrently i on users (email);", {"assume_in_transaction": True}),
+    ),
+    accepted=(
+        "create index concurrently i on users (email);",
+        "begin;\nselect 1;\ncommit;\ncreate index concurrently i on users (email);",
+    ),
 )

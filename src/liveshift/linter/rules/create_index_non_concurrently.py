@@ -45,4 +45,12 @@ RULE = Rule(
     kinds=("IndexStmt",),
     check=check,
     fix=fix,
+    flagged=(
+        "create index users_email on users (email);",
+        "create unique index users_email on users (email);",
+    ),
+    accepted=(
+        "create index concurrently users_email on users (email);",
+        "create table t (id bigint);\ncreate index t_id on t (id);",
+    ),
 )

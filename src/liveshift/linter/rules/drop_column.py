@@ -30,4 +30,6 @@ RULE = Rule(
     "until `liveshift complete`, and `liveshift rollback` restores it.",
     kinds=("AlterTableStmt:AT_DropColumn",),
     check=check,
+    flagged=("alter table users drop column legacy;",),
+    accepted=("create table t (a int, b int);\nalter table t drop column b;",),
 )

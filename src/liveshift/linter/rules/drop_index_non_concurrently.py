@@ -49,4 +49,12 @@ RULE = Rule(
     kinds=("DropStmt",),
     check=check,
     fix=fix,
+    flagged=(
+        "drop index users_email;",
+        "drop index if exists a, b;",
+    ),
+    accepted=(
+        "drop index concurrently users_email;",
+        "create table t (id bigint);\ncreate index t_id on t (id);\ndrop index t_id;",
+    ),
 )

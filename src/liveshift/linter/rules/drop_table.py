@@ -34,4 +34,12 @@ RULE = Rule(
     "it aside first if you want a way back); liveshift's drop_table keeps it until `complete`.",
     kinds=("DropStmt",),
     check=check,
+    flagged=(
+        "drop table users;",
+        "drop table if exists public.users cascade;",
+    ),
+    accepted=(
+        "create table t (a int);\ndrop table t;",
+        "drop view v;",
+    ),
 )

@@ -32,4 +32,9 @@ RULE = Rule(
     "a maintenance window with a lock_timeout.",
     kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
+    flagged=("alter table bookings add constraint no_overlap exclude using gist (room with =);",),
+    accepted=(
+        "create table bookings (room int);\n"
+        "alter table bookings add constraint no_overlap exclude using gist (room with =);",
+    ),
 )

@@ -38,4 +38,10 @@ RULE = Rule(
     kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
     fix=not_valid_then_validate,
+    flagged=("alter table users add constraint fk foreign key (org_id) references orgs (id);",),
+    accepted=(
+        "alter table users add constraint fk foreign key (org_id) references orgs (id) not valid;",
+        "create table t (org_id bigint);\n"
+        "alter table t add constraint fk foreign key (org_id) references orgs (id);",
+    ),
 )

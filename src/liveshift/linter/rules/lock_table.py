@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from liveshift.linter.context import Context
 from liveshift.linter.finding import Severity
-from liveshift.linter.locks import LOCK_MODES, blocks_writes, sql_name
 from liveshift.linter.nodes import relation_name
 from liveshift.linter.rule import Hit, Rule
 from liveshift.linter.source import Statement
+from liveshift.locks import PG_NAMES, blocks_writes, sql_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def check(statement: Statement, ctx: Context) -> Iterator[Hit]:
-    mode = LOCK_MODES[int(statement.node.get("mode", 8)) - 1]
+    mode = PG_NAMES[int(statement.node.get("mode", 8)) - 1]
     if not blocks_writes(mode):
         return
     tables = [relation_name(r) for r in statement.node.get("relations") or ()]
@@ -37,4 +37,12 @@ RULE = Rule(
     "straight after.",
     kinds=("LockStmt",),
     check=check,
+    flagged=(
+        "lock table users;",
+        "lock table users in share mode;",
+    ),
+    accepted=(
+        "lock table users in access share mode;",
+        "lock table users in row exclusive mode;",
+    ),
 )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from liveshift.linter.context import Context
 from liveshift.linter.edits import Edit, FixInput, before_statement, keywords_like
 from liveshift.linter.finding import Severity
-from liveshift.linter.locks import ACCESS_EXCLUSIVE, blocks_writes, effects, sql_name
+from liveshift.linter.locks import effects
 from liveshift.linter.rule import Hit, Rule
 from liveshift.linter.source import Statement
+from liveshift.locks import ACCESS_EXCLUSIVE, blocks_writes, sql_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at start-up
 if TYPE_CHECKING:
@@ -49,4 +50,23 @@ RULE = Rule(
     check=check,
     fix=fix,
     fix_alone=True,
+    flagged=(
+            "alter table users add column n int;",
+            "create index i on users (email);",
+            "drop table users;",
+            "alter table users add constraint fk foreign key (a) references orgs (id) not valid;",
+            "begin;\nset local lock_timeout = '2s';\ncommit;\nalter table users add column n int;",
+            "set lock_timeout = '2s';\nreset lock_timeout;\nalter table users add column n int;",
+            "set lock_timeout = 0;\nalter table users add column n int;",
+            "set local lock_timeout = '1s';\nalter table users add column n int;",  # no effect
+),
+    accepted=(
+            "set lock_timeout = '2s';\nalter table users add column n int;",
+            "begin;\nset local lock_timeout = '2s';\nalter table users add column n int;\ncommit;",
+            "select set_config('lock_timeout', '2s', false);\nalter table users add column n int;",
+            "create index concurrently i on users (email);",
+            "alter table users validate constraint c;",
+            "create table t (a int);\nalter table t add column b int;",
+            "update users set a = 1 where id = 1;",
+),
 )  # fmt: skip

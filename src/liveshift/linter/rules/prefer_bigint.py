@@ -33,4 +33,10 @@ RULE = Rule(
     "avoids a rewrite of the table (and of every referencing table) later.",
     kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
+    flagged=(
+        "create table t (id int primary key);",
+        "create table t (id bigint, org_id integer);",
+        "alter table users add column team_id smallint;",
+    ),
+    accepted=("create table t (id bigint, age int, score smallint);",),
 )

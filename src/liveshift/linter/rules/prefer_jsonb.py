@@ -29,4 +29,9 @@ RULE = Rule(
     help="Use `jsonb` unless you must keep key order, duplicate keys or exact whitespace.",
     kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
+    flagged=(
+        "create table t (doc json);",
+        "alter table users add column doc json;",
+    ),
+    accepted=("create table t (doc jsonb);",),
 )

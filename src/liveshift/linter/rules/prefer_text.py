@@ -36,4 +36,9 @@ RULE = Rule(
     "replaced NOT VALID + VALIDATE without a rewrite.",
     kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
+    flagged=(
+        "create table t (name varchar(100));",
+        "create table t (code char(2));",
+    ),
+    accepted=("create table t (name text, nick varchar);",),
 )

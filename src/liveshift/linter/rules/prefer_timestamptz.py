@@ -30,4 +30,9 @@ RULE = Rule(
     "each session's time zone.",
     kinds=("CreateStmt", "AlterTableStmt:AT_AddColumn", "AlterTableStmt:AT_AlterColumnType"),
     check=check,
+    flagged=(
+        "create table t (at timestamp);",
+        "alter table t add column at timestamp(3);",
+    ),
+    accepted=("create table t (at timestamptz, d date);",),
 )

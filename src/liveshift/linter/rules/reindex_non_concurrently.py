@@ -50,4 +50,12 @@ RULE = Rule(
     kinds=("ReindexStmt",),
     check=check,
     fix=fix,
+    flagged=(
+        "reindex index users_email;",
+        "reindex table users;",
+    ),
+    accepted=(
+        "reindex index concurrently users_email;",
+        "reindex (verbose) table concurrently users;",
+    ),
 )

@@ -35,4 +35,6 @@ RULE = Rule(
     "sync with a trigger, backfill, switch clients, drop the old column.",
     kinds=("RenameStmt",),
     check=check,
+    flagged=("alter table users rename column name to full_name;",),
+    accepted=("create table t (a int);\nalter table t rename column a to b;",),
 )

@@ -34,4 +34,9 @@ RULE = Rule(
     "complete`), or rename and leave an updatable view with the old name until clients move.",
     kinds=("RenameStmt",),
     check=check,
+    flagged=("alter table users rename to customers;",),
+    accepted=(
+        "create table t (a int);\nalter table t rename to t2;",
+        "alter index users_email rename to users_email_idx;",
+    ),
 )

@@ -39,4 +39,24 @@ RULE = Rule(
     "a scan; drop the CHECK afterwards. liveshift's alter_column with `nullable: false` does this.",
     kinds=("AlterTableStmt:AT_SetNotNull",),
     check=check,
+    flagged=(
+        "alter table users alter column email set not null;",
+        # the check exists but is not validated yet
+        "alter table users add constraint c check (email is not null) not valid;\n"
+        "alter table users alter column email set not null;",
+        # a validated check does not help before PostgreSQL 12
+        (
+            "alter table users add constraint c check (email is not null);\n"
+            "alter table users alter column email set not null;",
+            {"pg_version": 11},
+        ),
+    ),
+    accepted=(
+        "alter table users add constraint c check (email is not null) not valid;\n"
+        "alter table users validate constraint c;\n"
+        "alter table users alter column email set not null;",
+        "alter table users add constraint c check (email is not null and name is not null);\n"
+        "alter table users alter column name set not null;",
+        "create table t (id bigint, email text);\nalter table t alter column email set not null;",
+    ),
 )

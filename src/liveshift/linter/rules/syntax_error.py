@@ -11,4 +11,9 @@ RULE = Rule(
     summary="The file is not valid PostgreSQL SQL, so statements after the error were not checked.",
     help="Fix the SQL at the reported position; psql meta-commands (\\set, \\i) and templating "
     "must be expanded before linting.",
+    flagged=(
+        "alter tabel users add column n int;",
+        "select from where;",
+    ),
+    accepted=("select 1;",),
 )

@@ -31,4 +31,9 @@ RULE = Rule(
     "(SELECT id ... LIMIT 1000)`) from a background job, outside the migration.",
     kinds=("TruncateStmt",),
     check=check,
+    flagged=(
+        "truncate users;",
+        "truncate table users, orders;",
+    ),
+    accepted=("create table t (a int);\ntruncate t;",),
 )

@@ -46,4 +46,14 @@ RULE = Rule(
     "expression runs a throttled, resumable backfill for you.",
     kinds=("UpdateStmt", "DeleteStmt"),
     check=check,
+    flagged=(
+        "update users set active = true;",
+        "update users set email_lower = lower(email) where email_lower is null;",
+        "delete from users;",
+    ),
+    accepted=(
+        "update users set active = true where id >= 1 and id < 1000;",
+        "delete from users where id = 42;",
+        "create table t (a int);\nupdate t set a = 1;",
+    ),
 )

@@ -35,4 +35,13 @@ RULE = Rule(
     "UNIQUE USING INDEX idx` (or `PRIMARY KEY USING INDEX idx`, after the columns are NOT NULL).",
     kinds=("AlterTableStmt:AT_AddConstraint",),
     check=check,
+    flagged=(
+        "alter table users add constraint u unique (email);",
+        "alter table users add primary key (id);",
+    ),
+    accepted=(
+        "alter table users add constraint u unique using index users_email;",
+        "alter table users add constraint pk primary key using index users_pk;",
+        "create table t (id bigint);\nalter table t add primary key (id);",
+    ),
 )

@@ -37,4 +37,13 @@ RULE = Rule(
     "pg_squeeze, outside the migration.",
     kinds=("VacuumStmt",),
     check=check,
+    flagged=(
+        "vacuum full users;",
+        "vacuum (full, analyze) users;",
+        "vacuum full;",
+    ),
+    accepted=(
+        "vacuum users;",
+        "vacuum (analyze) users;",
+    ),
 )

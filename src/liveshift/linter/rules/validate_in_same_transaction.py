@@ -34,4 +34,14 @@ RULE = Rule(
     "transaction (or a later migration).",
     kinds=("AlterTableStmt:AT_ValidateConstraint",),
     check=check,
+    flagged=(
+        "begin;\nalter table users add constraint c check (n > 0) not valid;\n"
+        "alter table users validate constraint c;\ncommit;",
+    ),
+    accepted=(
+        "alter table users add constraint c check (n > 0) not valid;\n"
+        "alter table users validate constraint c;",
+        "begin;\nalter table users add constraint c check (n > 0) not valid;\ncommit;\n"
+        "begin;\nalter table users validate constraint c;\ncommit;",
+    ),
 )
