@@ -5,6 +5,8 @@ from __future__ import annotations
 from liveshift.engines.base import Connection
 from liveshift.schema import Column, Constraint, Index, Schema, Table, Trigger
 
+# In creation order (oid), so plans list tables the same way every time (a heap scan of
+# pg_class returns them in whatever order its pages hold them).
 # Sizes as of the last VACUUM or ANALYZE, like reltuples: from the catalog alone, so reading them
 # takes no lock on a table (pg_relation_size would, and wait behind an ACCESS EXCLUSIVE).
 _TABLES = """
@@ -14,6 +16,7 @@ select c.oid, c.relname, greatest(c.reltuples, 0)::bigint,
         from pg_index i join pg_class ic on ic.oid = i.indexrelid where i.indrelid = c.oid)
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = %(schema)s and c.relkind in ('r', 'p')
+order by c.oid
 """
 
 _COLUMNS = """
