@@ -10,8 +10,8 @@ from collections.abc import Callable
 from liveshift.engines.base import Connection, DeadlockDetected, LockNotAvailable
 from liveshift.engines.postgres.connection import set_local
 from liveshift.errors import Interrupted
-from liveshift.executor import backoff_s
 from liveshift.plan import CatchUp
+from liveshift.retry import backoff_s, with_retries
 from liveshift.schema import quote_ident
 from liveshift.settings import Settings
 from liveshift.triggers import BACKFILL_SETTING, REPLICA_ROLE
@@ -72,34 +72,34 @@ def run_catch_up(
     local = [(BACKFILL_SETTING, "on"), ("lock_timeout", f"{int(settings.row_lock_timeout_ms)}ms")]
     if catch_up.target.skip_triggers:  # the table's own triggers: as for the backfill
         local.append(REPLICA_ROLE)
-    waits = 0
-    deadline = 0.0  # of the current run of lock waits
     next_report = time.monotonic() + REPORT_EVERY_S
-    while True:
+
+    def batch(_retries: int, _timeout_ms: int) -> tuple[int, int, list[object]]:
         if stop.is_set():
             raise Interrupted(
                 f"stopped while recomputing rows of {catch_up.target.table} that old clients "
                 f"updated during the backfill ({rows:,} done); each batch done is kept",
                 hint="Run the same command again to finish it, or `liveshift rollback`.",
             )
-        try:
-            with conn.transaction():
-                set_local(conn, local)
-                result = conn.execute(catch_up_sql(catch_up, after, batch_keys)).fetchone()
-                assert result is not None
-                taken, fixed, *last = result
-        except (LockNotAvailable, DeadlockDetected):
-            waits += 1
-            if waits == 1:
-                deadline = time.monotonic() + settings.lock_retry_deadline_s
-            elif time.monotonic() > deadline:
-                raise
-            time.sleep(backoff_s(waits, 0.05, 2.0))
-            continue
+        with conn.transaction():
+            set_local(conn, local)
+            result = conn.execute(catch_up_sql(catch_up, after, batch_keys)).fetchone()
+            assert result is not None
+            taken, fixed, *last = result
+        return int(taken), int(fixed), last
+
+    while True:
+        # A batch that waited too long for a row lock rolled back: try it again after a short
+        # backoff, until a run of such waits passes --lock-retry-deadline.
+        (taken, fixed, last), _ = with_retries(
+            batch,
+            deadline_s=settings.lock_retry_deadline_s,
+            pause_s=lambda waits: backoff_s(waits, 0.05, 2.0),
+            retry_on=(LockNotAvailable, DeadlockDetected),
+        )
         if not taken:
             return rows
-        waits = 0
-        rows, taken_total = rows + int(fixed), taken_total + int(taken)
+        rows, taken_total = rows + fixed, taken_total + taken
         after = ", ".join(conn.literal(value) for value in last)
         if say is not None and time.monotonic() >= next_report:
             next_report = time.monotonic() + REPORT_EVERY_S

@@ -1,20 +1,20 @@
-"""Runs planned steps: each in its own transaction under lock_timeout, retried, journaled."""
+"""Runs planned steps in order: each under a bounded lock wait (the engine's guard), retried, journaled."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from liveshift.engines.base import (
+    Capabilities,
     Connection,
     ConnectionBroken,
     DriverError,
-    LockNotAvailable,
     QueryCanceled,
 )
+from liveshift.engines.guard import Guard
 from liveshift.errors import (
     ConnectionLost,
     DatabaseError,
@@ -23,52 +23,13 @@ from liveshift.errors import (
     user_names,
 )
 from liveshift.lock_policy import LockPolicy
-from liveshift.plan import ConcurrentIndex, LockMode, Step
+from liveshift.plan import Step
 from liveshift.progress import Blocker, Reporter
-from liveshift.schema import quote_ident
+from liveshift.retry import Refusal, with_retries
 from liveshift.settings import Settings
 from liveshift.state import journal_step
 
-_BLOCKERS = """
-select l.pid, coalesce(a.application_name, ''), coalesce(a.state, ''),
-       extract(epoch from now() - a.xact_start)::float8, coalesce(a.query, ''), l.mode,
-       l.relation::regclass::text
-from pg_locks l join pg_stat_activity a on a.pid = l.pid
-where l.locktype = 'relation' and l.relation = any(%(relations)s::regclass[])
-  and l.pid <> pg_backend_pid() and l.mode = any(%(modes)s)
-  and (%(since)s::timestamptz is null or a.xact_start < %(since)s::timestamptz)
-order by a.xact_start nulls last
-"""
-
-
-def find_blockers(
-    conn: Connection,
-    tables: Sequence[str],
-    lock: LockMode,
-    since: datetime | None = None,
-) -> list[Blocker]:
-    """Sessions holding a lock on `tables` that conflicts with `lock`, in transactions that began
-    before `since` (when our attempt began): sessions that merely queued behind our attempt and got
-    their locks when it gave up are not blockers."""
-    modes = [m.pg_name for m in LockMode if lock.conflicts_with(m)]
-    if not tables:
-        return []
-    try:
-        rows = conn.execute(
-            _BLOCKERS, {"relations": list(tables), "modes": modes, "since": since}
-        ).fetchall()
-    except DriverError:
-        return []
-    return [Blocker(*row) for row in rows]
-
-
 REPORT_EVERY_S = 5.0  # a lock wait is reported at least this often while it lasts
-
-
-def backoff_s(attempt: int, base_s: float, cap_s: float) -> float:
-    """Exponential backoff with full jitter: a herd of retries spreads out."""
-    ceiling: float = min(cap_s, base_s * (2 ** min(attempt, 16)))
-    return random.uniform(base_s, max(base_s, ceiling))
 
 
 def rollback_open(phase: str, steps: Sequence[Step], ran: set[int]) -> bool:
@@ -115,7 +76,9 @@ def database_error(
 
 
 class Executor:
-    """Runs the steps of one phase in order, skipping those the journal says are done."""
+    """Runs the steps of one phase in order, skipping those the journal says are done. The SQL of
+    running a step under a bounded lock wait is the engine's (`guard`); what can be atomic with
+    its journal row, the engine's `capabilities` say."""
 
     def __init__(
         self,
@@ -123,6 +86,8 @@ class Executor:
         settings: Settings,
         reporter: Reporter,
         *,
+        guard: Guard,
+        capabilities: Capabilities,
         migration_id: int | None = None,
         phase: str = "",
         run_backfill: Callable[[Step, int], int | None] | None = None,
@@ -134,6 +99,8 @@ class Executor:
         self.conn = conn
         self.settings = settings
         self.reporter = reporter
+        self.guard = guard
+        self.capabilities = capabilities
         self.migration_id = migration_id
         self.phase = phase
         self.run_backfill = run_backfill
@@ -148,6 +115,24 @@ class Executor:
     def rollback_open(self) -> bool:
         """Whether `liveshift rollback` is still accepted after what this phase has done."""
         return rollback_open(self.phase, self.steps, self.done | self.begun)
+
+    def atomic(self, step: Step) -> bool:
+        """Whether `step` commits with its journal row, all or nothing."""
+        return step.transactional and self.capabilities.transactional_ddl
+
+    def journals_begun_first(self, step: Step) -> bool:
+        """Whether `step` is journaled as begun before it runs: DDL that may take effect in part
+        and that the journal could otherwise not tell apart from a step never run."""
+        if step.backfill is not None or step.catch_up is not None:
+            return False  # they keep their own checkpoints
+        if not self.capabilities.transactional_ddl:
+            # Every DDL statement commits on its own: a crash between it and its journal row
+            # would leave a done step looking never run.
+            return True
+        # Outside a transaction a step may take effect in part (DROP INDEX CONCURRENTLY killed
+        # half-way); once begun, rollback could no longer restore the state before the
+        # migration exactly: say so in the journal first.
+        return self.phase == "complete" and not step.transactional and not step.reversible
 
     def run(self, steps: Sequence[Step]) -> None:
         self.steps = steps
@@ -164,10 +149,7 @@ class Executor:
                     f"{or_rollback(self.rollback_open(), '')}.",
                 )
             started = time.monotonic()
-            if self.phase == "complete" and not step.transactional and not step.reversible:
-                # Outside a transaction a step may take effect in part (DROP INDEX CONCURRENTLY
-                # killed half-way); once begun, rollback could no longer restore the state
-                # before the migration exactly: say so in the journal first.
+            if self.journals_begun_first(step):
                 self._journal_begun(position, step)
             self.lock_held_s = None
             try:
@@ -180,9 +162,9 @@ class Executor:
             )
 
     def run_step(self, position: int, step: Step) -> None:
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
         if step.backfill is not None or step.catch_up is not None:
-            started_at = datetime.now(UTC)
-            started = time.monotonic()
             if step.backfill is not None:
                 assert self.run_backfill is not None, "a backfill step needs a backfill runner"
                 rows = self.run_backfill(step, position)
@@ -191,97 +173,72 @@ class Executor:
                 rows = self.run_catch_up(step)
             self._journal_after(position, step, started_at, started, 0, rows)
         elif step.concurrent_index is not None:
-            self._run_concurrent_index(position, step, step.concurrent_index)
-        elif step.transactional:
-            self._run_transactional(position, step)
+            self.guard.build_index(step, step.concurrent_index, self.reporter.message)
+            self._journal_after(position, step, started_at, started, 0, None)
+        elif self.atomic(step):
+            self._run_atomic(position, step, started_at, started)
         else:
-            started_at = datetime.now(UTC)
-            started = time.monotonic()
             retries = self._with_lock_retries(
-                step, lambda _, timeout_ms: self._autocommit(step.sql, step, timeout_ms)
+                step, lambda _, timeout_ms: self.guard.run_outside(step.sql, step, timeout_ms)
             )
             self._journal_after(position, step, started_at, started, retries, None)
 
-    def _set_timeouts(self, step: Step, local: bool, lock_timeout_ms: int) -> None:
-        scope = "local" if local else "session"
-        lock_timeout = lock_timeout_ms if step.guarded else 0
-        self.conn.execute(f"set {scope} lock_timeout = {int(lock_timeout)}")
-        statement_timeout = self.settings.statement_timeout_ms or 0
-        self.conn.execute(f"set {scope} statement_timeout = {int(statement_timeout)}")
-
-    def _run_transactional(self, position: int, step: Step) -> None:
-        started_at = datetime.now(UTC)
-        started = time.monotonic()
-        lock_first = self._lock_statement(step)
-
+    def _run_atomic(self, position: int, step: Step, started_at: datetime, started: float) -> None:
         def attempt(retries: int, lock_timeout_ms: int) -> None:
-            with self.conn.transaction():
-                self._set_timeouts(step, local=True, lock_timeout_ms=lock_timeout_ms)
-                if lock_first:
-                    # Take the step's lock before its DDL, so that the time from here to the
-                    # commit is the time the application queues behind the held lock.
-                    self.conn.execute(lock_first)
-                locked = time.monotonic()
-                self.conn.execute(step.sql)
-                held_ms = (time.monotonic() - locked) * 1000 if lock_first else None
+            def journal(held_ms: float | None) -> None:
                 # The journal row commits with the DDL: a crash never loses track of a done step.
                 if self.migration_id is not None:
                     self._journal(position, step, started_at, started, retries, None, held_ms)
-            self.lock_held_s = time.monotonic() - locked if lock_first else None
+
+            self.lock_held_s = self.guard.run_atomic(step, lock_timeout_ms, journal)
 
         self._with_lock_retries(step, attempt)
 
-    def _lock_statement(self, step: Step) -> str | None:
-        """`LOCK TABLE` of the tables a guarded step names, in its planned mode, when they all
-        exist (a step may create its table); None otherwise."""
-        if not step.guarded or not step.tables or step.lock is None:
-            return None
-        row = self.conn.execute(
-            "select bool_and(to_regclass(t) is not null) from unnest(%s::text[]) t",
-            (list(step.tables),),
-        ).fetchone()
-        if not (row and row[0]):
-            return None
-        return f"lock table only {', '.join(step.tables)} in {step.lock.value.lower()} mode"
-
     def _with_lock_retries(self, step: Step, action: Callable[[int, int], None]) -> int:
-        """Run `action(retries, lock_timeout_ms)` under the lock policy: on lock_not_available
-        (55P03) name the blockers, pause and try again, each try's wait escalating only after a
-        long time without the lock, until the deadline. Returns how many retries it took."""
+        """Run `action(retries, lock_timeout_ms)` under the lock policy (liveshift.retry): on a
+        refused lock name the blockers, pause and try again, each try's wait escalating only
+        after a long time without the lock, until the deadline. Returns how many retries it
+        took."""
         policy = self.settings.lock_policy
-        first = time.monotonic()
-        attempt = 0
-        timeout_ms = policy.try_timeout_ms(0.0)
+        began: datetime | None = None  # on the server's clock, when the last try began
         reported = 0.0
-        while True:
-            began = self._server_time()
-            try:
-                action(attempt, timeout_ms)
-                return attempt
-            except LockNotAvailable:
-                attempt += 1
-                self.lock_retries += 1
-                blockers = find_blockers(
-                    self.conn, step.tables, step.lock or LockMode.ACCESS_EXCLUSIVE, began
+
+        def tried(retries: int, timeout_ms: int) -> None:
+            nonlocal began
+            began = self.guard.now()
+            action(retries, timeout_ms)
+
+        def refused(refusal: Refusal) -> None:
+            nonlocal reported
+            self.lock_retries += 1
+            blockers = self.guard.blockers(step, began)
+            if refusal.gives_up:
+                raise self._gave_up(
+                    step, policy, refusal.attempt, refusal.waited_s, blockers
+                ) from None
+            # One line for the first wait, then one every few seconds or when the tries
+            # escalate: a blocker held for minutes does not flood the report.
+            waited = refusal.waited_s
+            if refusal.attempt == 1 or refusal.escalates or waited - reported >= REPORT_EVERY_S:
+                reported = waited
+                self.reporter.lock_wait(
+                    step.description, refusal.attempt, blockers, refusal.pause_s
                 )
-                wait = policy.pause_s(attempt)
-                waited = time.monotonic() - first
-                if waited + wait > policy.deadline_s:
-                    raise self._gave_up(step, policy, attempt, waited, blockers) from None
-                following = policy.try_timeout_ms(waited + wait)
-                # One line for the first wait, then one every few seconds or when the tries
-                # escalate: a blocker held for minutes does not flood the report.
-                if attempt == 1 or following != timeout_ms or waited - reported >= REPORT_EVERY_S:
-                    reported = waited
-                    self.reporter.lock_wait(step.description, attempt, blockers, wait)
-                if following != timeout_ms:
-                    self.reporter.message(
-                        f"`{user_names(step.description, step.tables)}` has not had its lock for {waited:.0f}s: each "
-                        f"try now waits up to {following} ms (was {timeout_ms} ms), so "
-                        f"application queries may queue that long behind it"
-                    )
-                timeout_ms = following
-                time.sleep(wait)
+            if refusal.escalates:
+                self.reporter.message(
+                    f"`{user_names(step.description, step.tables)}` has not had its lock for {waited:.0f}s: each "
+                    f"try now waits up to {refusal.next_timeout_ms} ms (was {refusal.timeout_ms} ms), so "
+                    f"application queries may queue that long behind it"
+                )
+
+        _, retries = with_retries(
+            tried,
+            deadline_s=policy.deadline_s,
+            pause_s=policy.pause_s,
+            try_timeout_ms=policy.try_timeout_ms,
+            on_refused=refused,
+        )
+        return retries
 
     def _gave_up(
         self,
@@ -306,51 +263,6 @@ class Executor:
             "(application queries queue that long behind it); --lock-retry-deadline 30min "
             "keeps trying longer.",
         )
-
-    def _server_time(self) -> datetime | None:
-        row = self.conn.execute("select clock_timestamp()").fetchone()
-        return row[0] if row else None
-
-    def _autocommit(self, sql: str, step: Step, lock_timeout_ms: int | None = None) -> None:
-        if lock_timeout_ms is None:
-            lock_timeout_ms = self.settings.lock_policy.try_ms
-        self._set_timeouts(step, local=False, lock_timeout_ms=lock_timeout_ms)
-        try:
-            self.conn.execute(sql)
-        finally:
-            if not self.conn.broken:
-                self.conn.execute("reset lock_timeout")
-                self.conn.execute("reset statement_timeout")
-
-    def _run_concurrent_index(self, position: int, step: Step, index: ConcurrentIndex) -> None:
-        """Build an index concurrently; a leftover invalid index of the same name (a build that
-        died) is dropped first, a valid one means the step is already done."""
-        started_at = datetime.now(UTC)
-        started = time.monotonic()
-        row = self.conn.execute(
-            "select i.indisvalid from pg_index i join pg_class c on c.oid = i.indexrelid "
-            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relname = %s",
-            (index.schema, index.name),
-        ).fetchone()
-        if row is not None and not row[0]:
-            self.reporter.message(f"dropping the invalid leftover index {index.name} to rebuild it")
-            self._autocommit(
-                f"drop index concurrently if exists {quote_ident(index.schema)}."
-                f"{quote_ident(index.name)}",
-                step,
-            )
-        if row is None or not row[0]:
-            try:
-                self._autocommit(index.create_sql, step)
-            except DriverError:
-                # Leave no invalid index behind: it would slow every write until dropped.
-                if not self.conn.broken:
-                    self.conn.execute(
-                        f"drop index concurrently if exists {quote_ident(index.schema)}."
-                        f"{quote_ident(index.name)}"
-                    )
-                raise
-        self._journal_after(position, step, started_at, started, 0, None)
 
     def _journal(
         self,

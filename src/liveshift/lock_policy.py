@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from liveshift.retry import backoff_s
 from liveshift.settings import format_duration
 
 DEFAULT_TRY_MS = 50
@@ -43,8 +44,7 @@ class LockPolicy:
         """The pause after the `attempt`-th failed try (1 for the first): exponential with full
         jitter, so that a herd of retries spreads out, and capped, so that the lock is taken soon
         after the blocker ends."""
-        ceiling = min(self.pause_cap_s, self.pause_base_s * 2 ** min(attempt, 16))
-        return (rng or random).uniform(self.pause_base_s, max(self.pause_base_s, ceiling))
+        return backoff_s(attempt, self.pause_base_s, self.pause_cap_s, rng)
 
     def describe(self) -> str:
         """One line for `plan` and the report."""

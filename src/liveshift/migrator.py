@@ -18,6 +18,7 @@ from liveshift.backfill import Backfiller
 from liveshift.connect import connect, resolve_url
 from liveshift.engines import engine_for
 from liveshift.engines.base import Connection, DriverError
+from liveshift.engines.guard import guard_for
 from liveshift.errors import (
     ConnectionLost,
     DatabaseError,
@@ -393,10 +394,13 @@ class Migrator:
         done = state.done_steps(record.id, phase)
         if phase == "rollback":
             done |= self._never_ran(state, record)
+        engine = engine_for(self.url)
         executor = Executor(
             conn,
             self.settings,
             self.reporter,
+            guard=guard_for(engine, conn, self.settings),
+            capabilities=engine.capabilities,
             migration_id=record.id,
             phase=phase,
             run_backfill=run_backfill,

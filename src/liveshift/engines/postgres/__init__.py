@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from liveshift.engines.base import Capabilities, Connection
 from liveshift.engines.postgres import connection
 from liveshift.engines.postgres.introspect import introspect as _introspect
 from liveshift.schema import Schema
+
+if TYPE_CHECKING:
+    from liveshift.engines.postgres.guard import PgGuard
+    from liveshift.settings import Settings
 
 
 class PostgresEngine:
@@ -35,6 +41,13 @@ class PostgresEngine:
 
     def introspect(self, conn: Connection, schema: str) -> Schema:
         return _introspect(conn, schema)
+
+    def guard(self, conn: Connection, settings: Settings) -> PgGuard:
+        """The lock guard the executor runs steps through (engines/guard.py)."""
+        # Imported here: the guard needs the plan model, which an engine's import should not.
+        from liveshift.engines.postgres.guard import PgGuard
+
+        return PgGuard(conn, settings)
 
 
 POSTGRES = PostgresEngine()
