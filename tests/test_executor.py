@@ -7,31 +7,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from liveshift.engines.base import Capabilities, LockNotAvailable, Params, Query
+from liveshift.engines.postgres import POSTGRES
 from liveshift.errors import Interrupted, LockTimeoutExceeded
 from liveshift.executor import Executor
 from liveshift.plan import ConcurrentIndex, LockMode, Step
 from liveshift.progress import Blocker, Reporter
 from liveshift.settings import Settings
 
-PG_LIKE = Capabilities(
-    name="fake",
-    transactional_ddl=True,
-    concurrent_index=True,
-    not_valid_constraints=True,
-    updatable_views=True,
-)
-NO_TRANSACTIONAL_DDL = Capabilities(
-    name="fake-autocommit-ddl",
-    transactional_ddl=False,
-    concurrent_index=True,
-    not_valid_constraints=False,
-    updatable_views=True,
+PG_LIKE = replace(POSTGRES.capabilities, name="fake")
+NO_TRANSACTIONAL_DDL = replace(
+    POSTGRES.capabilities, name="fake-autocommit-ddl", transactional_ddl=False
 )
 BLOCKER = Blocker(
     pid=4242,
