@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from liveshift.engines.backfill import BackfillSql, Monitor
 from liveshift.engines.base import Capabilities, Connection
 from liveshift.engines.postgres import connection
+from liveshift.engines.postgres.backfill_sql import PgBackfillSql
 from liveshift.engines.postgres.introspect import introspect as _introspect
+from liveshift.engines.postgres.monitor import PgMonitor
 from liveshift.schema import Schema
 
 
@@ -29,6 +32,14 @@ class PostgresEngine:
 
     def introspect(self, conn: Connection, schema: str) -> Schema:
         return _introspect(conn, schema)
+
+    def backfill_sql(self) -> BackfillSql:
+        """The statements of the backfill's batches, slices and verification."""
+        return PgBackfillSql()
+
+    def monitor(self) -> Monitor:
+        """Replica lag, load and WAL position, for the backfill's throttle."""
+        return PgMonitor()
 
 
 POSTGRES = PostgresEngine()
