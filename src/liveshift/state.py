@@ -339,6 +339,106 @@ class StateStore:
             (schema, paused, reason),
         )
 
+    # -- backfill checkpoints (liveshift.backfills) ----------------------------------------------
+    # One row per slice of a backfill, keyed by (migration, table, column, slice). The backfill
+    # package reads and writes them only through these methods; a lane calls them on a
+    # StateStore over its own connection, so a checkpoint commits with its batch.
+
+    def backfill_slices(self, migration_id: int, table: str, column: str) -> list[Any]:
+        """(checkpoint, upper_bound, rows_done, rows_total, batches, slice, finished) of every
+        slice of the backfill of `table`.`column`, in slice order (none: it never began)."""
+        return self.conn.execute(
+            "select checkpoint, upper_bound, rows_done, rows_total, batches, slice, "
+            f"finished_at is not null from {STATE_SCHEMA}.backfills "
+            "where migration_id = %s and table_name = %s and column_name = %s order by slice",
+            (migration_id, table, column),
+        ).fetchall()
+
+    def begin_backfill(
+        self,
+        migration_id: int,
+        table: str,
+        column: str,
+        key_columns: list[str],
+        slices: list[tuple[int, list[str] | None, list[str] | None, int]],
+    ) -> None:
+        """Record the slices of a backfill that begins: (slice, checkpoint, upper bound, rows
+        estimated) each, in one transaction; slices recorded before are kept."""
+        with self.conn.transaction():
+            for number, checkpoint, upper_bound, rows_total in slices:
+                self.conn.execute(
+                    f"insert into {STATE_SCHEMA}.backfills (migration_id, table_name, "
+                    "column_name, slice, key_columns, checkpoint, upper_bound, rows_total) "
+                    "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
+                    (
+                        migration_id,
+                        table,
+                        column,
+                        number,
+                        key_columns,
+                        checkpoint,
+                        upper_bound,
+                        rows_total,
+                    ),
+                )
+
+    def checkpoint_backfill(
+        self,
+        migration_id: int,
+        table: str,
+        column: str,
+        slice_: int,
+        *,
+        checkpoint: list[str],
+        rows: int,
+        batch_size: int,
+        rows_per_second: float,
+        throttle: str | None,
+        sample_sql: str | None = None,
+    ) -> Any:
+        """Queue one batch's checkpoint (inside the batch's transaction). With `sample_sql` (a
+        query of one row), that row is read in the same statement and the cursor returned holds
+        it: the sample is taken while the batch still holds its rows."""
+        return self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
+            "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
+            "rows_per_second = %s, throttle = %s, updated_at = now() "
+            + (f"from ({sample_sql}) _ls_load " if sample_sql else "")
+            + "where migration_id = %s and table_name = %s and column_name = %s and slice = %s"
+            + (" returning _ls_load.*" if sample_sql else ""),
+            (
+                checkpoint,
+                rows,
+                batch_size,
+                rows_per_second,
+                throttle,
+                migration_id,
+                table,
+                column,
+                slice_,
+            ),
+        )
+
+    def backfill_throttled(
+        self, migration_id: int, table: str, column: str, slice_: int, reason: str | None
+    ) -> None:
+        """Record why a slice waits (None: it no longer does)."""
+        self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set throttle = %s, updated_at = now() "
+            "where migration_id = %s and table_name = %s and column_name = %s and slice = %s",
+            (reason, migration_id, table, column, slice_),
+        )
+
+    def finish_backfill_slice(
+        self, migration_id: int, table: str, column: str, slice_: int
+    ) -> None:
+        self.conn.execute(
+            f"update {STATE_SCHEMA}.backfills set finished_at = now(), updated_at = now(), "
+            "throttle = null, rows_total = greatest(rows_total, rows_done) "
+            "where migration_id = %s and table_name = %s and column_name = %s and slice = %s",
+            (migration_id, table, column, slice_),
+        )
+
 
 def journal_step(
     conn: Connection,

@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from liveshift.backfill.verify import scan, verify_backfill
 from liveshift.errors import VerificationFailed
 from liveshift.plan import Backfill
-from liveshift.verify import scan, verify_backfill
 from tests.backfill.helpers import (
     Background,
     add_column,

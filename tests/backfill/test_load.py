@@ -12,8 +12,8 @@ from typing import Any
 
 import psycopg
 
+from liveshift.backfill.throttle import LoadPacer, LoadSample
 from liveshift.progress import BackfillProgress, Reporter
-from liveshift.throttle import LoadPacer, LoadSample
 from tests.backfill.helpers import (
     Background,
     add_column,

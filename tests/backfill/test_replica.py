@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from liveshift.backfill.throttle import Throttle
 from liveshift.progress import BackfillProgress, Reporter
 from liveshift.settings import Settings
-from liveshift.throttle import Throttle
 from tests.backfill.helpers import (
     Background,
     backfill_row,

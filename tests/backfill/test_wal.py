@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from liveshift import wal
+from liveshift.engines.postgres import wal
 from liveshift.engines.postgres.connection import PgConnection
 from liveshift.engines.postgres.introspect import introspect
 from tests.backfill.helpers import migration, migrator

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import conninfo
 
-from liveshift import backfill
+from liveshift.backfill import controller
 from liveshift.errors import StateError
 from liveshift.progress import Reporter
 from liveshift.state import STATE_VERSION, StateStore
@@ -243,7 +243,7 @@ def test_boundaries_from_a_sample_of_the_pages(
 ) -> None:
     """A table of more pages than the sample takes: the boundaries come from half its pages
     here, and still cut it into even slices that cover every row once."""
-    monkeypatch.setattr(backfill, "SPLIT_SAMPLE_PAGES", 200)
+    monkeypatch.setattr(controller, "SPLIT_SAMPLE_PAGES", 200)
     conn, before = make_table(pg_url, "text_pk")
     with conn:
         pages = conn.execute("select pg_relation_size('t') / 8192").fetchone()

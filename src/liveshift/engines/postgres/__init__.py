@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from liveshift.engines.backfill import BackfillSql, Monitor
 from liveshift.engines.base import Capabilities, Connection
 from liveshift.engines.postgres import connection
+from liveshift.engines.postgres.backfill_sql import PgBackfillSql
 from liveshift.engines.postgres.introspect import introspect as _introspect
+from liveshift.engines.postgres.monitor import PgMonitor
 from liveshift.schema import Schema
 
 if TYPE_CHECKING:
@@ -48,6 +51,14 @@ class PostgresEngine:
         from liveshift.engines.postgres.guard import PgGuard
 
         return PgGuard(conn, settings)
+
+    def backfill_sql(self) -> BackfillSql:
+        """The statements of the backfill's batches, slices and verification."""
+        return PgBackfillSql()
+
+    def monitor(self) -> Monitor:
+        """Replica lag, load and WAL position, for the backfill's throttle."""
+        return PgMonitor()
 
 
 POSTGRES = PostgresEngine()
