@@ -4,6 +4,7 @@ database through the engine's BackfillSql and the StateStore's checkpoint method
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from liveshift.engines.backfill import BackfillSql, BatchSettings, LoadSample, M
 from liveshift.engines.base import Connection, DeadlockDetected, LockNotAvailable
 from liveshift.plan import Backfill
 from liveshift.progress import BackfillProgress, Reporter
+from liveshift.retry import Refusal, with_retries
 from liveshift.settings import Settings
 from liveshift.state import StateStore
 
@@ -95,32 +97,38 @@ class Lane:
 
     def run(self, cursor: Cursor) -> None:
         owner = self.owner
-        lock_waits = 0
         started, done_at_start = time.monotonic(), cursor.rows_done
-        while True:
+
+        def attempt(_retries: int, _timeout_ms: int) -> tuple[int, Any, float, str | None]:
             owner.check_stop()
             throttle_reason = self._wait_while_throttled(cursor, self.batch_size)
             owner.check_stop()
             t0 = time.monotonic()
             rate = (cursor.rows_done - done_at_start) / max(t0 - started, 1e-6)
-            try:
-                scanned, last_key = self._batch(cursor, self.batch_size, rate)
-            except (LockNotAvailable, DeadlockDetected):
-                # An application transaction holds some of these rows: back off, with less.
-                # Giving up quickly matters more than finishing this batch: while it waits it
-                # holds every row it has already updated, and the application may be queueing
-                # for those.
-                lock_waits += 1
-                self.batch_size = max(self.settings.batch_min, self.batch_size // 2)
-                if lock_waits == 1 or lock_waits % 10 == 0:
-                    owner.reporter.message(
-                        f"a batch waited more than {self.settings.row_lock_timeout_ms} ms for "
-                        f"row locks held by the application ({lock_waits} tries); retrying "
-                        f"with {self.batch_size:,} rows"
-                    )
-                owner.stop.wait(min(0.05 * 2**lock_waits, 2.0))
-                continue
-            lock_waits = 0
+            scanned, last_key = self._batch(cursor, self.batch_size, rate)
+            return scanned, last_key, t0, throttle_reason
+
+        def refused(refusal: Refusal) -> None:
+            # An application transaction holds some of these rows: back off, with less. Giving
+            # up quickly matters more than finishing this batch: while it waits it holds every
+            # row it has already updated, and the application may be queueing for those.
+            self.batch_size = max(self.settings.batch_min, self.batch_size // 2)
+            if refusal.attempt == 1 or refusal.attempt % 10 == 0:
+                owner.reporter.message(
+                    f"a batch waited more than {self.settings.row_lock_timeout_ms} ms for "
+                    f"row locks held by the application ({refusal.attempt} tries); retrying "
+                    f"with {self.batch_size:,} rows"
+                )
+
+        while True:
+            (scanned, last_key, t0, throttle_reason), _ = with_retries(
+                attempt,
+                deadline_s=math.inf,  # row locks of the application's short transactions
+                pause_s=lambda n: min(0.05 * 2**n, 2.0),
+                retry_on=(LockNotAvailable, DeadlockDetected),
+                on_refused=refused,
+                sleep=owner.stop.wait,
+            )
             elapsed = max(time.monotonic() - t0, 1e-4)
             if last_key is None:
                 break
