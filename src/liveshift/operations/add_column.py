@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn, key_name
-from liveshift.operations.base import Operation, short_name
+from liveshift.operations.base import ColumnConstraintNames, Operation, short_name
 from liveshift.operations.objects import (
     refuse_taken_constraint_name,
     refuse_taken_not_null_check,
     refuse_taken_relation_name,
 )
 from liveshift.operations.steps import (
+    ColumnContract,
     backfill_step,
     catch_up_steps,
     column_references_step,
@@ -194,25 +195,22 @@ class AddColumnOperation(Operation[AddColumn]):
     def _constraint(self, kind: str) -> str:
         return self.names.object(kind, self.spec.table, self.spec.column.name)
 
-    def _not_null_name(self) -> str:
-        """The NOT VALID check that stands for NOT NULL until complete. New-version clients see
-        its name when they write a NULL, so it speaks of their table and column."""
-        return self._final("not_null_check")
+    def _constraint_names(self) -> ColumnConstraintNames:
+        return ColumnConstraintNames(self.spec.table, self.spec.column.name)
 
-    # Constraints that outlive the migration get PostgreSQL's own naming convention.
+    def _not_null_name(self) -> str:
+        return self._constraint_names().not_null_check()
+
     def _check_name(self) -> str:
         check = self.spec.column.check
-        return check.name if check and check.name else self._final("check")
+        return self._constraint_names().check(check.name if check else None)
 
     def _fk_name(self) -> str:
         ref = self.spec.column.references
-        return ref.name if ref and ref.name else self._final("fkey")
+        return self._constraint_names().foreign_key(ref.name if ref else None)
 
     def _unique_name(self) -> str:
-        return key_name(self.spec.column.unique) or self._final("key")
-
-    def _final(self, suffix: str) -> str:
-        return short_name(self.spec.table, self.spec.column.name, suffix)
+        return self._constraint_names().unique(key_name(self.spec.column.unique))
 
     def _unique_index(self) -> str:
         return self._constraint("uq")
@@ -408,8 +406,7 @@ class AddColumnOperation(Operation[AddColumn]):
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_index())}"
             )
-        steps = contract_column_steps(
-            table,
+        contract = ColumnContract(
             column=self._temp(),
             final_name=column.name,
             operation=self.name,
@@ -421,6 +418,7 @@ class AddColumnOperation(Operation[AddColumn]):
             after_not_null=after_not_null,
             after_rename=self._make_identity(table),
         )
+        steps = contract_column_steps(table, contract)
         if not self.nullable and self.default is None:
             return warn_old_inserts_fail(steps, table.name, column.name, "is NOT NULL")
         return steps

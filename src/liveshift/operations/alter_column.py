@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn, key_name
-from liveshift.operations.base import Operation, short_name
+from liveshift.operations.base import ColumnConstraintNames, Operation
 from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
 from liveshift.operations.objects import refuse_taken_constraint_name, refuse_taken_not_null_check
 from liveshift.operations.steps import (
+    ColumnContract,
     backfill_step,
     catch_up_steps,
     column_references_step,
@@ -69,7 +70,9 @@ class AlterColumnOperation(Operation[AlterColumn]):
         before = table.columns.copy()
         if spec.nullable is False and column.nullable:
             refuse_taken_not_null_check(
-                schema, table, short_name(spec.table, spec.name or spec.column, "not_null_check")
+                schema,
+                table,
+                ColumnConstraintNames(spec.table, spec.name or spec.column).not_null_check(),
             )
         if column.physical != column.name:
             raise ValidationError(
@@ -392,24 +395,22 @@ class AlterColumnOperation(Operation[AlterColumn]):
 
     # -- names --------------------------------------------------------------------------------
 
-    def _final(self, suffix: str) -> str:
-        return short_name(self.spec.table, self.new.name, suffix)
+    def _constraint_names(self) -> ColumnConstraintNames:
+        return ColumnConstraintNames(self.spec.table, self.new.name)
 
     def _nn(self) -> str:
-        """The NOT VALID check that stands for NOT NULL until complete: its name is what a client
-        writing a NULL meanwhile reads, so it speaks of the table and column."""
-        return self._final("not_null_check")
+        return self._constraint_names().not_null_check()
 
     def _check_name(self) -> str:
         check = self.spec.check
-        return check.name if check and check.name else self._final("check")
+        return self._constraint_names().check(check.name if check else None)
 
     def _fk_name(self) -> str:
         ref = self.spec.references
-        return ref.name if ref and ref.name else self._final("fkey")
+        return self._constraint_names().foreign_key(ref.name if ref else None)
 
     def _unique_name(self) -> str:
-        return key_name(self.spec.unique) or self._final("key")
+        return self._constraint_names().unique(key_name(self.spec.unique))
 
     def _refuse_unique_name(
         self, schema: Schema, table: Table, probe: Probe, unique_now: str | None
@@ -681,8 +682,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             after_not_null.append(
                 f"alter table only {qualified} alter column {target} drop default"
             )
-        steps = contract_column_steps(
-            table,
+        contract = ColumnContract(
             column=self.new.physical,
             final_name=self.new.name,
             operation=self.name,
@@ -697,6 +697,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
             tables=tables,
             temporary=self.swap,
         )
+        steps = contract_column_steps(table, contract)
         if not_null and self.old.nullable and self.new.default is None:
             return warn_old_inserts_fail(steps, table.name, self.new.name, "becomes NOT NULL")
         return steps

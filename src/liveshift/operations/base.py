@@ -95,3 +95,29 @@ class Operation(ABC, Generic[SpecT]):
 
     def describe(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True)
+class ColumnConstraintNames:
+    """Names of the constraints add_column and alter_column give one column, after PostgreSQL's
+    own convention (<table>_<column>_<suffix>) unless the migration chose one."""
+
+    table: str
+    column: str  # the column's name in the new version
+
+    def _default(self, suffix: str) -> str:
+        return short_name(self.table, self.column, suffix)
+
+    def not_null_check(self) -> str:
+        """The NOT VALID check that stands for NOT NULL until complete: its name is what a client
+        writing a NULL meanwhile reads, so it speaks of the table and column."""
+        return self._default("not_null_check")
+
+    def check(self, chosen: str | None) -> str:
+        return chosen or self._default("check")
+
+    def foreign_key(self, chosen: str | None) -> str:
+        return chosen or self._default("fkey")
+
+    def unique(self, chosen: str | None) -> str:
+        return chosen or self._default("key")
