@@ -3,11 +3,12 @@ while old and new application versions both keep working."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn, key_name
-from liveshift.operations.base import ColumnConstraintNames, Operation
+from liveshift.operations.base import CheckedOperation, ColumnConstraintNames
 from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
 from liveshift.operations.column_dependencies import column_dependents, has_rows_where
 from liveshift.operations.objects import refuse_taken_constraint_name, refuse_taken_not_null_check
@@ -31,7 +32,30 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class AlterColumnOperation(Operation[AlterColumn]):
+@dataclass(frozen=True)
+class AlterColumnChecked:
+    """What validate found, that planning needs."""
+
+    old: Column  # the column before the migration
+    new: Column  # ... and as the new version sees it
+    swap: bool  # the change goes through a new column
+    fill_nulls: bool  # ... because NOT NULL needs `up` for NULLs, not for a type change
+    direct_type: bool  # the type change is applied in place (binary coercible)
+    up: str | None  # over the old shape's names
+    down: str | None  # over the new shape's names
+    set_not_null: bool
+    drop_not_null: bool
+    set_default: bool
+    drop_default: bool
+    add_unique: bool
+    drop_unique: str | None  # the unique constraint to drop at complete
+    carry: CarryOver | None  # what the new column takes over from the old one
+    old_comment: str | None  # the column's comment before the migration
+    new_comment: str | None  # ... and after it
+    triggers: BackfillTriggers  # whether the table's own triggers fire for the backfill
+
+
+class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
     """A type change that would rewrite the table is made on a new column (`_ls_new_<col>`) kept in
     step with the old one by a two-way trigger (`up` for old-version writes, `down` for new-version
     writes) and filled by a batched backfill; complete swaps the columns. The new column carries
@@ -43,31 +67,20 @@ class AlterColumnOperation(Operation[AlterColumn]):
 
     name = "alter_column"
 
-    # Facts found in validate() that planning needs.
-    old: Column
-    new: Column
-    swap: bool = False  # the change goes through a new column
-    fill_nulls: bool = False  # ... because NOT NULL needs `up` for NULLs, not for a type change
-    direct_type: bool = False  # the type change is applied in place (binary coercible)
-    up: str | None = None  # over the old shape's names
-    down: str | None = None  # over the new shape's names
-    set_not_null: bool = False
-    drop_not_null: bool = False
-    set_default: bool = False
-    drop_default: bool = False
-    add_unique: bool = False
-    drop_unique: str | None = None  # the unique constraint to drop at complete
-    carry: CarryOver | None = None  # what the new column takes over from the old one
-    old_comment: str | None = None  # the column's comment before the migration
-    new_comment: str | None = None  # ... and after it
-    triggers = BackfillTriggers()  # whether the table's own triggers fire for the backfill
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> AlterColumnChecked:
         spec = self.spec
         table = schema.table(spec.table)
         column = table.column(spec.column)
         where = f"{table.schema}.{table.name}.{spec.column}"
         before = table.columns.copy()
+        swap = fill_nulls = direct_type = False
+        up: str | None = None
+        down: str | None = None
+        set_not_null = add_unique = False
+        drop_unique: str | None = None
+        carry: CarryOver | None = None
+        old_comment: str | None = None
+        triggers = BackfillTriggers()
         if spec.nullable is False and column.nullable:
             refuse_taken_not_null_check(
                 schema,
@@ -120,14 +133,14 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     f"column names starting with _ls_ are reserved for liveshift ({spec.name!r})",
                     hint="Choose another name.",
                 )
-        self.old = Column(**vars(column))
+        old = Column(**vars(column))
         new_type = column.type
         if spec.type is not None:
             new_type = probe.type_exists(spec.type)
         type_changes = new_type != column.type
         nullable = column.nullable if spec.nullable is None else spec.nullable
         if type_changes:
-            self.swap = (
+            swap = (
                 spec.up is not None
                 or spec.down is not None
                 or _rewrites(probe, column.type, new_type)
@@ -135,58 +148,59 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 # ACCESS EXCLUSIVE lock: the new column carries them over without it.
                 or bool(_checked_again(probe, table, column.physical))
             )
-            self.direct_type = not self.swap
+            direct_type = not swap
         elif column.nullable and not nullable and spec.up is not None:
             # Filling NULLs in place could not be rolled back exactly: fill a new column.
-            self.swap = self.fill_nulls = True
+            swap = fill_nulls = True
         elif spec.up is not None or spec.down is not None:
             # Values fixed without a type change (e.g. before a unique or check applies): the new
             # version sees `up` of every row in a new column; old clients write through `down`.
-            self.swap = True
+            swap = True
         default = column.default
-        self.carry = None
         if spec.default is not None:
             check_expression(spec.default, "default")
             default = spec.default
         elif spec.drop_default:
             default = None
-        self.new = Column(
+        new = Column(
             name=final,
             type=new_type,
             nullable=nullable,
             default=default,
-            physical=self.names.temp_column(spec.column) if self.swap else column.physical,
+            physical=self.names.temp_column(spec.column) if swap else column.physical,
             identity=column.identity,
         )
         old_names = {c.name: c.physical for c in before.values()}
         unique_now = self._unique_constraint(table, column.physical)
-        if spec.sets_comment or self.swap:
+        if spec.sets_comment or swap:
             # The new column carries the comment over; rollback puts the old one back.
-            self.old_comment = probe.column_comment(table, column.physical)
-        self.new_comment = (spec.comment or None) if spec.sets_comment else self.old_comment
-        if self.swap:
-            self._validate_swap(
+            old_comment = probe.column_comment(table, column.physical)
+        new_comment = (spec.comment or None) if spec.sets_comment else old_comment
+        if swap:
+            carry, up = self._validate_swap(
                 schema,
                 table,
                 column,
+                new,
                 probe,
                 old_names,
                 unique_now if spec.unique is False else None,
+                fill_nulls=fill_nulls,
             )
         else:
-            self.set_not_null = column.nullable and not nullable
-            if self.set_not_null:
+            set_not_null = column.nullable and not nullable
+            if set_not_null:
                 self._validate_set_not_null(table, column, probe, old_names)
             if spec.name is not None and spec.name != spec.column:
                 self._refuse_views(table, column, probe)
-            if self.direct_type:
+            if direct_type:
                 self._refuse_type_dependents(table, column, probe)
         # New clients may write NULL: the old column must take it too (with the new one it
         # goes away at complete; without, this is the change itself).
-        self.drop_not_null = not column.nullable and nullable
-        self.set_default = spec.default is not None
-        self.drop_default = spec.drop_default and column.default is not None
-        if default is not None and (spec.default is not None or self.swap):
+        drop_not_null = not column.nullable and nullable
+        set_default = spec.default is not None
+        drop_default = spec.drop_default and column.default is not None
+        if default is not None and (spec.default is not None or swap):
             probe.expression_fits(
                 table,
                 default,
@@ -195,13 +209,13 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 column=f"{table.name}.{final}",
             )
         if spec.unique is not None and spec.unique is not False:
-            self.add_unique = unique_now is None  # with a new column, it carries the old one
+            add_unique = unique_now is None  # with a new column, it carries the old one
             self._refuse_unique_name(schema, table, probe, unique_now)
-        elif spec.unique is False and not self.swap:
-            self.drop_unique = unique_now
+        elif spec.unique is False and not swap:
+            drop_unique = unique_now
         # The new shape, as the next operation and the version views see it.
         table.columns = {
-            (final if name == spec.column else name): (self.new if name == spec.column else col)
+            (final if name == spec.column else name): (new if name == spec.column else col)
             for name, col in table.columns.items()
         }
         new_names = {c.name: c.physical for c in table.columns.values()}
@@ -211,16 +225,35 @@ class AlterColumnOperation(Operation[AlterColumn]):
         if spec.references is not None:
             target = schema.table(spec.references.table)
             target.column(spec.references.target_column)
-        if self.swap:
-            self._validate_down(table, probe, new_names)
-        if self.up is not None:
-            self.triggers = backfill_triggers(
+        if swap:
+            down = self._validate_down(table, probe, new_names, old, new)
+        if up is not None:
+            triggers = backfill_triggers(
                 table,
-                self.new.physical,
+                new.physical,
                 spec.backfill_triggers,
                 probe,
                 what=f"the backfill of {table.name}.{final}",
             )
+        return AlterColumnChecked(
+            old=old,
+            new=new,
+            swap=swap,
+            fill_nulls=fill_nulls,
+            direct_type=direct_type,
+            up=up,
+            down=down,
+            set_not_null=set_not_null,
+            drop_not_null=drop_not_null,
+            set_default=set_default,
+            drop_default=drop_default,
+            add_unique=add_unique,
+            drop_unique=drop_unique,
+            carry=carry,
+            old_comment=old_comment,
+            new_comment=new_comment,
+            triggers=triggers,
+        )
 
     # -- validation helpers -----------------------------------------------------------------
 
@@ -229,10 +262,14 @@ class AlterColumnOperation(Operation[AlterColumn]):
         schema: Schema,
         table: Table,
         column: Column,
+        new: Column,
         probe: Probe,
         old_names: dict[str, str],
         drop_unique: str | None,
-    ) -> None:
+        *,
+        fill_nulls: bool,
+    ) -> tuple[CarryOver, str]:
+        """What the new column carries over, and `up` (over the old shape's names)."""
         spec = self.spec
         where = f"{table.schema}.{table.name}.{spec.column}"
         dependents = [
@@ -251,41 +288,40 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 hint="Drop them in an earlier migration and create them again after this one, "
                 "or use raw_sql.",
             )
-        self.carry = CarryOver.plan(
+        carry = CarryOver.plan(
             probe,
             schema,
             table,
             old=column.physical,
-            new=self.new.physical,
-            new_type=self.new.type,
+            new=new.physical,
+            new_type=new.type,
             names=self.names,
             operation=self.name,
             drop_unique=drop_unique,
         )
         old_row = {name: table.columns[name].type for name in old_names}
         up = spec.up
-        if up is not None and self.fill_nulls:
+        if up is not None and fill_nulls:
             check_expression(up, "up")
             up = f"coalesce({quote_ident(spec.column)}, {up})"
         if up is None:
             up = quote_ident(spec.column)
-            if not _fits(probe, old_row, up, self.new.type, (table.name, self.new.name)):
+            if not _fits(probe, old_row, up, new.type, (table.name, new.name)):
                 raise ValidationError(
-                    f"{column.type} does not convert to {self.new.type} implicitly: say how old "
+                    f"{column.type} does not convert to {new.type} implicitly: say how old "
                     f"values become new ones",
                     object=where,
                     hint=f'Give `up:`, an SQL expression over the old columns, e.g. `up: "'
-                    f'{spec.column}::{self.new.type}"`, and `down:` for the way back, e.g. '
-                    f'`down: "{self.new.name}::{column.type}"`.',
+                    f'{spec.column}::{new.type}"`, and `down:` for the way back, e.g. '
+                    f'`down: "{new.name}::{column.type}"`.',
                 )
         else:
             check_expression(up, "up")
-            _fits(probe, old_row, up, self.new.type, (table.name, self.new.name), raise_for="up")
-        self.up = up
-        if not self.fill_nulls:
-            self._refuse_misfits(table, probe, rewrite_columns(up, old_names, what="up"))
+            _fits(probe, old_row, up, new.type, (table.name, new.name), raise_for="up")
+        if not fill_nulls:
+            self._refuse_misfits(table, probe, rewrite_columns(up, old_names, what="up"), new)
         if (
-            not self.new.nullable
+            not new.nullable
             and column.nullable
             and has_rows_where(
                 probe,
@@ -298,49 +334,53 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 object=where,
                 hint=f'Make `up` give a value for them, e.g. `up: "coalesce({spec.column}, 0)"`.',
             )
+        return carry, up
 
-    def _refuse_misfits(self, table: Table, probe: Probe, up: str) -> None:
+    def _refuse_misfits(self, table: Table, probe: Probe, up: str, new: Column) -> None:
         """A narrowing change (varchar(20) -> varchar(10), numeric(10,2) -> numeric(8,2), text ->
         varchar(5)) is refused while existing rows hold values the new type does not take:
         the backfill would stop at the first one, half done."""
         spec = self.spec
         misfits = probe.misfits(
-            table, up, self.new.type, f"the new value of every row of {table.name}.{spec.column}"
+            table, up, new.type, f"the new value of every row of {table.name}.{spec.column}"
         )
         if misfits:
             rows = "1 row" if misfits == 1 else f"{misfits} rows"
             example = ""
-            if "char" in self.new.type:
+            if "char" in new.type:
                 example = f' (e.g. `up: "left({spec.column}, n)"`)'
-            elif "numeric" in self.new.type:
+            elif "numeric" in new.type:
                 example = f' (e.g. `up: "round({spec.column}, n)"`)'
             raise ValidationError(
                 f"{rows} of {table.name} hold a value of {spec.column} that does not fit "
-                f"{self.new.type}" + (" (as `up` computes it)" if spec.up is not None else ""),
+                f"{new.type}" + (" (as `up` computes it)" if spec.up is not None else ""),
                 object=f"{table.schema}.{table.name}.{spec.column}",
                 hint="Change or delete those rows first, or give `up:` that makes every value "
                 f"fit{example}.",
             )
 
-    def _validate_down(self, table: Table, probe: Probe, new_names: dict[str, str]) -> None:
+    def _validate_down(
+        self, table: Table, probe: Probe, new_names: dict[str, str], old: Column, new: Column
+    ) -> str:
+        """`down` (over the new shape's names)."""
         spec = self.spec
         where = f"{table.schema}.{table.name}.{spec.column}"
         row = {name: table.columns[name].type for name in new_names}
         down = spec.down
         if down is None:
-            down = quote_ident(self.new.name)
-            if not _fits(probe, row, down, self.old.type, (table.name, self.old.name)):
+            down = quote_ident(new.name)
+            if not _fits(probe, row, down, old.type, (table.name, old.name)):
                 raise ValidationError(
-                    f"{self.new.type} does not convert back to {self.old.type} implicitly: say "
+                    f"{new.type} does not convert back to {old.type} implicitly: say "
                     "how values new clients write become values old clients read",
                     object=where,
                     hint=f'Give `down:`, an SQL expression over the new columns, e.g. `down: "'
-                    f'{self.new.name}::{self.old.type}"`.',
+                    f'{new.name}::{old.type}"`.',
                 )
         else:
             check_expression(down, "down")
-            _fits(probe, row, down, self.old.type, (table.name, self.old.name), raise_for="down")
-        self.down = down
+            _fits(probe, row, down, old.type, (table.name, old.name), raise_for="down")
+        return down
 
     def _validate_set_not_null(
         self, table: Table, column: Column, probe: Probe, old_names: dict[str, str]
@@ -395,22 +435,22 @@ class AlterColumnOperation(Operation[AlterColumn]):
 
     # -- names --------------------------------------------------------------------------------
 
-    def _constraint_names(self) -> ColumnConstraintNames:
-        return ColumnConstraintNames(self.spec.table, self.new.name)
+    def _constraint_names(self, checked: AlterColumnChecked) -> ColumnConstraintNames:
+        return ColumnConstraintNames(self.spec.table, checked.new.name)
 
-    def _nn(self) -> str:
-        return self._constraint_names().not_null_check()
+    def _nn(self, checked: AlterColumnChecked) -> str:
+        return self._constraint_names(checked).not_null_check()
 
-    def _check_name(self) -> str:
+    def _check_name(self, checked: AlterColumnChecked) -> str:
         check = self.spec.check
-        return self._constraint_names().check(check.name if check else None)
+        return self._constraint_names(checked).check(check.name if check else None)
 
-    def _fk_name(self) -> str:
+    def _fk_name(self, checked: AlterColumnChecked) -> str:
         ref = self.spec.references
-        return self._constraint_names().foreign_key(ref.name if ref else None)
+        return self._constraint_names(checked).foreign_key(ref.name if ref else None)
 
-    def _unique_name(self) -> str:
-        return self._constraint_names().unique(key_name(self.spec.unique))
+    def _unique_name(self, checked: AlterColumnChecked) -> str:
+        return self._constraint_names(checked).unique(key_name(self.spec.unique))
 
     def _refuse_unique_name(
         self, schema: Schema, table: Table, probe: Probe, unique_now: str | None
@@ -435,58 +475,58 @@ class AlterColumnOperation(Operation[AlterColumn]):
     def _function(self) -> str:
         return self.names.function(self.spec.table, self.spec.column)
 
-    def _has_trigger(self) -> bool:
-        return self.swap
+    def _has_trigger(self, checked: AlterColumnChecked) -> bool:
+        return checked.swap
 
     def _log(self) -> ChangeLog:
         """The change log that stands in for the trigger's UPDATE half while the backfill runs."""
         return self.names.change_log(self.spec.table, self.spec.column)
 
-    def _logged_key(self, table: Table) -> tuple[str, ...] | None:
+    def _logged_key(self, checked: AlterColumnChecked, table: Table) -> tuple[str, ...] | None:
         """The key the change log records (the backfill's); None: no log, because there is no
         backfill, or the table has no key to find a logged row by (the trigger then fires on
         UPDATE from the start)."""
-        return table.backfill_key() if self.up is not None else None
+        return table.backfill_key() if checked.up is not None else None
 
     # -- phases -------------------------------------------------------------------------------
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: AlterColumnChecked, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec
         table = before.table(spec.table)
         qualified = table.qualified
-        target = quote_ident(self.new.physical)
+        target = quote_ident(checked.new.physical)
         old_names = {c.name: c.physical for c in table.columns.values()}
         new_names = {c.name: c.physical for c in after.table(spec.table).columns.values()}
         clauses: list[str] = []
         extra_sql: list[str] = []
         notes = ["catalog only: no rewrite, no scan"]
         rewrites = False
-        if self.swap:
-            clauses.append(f"add column {target} {self.new.type}")
-        elif self.direct_type:
-            clauses.append(f"alter column {target} type {self.new.type}")
+        if checked.swap:
+            clauses.append(f"add column {target} {checked.new.type}")
+        elif checked.direct_type:
+            clauses.append(f"alter column {target} type {checked.new.type}")
             notes = ["binary-coercible type change: catalog only, no rewrite"]
-        if self.set_default or (self.swap and self.new.default is not None):
-            clauses.append(f"alter column {target} set default {self.new.default}")
-        if self.drop_not_null:
-            clauses.append(f"alter column {quote_ident(self.old.physical)} drop not null")
+        if checked.set_default or (checked.swap and checked.new.default is not None):
+            clauses.append(f"alter column {target} set default {checked.new.default}")
+        if checked.drop_not_null:
+            clauses.append(f"alter column {quote_ident(checked.old.physical)} drop not null")
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
-        key = self._logged_key(table)
+        key = self._logged_key(checked, table)
         if key is None:
-            clauses += self._checks(new_names)
-        if self.swap:
-            extra_sql.append(self._two_way_function(old_names, new_names))
+            clauses += self._checks(checked, new_names)
+        if checked.swap:
+            extra_sql.append(self._two_way_function(checked, old_names, new_names))
             extra_sql.append(self._two_way_trigger(table, update=key is None))
             if key is not None:
-                extra_sql.append(self._log().create(table, target=self.new.physical, key=key))
+                extra_sql.append(self._log().create(table, target=checked.new.physical, key=key))
         steps: list[Step] = []
         if clauses or extra_sql:
             sql = ";\n".join(
                 ([f"alter table only {qualified}\n  " + ",\n  ".join(clauses)] if clauses else [])
                 + extra_sql
             )
-            what = "add column " + self.new.physical if self.swap else f"alter {spec.column}"
+            what = "add column " + checked.new.physical if checked.swap else f"alter {spec.column}"
             if extra_sql:
                 what += " with the trigger that keeps both versions' values in step"
             if key is not None:
@@ -500,31 +540,35 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     rewrites=rewrites,
                     operation=self.name,
                     notes=tuple(notes),
-                    retypes=self.direct_type,
+                    retypes=checked.direct_type,
                 )
             )
-        if self._comment_changes():
+        if self._comment_changes(checked):
             steps.append(
                 Step(
-                    f"set the comment of {table.name}.{self.new.name}",
-                    sql=_comment_sql(qualified, self.new.physical, self.new_comment),
+                    f"set the comment of {table.name}.{checked.new.name}",
+                    sql=_comment_sql(qualified, checked.new.physical, checked.new_comment),
                     lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
                     tables=(qualified,),
                     operation=self.name,
                     notes=("catalog only",),
                 )
             )
-        if self.up is not None:
-            steps.append(self._backfill(table, old_names, catch_up_follows=key is not None))
+        if checked.up is not None:
+            steps.append(
+                self._backfill(checked, table, old_names, catch_up_follows=key is not None)
+            )
         return steps
 
-    def _comment_changes(self) -> bool:
+    def _comment_changes(self, checked: AlterColumnChecked) -> bool:
         """Whether start sets a comment: the one given, or the old one on a new column."""
-        if self.swap:
-            return self.new_comment is not None
-        return self.spec.sets_comment and self.new_comment != self.old_comment
+        if checked.swap:
+            return checked.new_comment is not None
+        return self.spec.sets_comment and checked.new_comment != checked.old_comment
 
-    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+    def start_after_backfills(
+        self, checked: AlterColumnChecked, before: Schema, after: Schema
+    ) -> list[Step]:
         """With a change log: the trigger's UPDATE half in place of the log, the catch-up, the log
         dropped. Then what must see filled (and caught-up) values, and would only slow the
         backfill down if it came before: the foreign keys, whose checks the backfill's rows would
@@ -536,80 +580,94 @@ class AlterColumnOperation(Operation[AlterColumn]):
         old_names = {c.name: c.physical for c in table.columns.values()}
         new_names = {c.name: c.physical for c in after.table(spec.table).columns.values()}
         steps: list[Step] = []
-        if self._logged_key(table) is not None:
+        if self._logged_key(checked, table) is not None:
             steps += catch_up_steps(
                 table,
-                self._backfill(table, old_names, catch_up_follows=True),
-                checks=self._checks(new_names),
+                self._backfill(checked, table, old_names, catch_up_follows=True),
+                checks=self._checks(checked, new_names),
                 update_trigger=self._two_way_trigger(table, update=True),
                 log=self._log(),
-                column=self.new.physical,
+                column=checked.new.physical,
                 operation=self.name,
             )
         if spec.references is not None:
             steps.append(
                 column_references_step(
-                    before, table, self._fk_name(), self.new.physical, spec.references, self.name
+                    before,
+                    table,
+                    self._fk_name(checked),
+                    checked.new.physical,
+                    spec.references,
+                    self.name,
                 )
             )
-        if self.carry is not None:
-            steps += self.carry.start_foreign_key_steps()
-            steps += self.carry.start_index_steps()
-        if self.add_unique:
+        if checked.carry is not None:
+            steps += checked.carry.start_foreign_key_steps()
+            steps += checked.carry.start_index_steps()
+        if checked.add_unique:
             steps.append(
                 concurrent_index_step(
                     table,
-                    self._unique_name(),
-                    f"create unique index concurrently {quote_ident(self._unique_name())} "
-                    f"on {qualified} ({quote_ident(self.new.physical)})",
-                    description=f"build the unique index for {self.new.name} concurrently",
+                    self._unique_name(checked),
+                    f"create unique index concurrently {quote_ident(self._unique_name(checked))} "
+                    f"on {qualified} ({quote_ident(checked.new.physical)})",
+                    description=f"build the unique index for {checked.new.name} concurrently",
                     operation=self.name,
                 )
             )
         return steps
 
-    def _checks(self, new_names: dict[str, str]) -> list[str]:
+    def _checks(self, checked: AlterColumnChecked, new_names: dict[str, str]) -> list[str]:
         """ADD CONSTRAINT clauses of the NOT VALID checks on the column: NOT NULL, the user's
         check, and the checks the new column carries over."""
         spec = self.spec
-        target = quote_ident(self.new.physical)
+        target = quote_ident(checked.new.physical)
         checks = []
-        if (self.swap and not self.new.nullable) or self.set_not_null:
+        if (checked.swap and not checked.new.nullable) or checked.set_not_null:
             checks.append(
-                f"add constraint {quote_ident(self._nn())} check ({target} is not null) not valid"
+                f"add constraint {quote_ident(self._nn(checked))} check ({target} is not null) not valid"
             )
         if spec.check is not None:
             condition = rewrite_columns(spec.check.constraint, new_names, what="check")
             checks.append(
-                f"add constraint {quote_ident(self._check_name())} check ({condition}) not valid"
+                f"add constraint {quote_ident(self._check_name(checked))} check ({condition}) not valid"
             )
-        if self.carry is not None:
-            checks += self.carry.start_clauses()
+        if checked.carry is not None:
+            checks += checked.carry.start_clauses()
         return checks
 
-    def _backfill(self, table: Table, old_names: dict[str, str], *, catch_up_follows: bool) -> Step:
-        assert self.up is not None
+    def _backfill(
+        self,
+        checked: AlterColumnChecked,
+        table: Table,
+        old_names: dict[str, str],
+        *,
+        catch_up_follows: bool,
+    ) -> Step:
+        assert checked.up is not None
         return backfill_step(
             table,
-            self.new.physical,
-            rewrite_columns(self.up, old_names, what="up"),
-            description=f"backfill {self.new.physical} for existing rows of {table.name}",
+            checked.new.physical,
+            rewrite_columns(checked.up, old_names, what="up"),
+            description=f"backfill {checked.new.physical} for existing rows of {table.name}",
             operation=self.name,
             catch_up_follows=catch_up_follows,
-            triggers=self.triggers,
+            triggers=checked.triggers,
         )
 
-    def _two_way_function(self, old_names: dict[str, str], new_names: dict[str, str]) -> str:
-        assert self.up is not None and self.down is not None
-        up = rewrite_columns(self.up, old_names, qualifier="new", what="up")
-        down = rewrite_columns(self.down, new_names, qualifier="new", what="down")
-        new_ref = f"new.{quote_ident(self.new.physical)}"
-        old_ref = f"new.{quote_ident(self.old.physical)}"
-        before_ref = f"old.{quote_ident(self.new.physical)}"
+    def _two_way_function(
+        self, checked: AlterColumnChecked, old_names: dict[str, str], new_names: dict[str, str]
+    ) -> str:
+        assert checked.up is not None and checked.down is not None
+        up = rewrite_columns(checked.up, old_names, qualifier="new", what="up")
+        down = rewrite_columns(checked.down, new_names, qualifier="new", what="down")
+        new_ref = f"new.{quote_ident(checked.new.physical)}"
+        old_ref = f"new.{quote_ident(checked.old.physical)}"
+        before_ref = f"old.{quote_ident(checked.new.physical)}"
         # A row the backfill has not reached yet, updated without touching the column: bring the
         # new column up to date instead of writing NULL back into the old one.
         fill_new = f"tg_op = 'UPDATE' and {new_ref} is null and {before_ref} is null"
-        if self.carry is not None and self.carry.identity:
+        if checked.carry is not None and checked.carry.identity:
             # A new-version insert that leaves the identity column out: the old column got the
             # identity's next value; the new column (no default) takes it over.
             fill_new = f"({fill_new}) or (tg_op = 'INSERT' and {new_ref} is null)"
@@ -643,126 +701,128 @@ class AlterColumnOperation(Operation[AlterColumn]):
             f"  for each row when ({SKIP_BACKFILL}) execute function {self._function()}()"
         )
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: AlterColumnChecked, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec
         table = before.table(spec.table)
         qualified = table.qualified
-        target = quote_ident(self.new.physical)
-        not_null = (self.swap and not self.new.nullable) or self.set_not_null
+        target = quote_ident(checked.new.physical)
+        not_null = (checked.swap and not checked.new.nullable) or checked.set_not_null
         validate: list[tuple[str, tuple[str, ...]]] = []
         if not_null:
-            validate.append((self._nn(), (qualified,)))
+            validate.append((self._nn(checked), (qualified,)))
         if spec.check is not None:
-            validate.append((self._check_name(), (qualified,)))
+            validate.append((self._check_name(checked), (qualified,)))
         if spec.references is not None:
             validate.append(
-                (self._fk_name(), (qualified, before.table(spec.references.table).qualified))
+                (self._fk_name(checked), (qualified, before.table(spec.references.table).qualified))
             )
         before_not_null: list[str] = []
         after_not_null: list[str] = []
         prepare: list[Step] = []
         tables: tuple[str, ...] = (qualified,)
-        if self.carry is not None:
-            validate += self.carry.validate_on_table()
-            prepare = self.carry.reference_steps()
-            before_not_null += self.carry.swap_before_not_null()
-            after_not_null += self.carry.swap_drop_old()
-            after_not_null += self.carry.swap_take_names()
-            tables = self.carry.complete_tables()
-        if self.drop_unique is not None and not self.swap:
+        if checked.carry is not None:
+            validate += checked.carry.validate_on_table()
+            prepare = checked.carry.reference_steps()
+            before_not_null += checked.carry.swap_before_not_null()
+            after_not_null += checked.carry.swap_drop_old()
+            after_not_null += checked.carry.swap_take_names()
+            tables = checked.carry.complete_tables()
+        if checked.drop_unique is not None and not checked.swap:
             after_not_null.append(
-                f"alter table only {qualified} drop constraint {quote_ident(self.drop_unique)}"
+                f"alter table only {qualified} drop constraint {quote_ident(checked.drop_unique)}"
             )
-        if self.add_unique:
+        if checked.add_unique:
             after_not_null.append(
-                f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
-                f"unique using index {quote_ident(self._unique_name())}"
+                f"alter table only {qualified} add constraint {quote_ident(self._unique_name(checked))} "
+                f"unique using index {quote_ident(self._unique_name(checked))}"
             )
-        if self.drop_default and not self.swap:
+        if checked.drop_default and not checked.swap:
             after_not_null.append(
                 f"alter table only {qualified} alter column {target} drop default"
             )
         contract = ColumnContract(
-            column=self.new.physical,
-            final_name=self.new.name,
+            column=checked.new.physical,
+            final_name=checked.new.name,
             operation=self.name,
-            description=f"make {table.name}.{self.new.name} final",
+            description=f"make {table.name}.{checked.new.name} final",
             validate=validate,
-            not_null_check=self._nn() if not_null else None,
-            triggers=(self._trigger(),) if self._has_trigger() else (),
-            function=self._function() if self._has_trigger() else None,
+            not_null_check=self._nn(checked) if not_null else None,
+            triggers=(self._trigger(),) if self._has_trigger(checked) else (),
+            function=self._function() if self._has_trigger(checked) else None,
             before_not_null=before_not_null,
             after_not_null=after_not_null,
             before_final=prepare,
             tables=tables,
-            temporary=self.swap,
+            temporary=checked.swap,
         )
         steps = contract_column_steps(table, contract)
-        if not_null and self.old.nullable and self.new.default is None:
-            return warn_old_inserts_fail(steps, table.name, self.new.name, "becomes NOT NULL")
+        if not_null and checked.old.nullable and checked.new.default is None:
+            return warn_old_inserts_fail(steps, table.name, checked.new.name, "becomes NOT NULL")
         return steps
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: AlterColumnChecked, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec
         table = before.table(spec.table)
         qualified = table.qualified
-        column = quote_ident(self.old.physical)
+        column = quote_ident(checked.old.physical)
         steps: list[Step] = []
-        if self.carry is not None:
-            steps += self.carry.rollback_steps()
-        if self.add_unique:
+        if checked.carry is not None:
+            steps += checked.carry.rollback_steps()
+        if checked.add_unique:
             steps.append(
                 drop_index_concurrently_step(
                     table,
-                    self._unique_name(),
-                    description=f"drop the unique index for {self.new.name} concurrently",
+                    self._unique_name(checked),
+                    description=f"drop the unique index for {checked.new.name} concurrently",
                     operation=self.name,
                 )
             )
         statements: list[str] = []
-        if self._has_trigger():
+        if self._has_trigger(checked):
             statements.append(
                 f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}"
             )
-        if self._logged_key(table) is not None:
+        if self._logged_key(checked, table) is not None:
             statements.append(self._log().drop_trigger(table))
-        if self.swap:
+        if checked.swap:
             statements.append(
                 f"alter table only {qualified} drop column if exists "
-                f"{quote_ident(self.new.physical)}"
+                f"{quote_ident(checked.new.physical)}"
             )
         else:
             for constraint, wanted in (
-                (self._nn(), self.set_not_null),
-                (self._check_name(), spec.check is not None),
-                (self._fk_name(), spec.references is not None),
+                (self._nn(checked), checked.set_not_null),
+                (self._check_name(checked), spec.check is not None),
+                (self._fk_name(checked), spec.references is not None),
             ):
                 if wanted:
                     statements.append(
                         f"alter table only {qualified} drop constraint if exists "
                         f"{quote_ident(constraint)}"
                     )
-            if self.set_default:
-                if self.old.default is None:
+            if checked.set_default:
+                if checked.old.default is None:
                     statements.append(
                         f"alter table only {qualified} alter column {column} drop default"
                     )
                 else:
                     statements.append(
                         f"alter table only {qualified} alter column {column} set default "
-                        f"{self.old.default}"
+                        f"{checked.old.default}"
                     )
-            if self._comment_changes():
-                statements.append(_comment_sql(qualified, self.old.physical, self.old_comment))
-        if self._has_trigger():
+            if self._comment_changes(checked):
+                statements.append(
+                    _comment_sql(qualified, checked.old.physical, checked.old_comment)
+                )
+        if self._has_trigger(checked):
             statements.append(f"drop function if exists {self._function()}()")
-        if self._logged_key(table) is not None:
+        if self._logged_key(checked, table) is not None:
             statements += self._log().drop()
         tables = [qualified]
         if spec.references is not None:
             tables.append(before.table(spec.references.table).qualified)
-        if self.carry is not None:  # its foreign keys go with the new column
-            tables += [t for t in self.carry.referenced_tables if t not in tables]
+        if checked.carry is not None:  # its foreign keys go with the new column
+            tables += [t for t in checked.carry.referenced_tables if t not in tables]
         if statements:
             steps.append(
                 Step(
@@ -774,14 +834,14 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     notes=("catalog only",),
                 )
             )
-        if self.direct_type:
+        if checked.direct_type:
             # Going back to the narrower type is not binary coercible: PostgreSQL checks (and
             # rewrites) every row under ACCESS EXCLUSIVE. It fails if new clients wrote values the
             # old type cannot hold.
             steps.append(
                 Step(
-                    f"restore the type of {table.name}.{spec.column} to {self.old.type}",
-                    sql=f"alter table only {qualified} alter column {column} type {self.old.type}",
+                    f"restore the type of {table.name}.{spec.column} to {checked.old.type}",
+                    sql=f"alter table only {qualified} alter column {column} type {checked.old.type}",
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(qualified,),
                     rewrites=True,
@@ -791,18 +851,18 @@ class AlterColumnOperation(Operation[AlterColumn]):
                     retypes=True,
                 )
             )
-        if self.drop_not_null:
-            steps.extend(self._restore_not_null(table))
+        if checked.drop_not_null:
+            steps.extend(self._restore_not_null(checked, table))
         return steps
 
-    def _restore_not_null(self, table: Table) -> list[Step]:
+    def _restore_not_null(self, checked: AlterColumnChecked, table: Table) -> list[Step]:
         """NOT NULL back without a long ACCESS EXCLUSIVE scan: NOT VALID check, validate, set."""
         qualified = table.qualified
-        column = quote_ident(self.old.physical)
-        check = quote_ident(self._nn())
+        column = quote_ident(checked.old.physical)
+        check = quote_ident(self._nn(checked))
         return [
             Step(
-                f"add a NOT VALID not-null check on {table.name}.{self.old.name}",
+                f"add a NOT VALID not-null check on {table.name}.{checked.old.name}",
                 sql=f"alter table only {qualified} drop constraint if exists {check};\n"
                 f"alter table only {qualified} add constraint {check} check ({column} is not null)"
                 " not valid",
@@ -811,7 +871,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 operation=self.name,
             ),
             Step(
-                f"validate the not-null check on {table.name}.{self.old.name}",
+                f"validate the not-null check on {table.name}.{checked.old.name}",
                 sql=f"alter table only {qualified} validate constraint {check}",
                 lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
                 tables=(qualified,),
@@ -821,7 +881,7 @@ class AlterColumnOperation(Operation[AlterColumn]):
                 notes=("fails if new clients wrote NULLs: fill them, or complete instead",),
             ),
             Step(
-                f"restore NOT NULL on {table.name}.{self.old.name}",
+                f"restore NOT NULL on {table.name}.{checked.old.name}",
                 sql=f"alter table only {qualified} alter column {column} set not null;\n"
                 f"alter table only {qualified} drop constraint if exists {check}",
                 lock=LockMode.ACCESS_EXCLUSIVE,
