@@ -8,10 +8,20 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn, key_name
+from liveshift.operations.alter_column.change_type import plan_type_change, refuse_type_dependents
+from liveshift.operations.alter_column.comment import comment_sql
+from liveshift.operations.alter_column.rename import refuse_name, refuse_views
+from liveshift.operations.alter_column.set_default import new_default, refuse_default
+from liveshift.operations.alter_column.set_nullable import (
+    refuse_nullable,
+    refuse_nulls,
+    restore_not_null_steps,
+)
+from liveshift.operations.alter_column.set_unique import refuse_unique_name, unique_constraint
+from liveshift.operations.alter_column.up_down import validate_down, validate_up
 from liveshift.operations.base import CheckedOperation, ColumnConstraintNames
-from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
-from liveshift.operations.column_dependencies import column_dependents, has_rows_where
-from liveshift.operations.objects import refuse_taken_constraint_name, refuse_taken_not_null_check
+from liveshift.operations.carry_over import CarryOver
+from liveshift.operations.objects import refuse_taken_not_null_check
 from liveshift.operations.steps import (
     ColumnContract,
     backfill_step,
@@ -24,8 +34,8 @@ from liveshift.operations.steps import (
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
-from liveshift.sqlexpr import check_expression, rewrite_columns
+from liveshift.schema import Column, Schema, Table, quote_ident
+from liveshift.sqlexpr import rewrite_columns
 from liveshift.triggers import SKIP_BACKFILL, ChangeLog, on_version
 
 if TYPE_CHECKING:
@@ -73,7 +83,6 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
         column = table.column(spec.column)
         where = f"{table.schema}.{table.name}.{spec.column}"
         before = table.columns.copy()
-        swap = fill_nulls = direct_type = False
         up: str | None = None
         down: str | None = None
         set_not_null = add_unique = False
@@ -95,73 +104,16 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                 hint="Give every change of one column in one alter_column (it has `name:` for a "
                 "rename), or change it again in a later migration.",
             )
-        if column.generated and (
-            spec.type is not None or spec.default is not None or spec.drop_default
-        ):
-            raise ValidationError(
-                f"column {spec.table}.{spec.column} is generated: liveshift cannot change its "
-                "type or default",
-                object=where,
-                hint="Use raw_sql for this change.",
-            )
-        if column.identity and (spec.default is not None or spec.drop_default):
-            raise ValidationError(
-                f"column {spec.table}.{spec.column} is an identity column: its values come from "
-                "its sequence, liveshift cannot give it a default",
-                object=where,
-                hint="Use raw_sql (ALTER COLUMN ... DROP IDENTITY) for this change.",
-            )
-        if spec.nullable is True and (
-            column.identity or column.physical in (table.primary_key() or [])
-        ):
-            kind = "an identity column" if column.identity else "part of the primary key"
-            raise ValidationError(
-                f"column {spec.table}.{spec.column} is {kind}: it cannot become nullable",
-                object=where,
-                hint="Drop `nullable: true`.",
-            )
+        refuse_default(spec, column, where)
+        refuse_nullable(spec, table, column)
         final = spec.name or spec.column
-        if spec.name is not None and spec.name != spec.column:
-            if spec.name in table.columns:
-                raise ValidationError(
-                    f"column {spec.name!r} already exists in table {table.schema}.{table.name}",
-                    object=f"{table.schema}.{table.name}.{spec.name}",
-                    hint="Choose another `name:`.",
-                )
-            if spec.name.startswith("_ls_"):
-                raise ValidationError(
-                    f"column names starting with _ls_ are reserved for liveshift ({spec.name!r})",
-                    hint="Choose another name.",
-                )
+        refuse_name(spec, table)
         old = Column(**vars(column))
-        new_type = column.type
-        if spec.type is not None:
-            new_type = probe.type_exists(spec.type)
-        type_changes = new_type != column.type
         nullable = column.nullable if spec.nullable is None else spec.nullable
-        if type_changes:
-            swap = (
-                spec.up is not None
-                or spec.down is not None
-                or _rewrites(probe, column.type, new_type)
-                # Even without a rewrite, ALTER COLUMN TYPE checks these again under its
-                # ACCESS EXCLUSIVE lock: the new column carries them over without it.
-                or bool(_checked_again(probe, table, column.physical))
-            )
-            direct_type = not swap
-        elif column.nullable and not nullable and spec.up is not None:
-            # Filling NULLs in place could not be rolled back exactly: fill a new column.
-            swap = fill_nulls = True
-        elif spec.up is not None or spec.down is not None:
-            # Values fixed without a type change (e.g. before a unique or check applies): the new
-            # version sees `up` of every row in a new column; old clients write through `down`.
-            swap = True
-        default = column.default
-        if spec.default is not None:
-            check_expression(spec.default, "default")
-            default = spec.default
-        elif spec.drop_default:
-            default = None
+        new_type, swap, direct_type, fill_nulls = plan_type_change(
+            spec, table, column, probe, nullable
+        )
+        default = new_default(spec, column)
         new = Column(
             name=final,
             type=new_type,
@@ -171,13 +123,14 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             identity=column.identity,
         )
         old_names = {c.name: c.physical for c in before.values()}
-        unique_now = self._unique_constraint(table, column.physical)
+        unique_now = unique_constraint(table, column.physical)
         if spec.sets_comment or swap:
             # The new column carries the comment over; rollback puts the old one back.
             old_comment = probe.column_comment(table, column.physical)
         new_comment = (spec.comment or None) if spec.sets_comment else old_comment
         if swap:
-            carry, up = self._validate_swap(
+            carry, up = validate_up(
+                spec,
                 schema,
                 table,
                 column,
@@ -186,15 +139,16 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                 old_names,
                 unique_now if spec.unique is False else None,
                 fill_nulls=fill_nulls,
+                names=self.names,
             )
         else:
             set_not_null = column.nullable and not nullable
             if set_not_null:
-                self._validate_set_not_null(table, column, probe, old_names)
+                refuse_nulls(spec, table, column, probe)
             if spec.name is not None and spec.name != spec.column:
-                self._refuse_views(table, column, probe)
+                refuse_views(spec, table, column, probe)
             if direct_type:
-                self._refuse_type_dependents(table, column, probe)
+                refuse_type_dependents(spec, table, column, probe)
         # New clients may write NULL: the old column must take it too (with the new one it
         # goes away at complete; without, this is the change itself).
         drop_not_null = not column.nullable and nullable
@@ -210,7 +164,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             )
         if spec.unique is not None and spec.unique is not False:
             add_unique = unique_now is None  # with a new column, it carries the old one
-            self._refuse_unique_name(schema, table, probe, unique_now)
+            refuse_unique_name(spec, schema, table, probe, unique_now)
         elif spec.unique is False and not swap:
             drop_unique = unique_now
         # The new shape, as the next operation and the version views see it.
@@ -226,7 +180,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             target = schema.table(spec.references.table)
             target.column(spec.references.target_column)
         if swap:
-            down = self._validate_down(table, probe, new_names, old, new)
+            down = validate_down(spec, table, probe, new_names, old, new)
         if up is not None:
             triggers = backfill_triggers(
                 table,
@@ -255,184 +209,6 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             triggers=triggers,
         )
 
-    # -- validation helpers -----------------------------------------------------------------
-
-    def _validate_swap(
-        self,
-        schema: Schema,
-        table: Table,
-        column: Column,
-        new: Column,
-        probe: Probe,
-        old_names: dict[str, str],
-        drop_unique: str | None,
-        *,
-        fill_nulls: bool,
-    ) -> tuple[CarryOver, str]:
-        """What the new column carries over, and `up` (over the old shape's names)."""
-        spec = self.spec
-        where = f"{table.schema}.{table.name}.{spec.column}"
-        dependents = [
-            d
-            for d in column_dependents(probe, table, column.physical)
-            if d.kind not in CARRIED_KINDS
-        ]
-        if dependents:
-            raise ValidationError(
-                f"cannot change {table.name}.{spec.column} through a new column (a type change "
-                "that would rewrite the table, or NULLs to fill) while these objects depend on "
-                "it: the new column carries indexes and primary key, unique, check and foreign "
-                "key constraints over, not these",
-                object=where,
-                details=[d.describe() for d in dependents],
-                hint="Drop them in an earlier migration and create them again after this one, "
-                "or use raw_sql.",
-            )
-        carry = CarryOver.plan(
-            probe,
-            schema,
-            table,
-            old=column.physical,
-            new=new.physical,
-            new_type=new.type,
-            names=self.names,
-            operation=self.name,
-            drop_unique=drop_unique,
-        )
-        old_row = {name: table.columns[name].type for name in old_names}
-        up = spec.up
-        if up is not None and fill_nulls:
-            check_expression(up, "up")
-            up = f"coalesce({quote_ident(spec.column)}, {up})"
-        if up is None:
-            up = quote_ident(spec.column)
-            if not _fits(probe, old_row, up, new.type, (table.name, new.name)):
-                raise ValidationError(
-                    f"{column.type} does not convert to {new.type} implicitly: say how old "
-                    f"values become new ones",
-                    object=where,
-                    hint=f'Give `up:`, an SQL expression over the old columns, e.g. `up: "'
-                    f'{spec.column}::{new.type}"`, and `down:` for the way back, e.g. '
-                    f'`down: "{new.name}::{column.type}"`.',
-                )
-        else:
-            check_expression(up, "up")
-            _fits(probe, old_row, up, new.type, (table.name, new.name), raise_for="up")
-        if not fill_nulls:
-            self._refuse_misfits(table, probe, rewrite_columns(up, old_names, what="up"), new)
-        if (
-            not new.nullable
-            and column.nullable
-            and has_rows_where(
-                probe,
-                table,
-                "(" + rewrite_columns(up, old_names, what="up") + ") is null",
-            )
-        ):
-            raise ValidationError(
-                f"{table.name}.{spec.column} becomes NOT NULL but `up` gives NULL for some rows",
-                object=where,
-                hint=f'Make `up` give a value for them, e.g. `up: "coalesce({spec.column}, 0)"`.',
-            )
-        return carry, up
-
-    def _refuse_misfits(self, table: Table, probe: Probe, up: str, new: Column) -> None:
-        """A narrowing change (varchar(20) -> varchar(10), numeric(10,2) -> numeric(8,2), text ->
-        varchar(5)) is refused while existing rows hold values the new type does not take:
-        the backfill would stop at the first one, half done."""
-        spec = self.spec
-        misfits = probe.misfits(
-            table, up, new.type, f"the new value of every row of {table.name}.{spec.column}"
-        )
-        if misfits:
-            rows = "1 row" if misfits == 1 else f"{misfits} rows"
-            example = ""
-            if "char" in new.type:
-                example = f' (e.g. `up: "left({spec.column}, n)"`)'
-            elif "numeric" in new.type:
-                example = f' (e.g. `up: "round({spec.column}, n)"`)'
-            raise ValidationError(
-                f"{rows} of {table.name} hold a value of {spec.column} that does not fit "
-                f"{new.type}" + (" (as `up` computes it)" if spec.up is not None else ""),
-                object=f"{table.schema}.{table.name}.{spec.column}",
-                hint="Change or delete those rows first, or give `up:` that makes every value "
-                f"fit{example}.",
-            )
-
-    def _validate_down(
-        self, table: Table, probe: Probe, new_names: dict[str, str], old: Column, new: Column
-    ) -> str:
-        """`down` (over the new shape's names)."""
-        spec = self.spec
-        where = f"{table.schema}.{table.name}.{spec.column}"
-        row = {name: table.columns[name].type for name in new_names}
-        down = spec.down
-        if down is None:
-            down = quote_ident(new.name)
-            if not _fits(probe, row, down, old.type, (table.name, old.name)):
-                raise ValidationError(
-                    f"{new.type} does not convert back to {old.type} implicitly: say "
-                    "how values new clients write become values old clients read",
-                    object=where,
-                    hint=f'Give `down:`, an SQL expression over the new columns, e.g. `down: "'
-                    f'{new.name}::{old.type}"`.',
-                )
-        else:
-            check_expression(down, "down")
-            _fits(probe, row, down, old.type, (table.name, old.name), raise_for="down")
-        return down
-
-    def _validate_set_not_null(
-        self, table: Table, column: Column, probe: Probe, old_names: dict[str, str]
-    ) -> None:
-        spec = self.spec
-        if has_rows_where(probe, table, f"{quote_ident(column.physical)} is null"):
-            raise ValidationError(
-                f"{table.name}.{spec.column} becomes NOT NULL but some rows hold NULL",
-                object=f"{table.schema}.{table.name}.{spec.column}",
-                hint="Give `up:`, an SQL expression computing the value for those rows (and for "
-                f'NULLs old clients write meanwhile), e.g. `up: "0"` or `up: "coalesce('
-                f'{spec.column}, created_at::text)"`.',
-            )
-
-    def _refuse_views(self, table: Table, column: Column, probe: Probe) -> None:
-        views = [
-            d
-            for d in column_dependents(probe, table, column.physical)
-            if d.kind in ("view", "materialized view")
-        ]
-        if views:
-            raise ValidationError(
-                f"cannot rename {table.name}.{self.spec.column}: views use it",
-                object=f"{table.schema}.{table.name}.{self.spec.column}",
-                details=[d.describe() for d in views],
-                hint="Those views would keep showing the column under its old name. Recreate "
-                "them after the rename (raw_sql), or drop them first.",
-            )
-
-    def _refuse_type_dependents(self, table: Table, column: Column, probe: Probe) -> None:
-        """PostgreSQL refuses ALTER COLUMN TYPE of a column that views, rules, triggers, policies
-        or generated columns use: say so now rather than fail part-way through start (liveshift's
-        own version views are made again around the change)."""
-        blocking = ("view", "materialized view", "trigger", "policy", "generated column")
-        found = [d for d in column_dependents(probe, table, column.physical) if d.kind in blocking]
-        if found:
-            raise ValidationError(
-                f"cannot change the type of {table.name}.{self.spec.column}: PostgreSQL does not "
-                "change the type of a column these objects use",
-                object=f"{table.schema}.{table.name}.{self.spec.column}",
-                details=[d.describe() for d in found],
-                hint="Drop them in an earlier migration (raw_sql with `down:`) and create them "
-                "again after this one.",
-            )
-
-    @staticmethod
-    def _unique_constraint(table: Table, physical: str) -> str | None:
-        for constraint in table.constraints.values():
-            if constraint.kind == "u" and constraint.columns == [physical]:
-                return constraint.name
-        return None
-
     # -- names --------------------------------------------------------------------------------
 
     def _constraint_names(self, checked: AlterColumnChecked) -> ColumnConstraintNames:
@@ -451,23 +227,6 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
 
     def _unique_name(self, checked: AlterColumnChecked) -> str:
         return self._constraint_names(checked).unique(key_name(self.spec.unique))
-
-    def _refuse_unique_name(
-        self, schema: Schema, table: Table, probe: Probe, unique_now: str | None
-    ) -> None:
-        """`unique: {name}` names the constraint this operation adds: free, or already it."""
-        chosen = key_name(self.spec.unique)
-        if chosen is None or chosen == unique_now:
-            return
-        if unique_now is not None:
-            raise ValidationError(
-                f"{table.name}.{self.spec.column} is already unique, under constraint "
-                f"{unique_now!r}, not {chosen!r}",
-                object=f"{schema.name}.{table.name}.{unique_now}",
-                hint=f"Rename it: a rename_constraint `{{table: {table.name}, from: {unique_now}, "
-                f"to: {chosen}}}` (and `unique: true` here, or none).",
-            )
-        refuse_taken_constraint_name(schema, table, probe, chosen, "the unique constraint")
 
     def _trigger(self) -> str:
         return self.names.object("trg", self.spec.table, self.spec.column)
@@ -547,7 +306,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             steps.append(
                 Step(
                     f"set the comment of {table.name}.{checked.new.name}",
-                    sql=_comment_sql(qualified, checked.new.physical, checked.new_comment),
+                    sql=comment_sql(qualified, checked.new.physical, checked.new_comment),
                     lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
                     tables=(qualified,),
                     operation=self.name,
@@ -811,9 +570,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                         f"{checked.old.default}"
                     )
             if self._comment_changes(checked):
-                statements.append(
-                    _comment_sql(qualified, checked.old.physical, checked.old_comment)
-                )
+                statements.append(comment_sql(qualified, checked.old.physical, checked.old_comment))
         if self._has_trigger(checked):
             statements.append(f"drop function if exists {self._function()}()")
         if self._logged_key(checked, table) is not None:
@@ -852,126 +609,8 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                 )
             )
         if checked.drop_not_null:
-            steps.extend(self._restore_not_null(checked, table))
+            steps.extend(restore_not_null_steps(table, checked.old, self._nn(checked), self.name))
         return steps
-
-    def _restore_not_null(self, checked: AlterColumnChecked, table: Table) -> list[Step]:
-        """NOT NULL back without a long ACCESS EXCLUSIVE scan: NOT VALID check, validate, set."""
-        qualified = table.qualified
-        column = quote_ident(checked.old.physical)
-        check = quote_ident(self._nn(checked))
-        return [
-            Step(
-                f"add a NOT VALID not-null check on {table.name}.{checked.old.name}",
-                sql=f"alter table only {qualified} drop constraint if exists {check};\n"
-                f"alter table only {qualified} add constraint {check} check ({column} is not null)"
-                " not valid",
-                lock=LockMode.ACCESS_EXCLUSIVE,
-                tables=(qualified,),
-                operation=self.name,
-            ),
-            Step(
-                f"validate the not-null check on {table.name}.{checked.old.name}",
-                sql=f"alter table only {qualified} validate constraint {check}",
-                lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                tables=(qualified,),
-                scans=True,
-                estimated_rows=table.estimated_rows,
-                operation=self.name,
-                notes=("fails if new clients wrote NULLs: fill them, or complete instead",),
-            ),
-            Step(
-                f"restore NOT NULL on {table.name}.{checked.old.name}",
-                sql=f"alter table only {qualified} alter column {column} set not null;\n"
-                f"alter table only {qualified} drop constraint if exists {check}",
-                lock=LockMode.ACCESS_EXCLUSIVE,
-                tables=(qualified,),
-                operation=self.name,
-            ),
-        ]
 
     def describe(self) -> str:
         return f"{self.name} {self.spec.table}.{self.spec.column}"
-
-
-def _comment_sql(qualified: str, column: str, comment: str | None) -> str:
-    text = "null" if comment is None else quote_literal(comment)
-    return f"comment on column {qualified}.{quote_ident(column)} is {text}"
-
-
-def _fits(
-    probe: Probe,
-    row: dict[str, str],
-    expression: str,
-    type_name: str,
-    target: tuple[str, str],
-    raise_for: str | None = None,
-) -> bool:
-    """Whether `expression`, over a row of the given columns (name -> type), type-checks and
-    assigns to `type_name`, the type of the `target` (table, column) the server's refusal names.
-    The row comes from the model, not the live table: columns an earlier operation of the
-    migration adds or replaces do not exist there yet. With `raise_for`, a refusal raises."""
-    columns = ", ".join(f"null::{t} as {quote_ident(n)}" for n, t in row.items())
-    table, column = target
-    value = quote_ident(f"{table}.{column}")
-    statements = [
-        f"create temp table _ls_probe ({value} {type_name}) on commit drop",
-        f"explain insert into _ls_probe ({value}) select {expression} from "
-        f"(select {columns}) as {quote_ident(table)}",
-    ]
-    if raise_for is not None:
-        probe.ask(statements, f"the `{raise_for}` expression `{expression}`")
-        return True
-    try:
-        probe.ask(statements, "the conversion")
-    except ValidationError:
-        return False
-    return True
-
-
-def _checked_again(probe: Probe, table: Table, physical: str) -> list[str]:
-    """What PostgreSQL's ALTER COLUMN TYPE builds or scans again even when the type change is
-    binary coercible: the column's CHECK constraints (validated again: a scan) and the indexes
-    with an expression or a predicate over it (built again); plain indexes it keeps."""
-    rows = probe.ask(
-        [
-            f"""
-with col as (
-  select attrelid, attnum from pg_attribute
-  where attrelid = {quote_literal(table.qualified)}::regclass and attname = {quote_literal(physical)}
-)
-select c.relname::text from col, pg_index i join pg_class c on c.oid = i.indexrelid
-where i.indrelid = col.attrelid and (i.indexprs is not null or i.indpred is not null)
-  and exists (select from pg_depend d where d.classid = 'pg_class'::regclass
-              and d.objid = i.indexrelid and d.refobjid = col.attrelid
-              and d.refobjsubid = col.attnum)
-union all
-select con.conname::text from col, pg_constraint con
-where con.conrelid = col.attrelid and con.contype = 'c' and con.convalidated
-  and col.attnum = any (con.conkey)
-"""
-        ],
-        f"what depends on {table.name}.{physical}",
-    )
-    return [str(r[0]) for r in rows]
-
-
-def _rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
-    """PostgreSQL's own answer to "does ALTER COLUMN TYPE rewrite the table?", asked of a one-row
-    temporary table: the relfilenode changes when it does."""
-    try:
-        rows = probe.ask(
-            [
-                f"create temp table _ls_probe (value {old_type}) on commit drop",
-                "insert into _ls_probe values (null)",
-                "create temp table _ls_probe_file on commit drop as "
-                "select relfilenode from pg_class where oid = '_ls_probe'::regclass",
-                f"alter table _ls_probe alter column value type {new_type}",
-                "select c.relfilenode <> f.relfilenode from pg_class c, _ls_probe_file f "
-                "where c.oid = '_ls_probe'::regclass",
-            ],
-            f"the type change {old_type} -> {new_type}",
-        )
-    except ValidationError:
-        return True  # no implicit conversion at all: certainly not binary coercible
-    return bool(rows[0][0])
