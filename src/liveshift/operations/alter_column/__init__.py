@@ -81,33 +81,15 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
         spec = self.spec
         table = schema.table(spec.table)
         column = table.column(spec.column)
-        where = f"{table.schema}.{table.name}.{spec.column}"
         before = table.columns.copy()
         up: str | None = None
-        down: str | None = None
         set_not_null = add_unique = False
         drop_unique: str | None = None
         carry: CarryOver | None = None
         old_comment: str | None = None
         triggers = BackfillTriggers()
-        if spec.nullable is False and column.nullable:
-            refuse_taken_not_null_check(
-                schema,
-                table,
-                ColumnConstraintNames(spec.table, spec.name or spec.column).not_null_check(),
-            )
-        if column.physical != column.name:
-            raise ValidationError(
-                f"column {spec.table}.{spec.column} is being changed by an earlier operation of "
-                "this migration",
-                object=where,
-                hint="Give every change of one column in one alter_column (it has `name:` for a "
-                "rename), or change it again in a later migration.",
-            )
-        refuse_default(spec, column, where)
-        refuse_nullable(spec, table, column)
+        self._refuse_unsupported(schema, table, column)
         final = spec.name or spec.column
-        refuse_name(spec, table)
         old = Column(**vars(column))
         nullable = column.nullable if spec.nullable is None else spec.nullable
         new_type, swap, direct_type, fill_nulls = plan_type_change(
@@ -172,15 +154,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             (final if name == spec.column else name): (new if name == spec.column else col)
             for name, col in table.columns.items()
         }
-        new_names = {c.name: c.physical for c in table.columns.values()}
-        if spec.check is not None:
-            condition = rewrite_columns(spec.check.constraint, new_names, what="check")
-            probe.condition_fits(table, condition, {}, f"the check `{spec.check.constraint}`")
-        if spec.references is not None:
-            target = schema.table(spec.references.table)
-            target.column(spec.references.target_column)
-        if swap:
-            down = validate_down(spec, table, probe, new_names, old, new)
+        down = self._validate_new_shape(schema, table, probe, old, new, swap=swap)
         if up is not None:
             triggers = backfill_triggers(
                 table,
@@ -208,6 +182,45 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             new_comment=new_comment,
             triggers=triggers,
         )
+
+    # -- validation helpers ---------------------------------------------------------------
+
+    def _refuse_unsupported(self, schema: Schema, table: Table, column: Column) -> None:
+        """Changes liveshift cannot make to this column, whatever the rest of the operation."""
+        spec = self.spec
+        where = f"{table.schema}.{table.name}.{spec.column}"
+        if spec.nullable is False and column.nullable:
+            refuse_taken_not_null_check(
+                schema,
+                table,
+                ColumnConstraintNames(spec.table, spec.name or spec.column).not_null_check(),
+            )
+        if column.physical != column.name:
+            raise ValidationError(
+                f"column {spec.table}.{spec.column} is being changed by an earlier operation of "
+                "this migration",
+                object=where,
+                hint="Give every change of one column in one alter_column (it has `name:` for a "
+                "rename), or change it again in a later migration.",
+            )
+        refuse_default(spec, column, where)
+        refuse_nullable(spec, table, column)
+        refuse_name(spec, table)
+
+    def _validate_new_shape(
+        self, schema: Schema, table: Table, probe: Probe, old: Column, new: Column, *, swap: bool
+    ) -> str | None:
+        """The check and the foreign key against the new shape (`table` already has it); through
+        a new column, `down` (returned)."""
+        spec = self.spec
+        new_names = {c.name: c.physical for c in table.columns.values()}
+        if spec.check is not None:
+            condition = rewrite_columns(spec.check.constraint, new_names, what="check")
+            probe.condition_fits(table, condition, {}, f"the check `{spec.check.constraint}`")
+        if spec.references is not None:
+            target = schema.table(spec.references.table)
+            target.column(spec.references.target_column)
+        return validate_down(spec, table, probe, new_names, old, new) if swap else None
 
     # -- names --------------------------------------------------------------------------------
 
@@ -549,28 +562,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                 f"{quote_ident(checked.new.physical)}"
             )
         else:
-            for constraint, wanted in (
-                (self._nn(checked), checked.set_not_null),
-                (self._check_name(checked), spec.check is not None),
-                (self._fk_name(checked), spec.references is not None),
-            ):
-                if wanted:
-                    statements.append(
-                        f"alter table only {qualified} drop constraint if exists "
-                        f"{quote_ident(constraint)}"
-                    )
-            if checked.set_default:
-                if checked.old.default is None:
-                    statements.append(
-                        f"alter table only {qualified} alter column {column} drop default"
-                    )
-                else:
-                    statements.append(
-                        f"alter table only {qualified} alter column {column} set default "
-                        f"{checked.old.default}"
-                    )
-            if self._comment_changes(checked):
-                statements.append(comment_sql(qualified, checked.old.physical, checked.old_comment))
+            statements += self._undo_in_place(checked, qualified)
         if self._has_trigger(checked):
             statements.append(f"drop function if exists {self._function()}()")
         if self._logged_key(checked, table) is not None:
@@ -611,6 +603,36 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
         if checked.drop_not_null:
             steps.extend(restore_not_null_steps(table, checked.old, self._nn(checked), self.name))
         return steps
+
+    def _undo_in_place(self, checked: AlterColumnChecked, qualified: str) -> list[str]:
+        """Rollback statements of a change made on the column itself: the constraints start
+        added, the old default and comment back."""
+        spec = self.spec
+        column = quote_ident(checked.old.physical)
+        statements: list[str] = []
+        for constraint, wanted in (
+            (self._nn(checked), checked.set_not_null),
+            (self._check_name(checked), spec.check is not None),
+            (self._fk_name(checked), spec.references is not None),
+        ):
+            if wanted:
+                statements.append(
+                    f"alter table only {qualified} drop constraint if exists "
+                    f"{quote_ident(constraint)}"
+                )
+        if checked.set_default:
+            if checked.old.default is None:
+                statements.append(
+                    f"alter table only {qualified} alter column {column} drop default"
+                )
+            else:
+                statements.append(
+                    f"alter table only {qualified} alter column {column} set default "
+                    f"{checked.old.default}"
+                )
+        if self._comment_changes(checked):
+            statements.append(comment_sql(qualified, checked.old.physical, checked.old_comment))
+        return statements
 
     def describe(self) -> str:
         return f"{self.name} {self.spec.table}.{self.spec.column}"
