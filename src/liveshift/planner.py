@@ -188,7 +188,7 @@ def plan_migration(
         operation = operations.build(name, spec, names)
         before = current.clone()
         try:
-            operation.validate(current, probe)
+            checked = operation.validate(current, probe)
         except ValidationError as exc:
             exc.message = f"operation {index + 1} ({name}): {exc.message}"
             if migration.source and exc.file is None:
@@ -199,15 +199,15 @@ def plan_migration(
         # right after it on the same table: its UPDATE trigger would make each of those
         # backfills lock every row it writes (docs/backfill.md).
         table = getattr(spec, "table", None) if name in HOLDS_FOR_BACKFILLS else None
-        start = operation.start(before, current)
-        after_backfills = operation.start_after_backfills(before, current)
+        start = operation.start(checked, before, current)
+        after_backfills = operation.start_after_backfills(checked, before, current)
         if held and (table != held_table or _reads_held_columns(start, held)):
             plan.start.extend(held)
             held = []
         plan.start.extend(start)
         held.extend(after_backfills)
         held_table = table
-        complete = operation.complete(before, current)
+        complete = operation.complete(checked, before, current)
         # Complete runs every step after which rollback is still exact (the VALIDATEs, which may
         # find a violating row) before anything it cannot take back, such as dropping the old
         # clients' version schema, columns or triggers: a complete that fails on one leaves
@@ -215,9 +215,8 @@ def plan_migration(
         # steps before it.
         lead = next((i for i, step in enumerate(complete) if not step.reversible), len(complete))
         complete_first.extend(complete[:lead])
-        last = getattr(operation, "complete_last", False)
-        (complete_last if last else plan.complete).extend(complete[lead:])
-        rollback = operation.rollback(before, current)
+        (complete_last if operation.complete_last else plan.complete).extend(complete[lead:])
+        rollback = operation.rollback(checked, before, current)
         undo.append((start + after_backfills, rollback))
         plan.rollback[:0] = rollback
     plan.complete.extend(complete_last)

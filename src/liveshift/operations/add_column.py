@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn, key_name
-from liveshift.operations.base import Operation, short_name
+from liveshift.operations.base import CheckedOperation, ColumnConstraintNames, short_name
 from liveshift.operations.objects import (
     refuse_taken_constraint_name,
     refuse_taken_not_null_check,
     refuse_taken_relation_name,
 )
 from liveshift.operations.steps import (
+    ColumnContract,
     backfill_step,
     catch_up_steps,
     column_references_step,
@@ -31,7 +33,22 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class AddColumnOperation(Operation[AddColumn]):
+@dataclass(frozen=True)
+class AddColumnChecked:
+    """What validate found. The column as start makes it: a serial or identity column is NOT
+    NULL with nextval of its sequence as default until complete (an identity then takes the
+    sequence's place)."""
+
+    nullable: bool
+    default: str | None
+    sequence: str | None  # the sequence start creates (serial: PostgreSQL's own name)
+    instant_default: bool  # the catalog holds the default: it fills existing rows at once
+    fill: str | None  # what the triggers and the backfill write, over physical names
+    check_condition: str  # the check over physical column names
+    triggers: BackfillTriggers  # whether the table's own triggers fire for the backfill
+
+
+class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
     """Expand: the column is added under a temporary name (nullable, instant), NOT NULL and CHECKs
     as NOT VALID constraints, a trigger fills it for rows old clients write, a batched backfill fills
     existing rows, a unique index is built concurrently. Contract: constraints are validated, NOT
@@ -39,21 +56,10 @@ class AddColumnOperation(Operation[AddColumn]):
 
     name = "add_column"
 
-    # Facts found in validate() that planning needs.
-    instant_default: bool = False
-    fill: str | None = None
-    # The column as it is made: a serial or identity column is NOT NULL with nextval of its
-    # sequence as default until complete (an identity then takes the sequence's place).
-    nullable: bool = True
-    default: str | None = None
-    sequence: str | None = None  # the sequence start creates (serial: PostgreSQL's own name)
-    check_condition: str = ""  # the check over physical column names
-    triggers = BackfillTriggers()  # whether the table's own triggers fire for the backfill
-
     def _table(self, schema: Schema) -> Table:
         return schema.table(self.spec.table)
 
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> AddColumnChecked:
         spec, column = self.spec, self.spec.column
         table = self._table(schema)
         if column.name in table.columns:
@@ -74,47 +80,47 @@ class AddColumnOperation(Operation[AddColumn]):
             )
         resolved = probe.column_type(column.type)
         type_name = resolved.name
-        self.nullable, self.default, self.sequence = column.nullable, column.default, None
-        if not self.nullable:
+        nullable, default, sequence = column.nullable, column.default, None
+        instant_default, fill, check_condition = False, None, ""
+        triggers = BackfillTriggers()
+        if not nullable:
             refuse_taken_not_null_check(schema, table, self._not_null_name())
         if resolved.serial or column.identity is not None:
-            self._validate_sequence(schema, table, probe, type_name, serial=resolved.serial)
-        if self.default is not None and self.sequence is None:
-            check_expression(self.default, "default")
-            self.instant_default = probe.default_is_instant(type_name, self.default)
+            sequence, default = self._validate_sequence(
+                schema, table, probe, type_name, serial=resolved.serial
+            )
+            nullable = False
+        if default is not None and sequence is None:
+            check_expression(default, "default")
+            instant_default = probe.default_is_instant(type_name, default)
         # `up` and `check` name columns as the new version sees them at this point of the
         # migration; the steps run on the base table, under the columns' physical names.
         physical = {c.name: c.physical for c in table.columns.values()}
         if spec.up is not None:
             check_expression(spec.up, "up")
-            self.fill = rewrite_columns(spec.up, physical, what="up")
+            fill = rewrite_columns(spec.up, physical, what="up")
             probe.expression_fits(
                 table,
-                self.fill,
+                fill,
                 type_name,
                 f"the `up` expression `{spec.up}`",
                 column=f"{table.name}.{column.name}",
             )
         # Existing rows (and rows old clients write) get `up`; without it, a default the server
         # cannot store in the catalog (e.g. volatile) is evaluated per row, as ALTER TABLE would.
-        if self.fill is None and self.default is not None and not self.instant_default:
+        if fill is None and default is not None and not instant_default:
             # Once per row, as ALTER TABLE evaluates it: the triggers and the catch-up keep a
             # value the row has (an old client's UPDATE must not draw a new nextval or uuid).
-            self.fill = f"coalesce({quote_ident(self._temp())}, {self.default})"
-        if self.fill is not None:
-            self.triggers = backfill_triggers(
+            fill = f"coalesce({quote_ident(self._temp())}, {default})"
+        if fill is not None:
+            triggers = backfill_triggers(
                 table,
                 self._temp(),
                 spec.backfill_triggers,
                 probe,
                 what=f"the backfill of {table.name}.{column.name}",
             )
-        if (
-            not self.nullable
-            and self.fill is None
-            and self.default is None
-            and probe.has_rows(table)
-        ):
+        if not nullable and fill is None and default is None and probe.has_rows(table):
             raise ValidationError(
                 f"column {column.name!r} is NOT NULL with no default and no `up`, and table "
                 f"{table.schema}.{table.name} has rows: they would have no value",
@@ -123,12 +129,12 @@ class AddColumnOperation(Operation[AddColumn]):
                 "`default:`, or make the column nullable.",
             )
         if column.check is not None:
-            self.check_condition = rewrite_columns(
+            check_condition = rewrite_columns(
                 column.check.constraint, {**physical, column.name: self._temp()}, what="check"
             )
             probe.condition_fits(
                 table,
-                self.check_condition,
+                check_condition,
                 {self._temp(): type_name},
                 f"the check `{column.check.constraint}`",
                 {self._temp(): column.name},
@@ -139,17 +145,27 @@ class AddColumnOperation(Operation[AddColumn]):
         table.columns[column.name] = Column(
             name=column.name,
             type=type_name,
-            nullable=self.nullable,
-            default=self.default,
+            nullable=nullable,
+            default=default,
             physical=self.names.temp_column(column.name),
+        )
+        return AddColumnChecked(
+            nullable=nullable,
+            default=default,
+            sequence=sequence,
+            instant_default=instant_default,
+            fill=fill,
+            check_condition=check_condition,
+            triggers=triggers,
         )
 
     def _validate_sequence(
         self, schema: Schema, table: Table, probe: Probe, type_name: str, *, serial: bool
-    ) -> None:
+    ) -> tuple[str, str]:
         """A serial or identity column: its values come from a sequence start creates, as the
         default for new rows and through the backfill for existing ones (ADD COLUMN with them
-        would rewrite the table under ACCESS EXCLUSIVE)."""
+        would rewrite the table under ACCESS EXCLUSIVE). Returns the sequence start creates and
+        the column's default until complete (the column is NOT NULL until then)."""
         column = self.spec.column
         where = f"{table.schema}.{table.name}.{column.name}"
         # (The file format already refuses `identity:` with `default:`.)
@@ -175,17 +191,14 @@ class AddColumnOperation(Operation[AddColumn]):
                 f"identity column {table.name}.{column.name}",
             )
             # The identity's own sequence is made at complete; until then a sequence of ours.
-            self.sequence = self.names.object("seq", self.spec.table, column.name)
-            self.nullable = False
             # Drawn through a SECURITY DEFINER function: an identity needs no privilege on its
             # sequence to insert, and the application's role has none on ours.
-            self.default = f"{self._next_function(table)}()"
-            return
-        self.sequence = short_name(self.spec.table, column.name, "seq")
-        refuse_taken_relation_name(schema, probe, self.sequence, f"the sequence of {where}")
-        self.nullable = False
-        sequence = quote_literal(f"{quote_ident(table.schema)}.{quote_ident(self.sequence)}")
-        self.default = f"nextval({sequence}::regclass)"
+            stand_in = self.names.object("seq", self.spec.table, column.name)
+            return stand_in, f"{self._next_function(table)}()"
+        sequence = short_name(self.spec.table, column.name, "seq")
+        refuse_taken_relation_name(schema, probe, sequence, f"the sequence of {where}")
+        qualified = quote_literal(f"{quote_ident(table.schema)}.{quote_ident(sequence)}")
+        return sequence, f"nextval({qualified}::regclass)"
 
     # Names of what start creates.
     def _temp(self) -> str:
@@ -194,25 +207,22 @@ class AddColumnOperation(Operation[AddColumn]):
     def _constraint(self, kind: str) -> str:
         return self.names.object(kind, self.spec.table, self.spec.column.name)
 
-    def _not_null_name(self) -> str:
-        """The NOT VALID check that stands for NOT NULL until complete. New-version clients see
-        its name when they write a NULL, so it speaks of their table and column."""
-        return self._final("not_null_check")
+    def _constraint_names(self) -> ColumnConstraintNames:
+        return ColumnConstraintNames(self.spec.table, self.spec.column.name)
 
-    # Constraints that outlive the migration get PostgreSQL's own naming convention.
+    def _not_null_name(self) -> str:
+        return self._constraint_names().not_null_check()
+
     def _check_name(self) -> str:
         check = self.spec.column.check
-        return check.name if check and check.name else self._final("check")
+        return self._constraint_names().check(check.name if check else None)
 
     def _fk_name(self) -> str:
         ref = self.spec.column.references
-        return ref.name if ref and ref.name else self._final("fkey")
+        return self._constraint_names().foreign_key(ref.name if ref else None)
 
     def _unique_name(self) -> str:
-        return key_name(self.spec.column.unique) or self._final("key")
-
-    def _final(self, suffix: str) -> str:
-        return short_name(self.spec.table, self.spec.column.name, suffix)
+        return self._constraint_names().unique(key_name(self.spec.column.unique))
 
     def _unique_index(self) -> str:
         return self._constraint("uq")
@@ -222,9 +232,9 @@ class AddColumnOperation(Operation[AddColumn]):
         name = self.names.object("next", self.spec.table, self.spec.column.name)
         return f"{quote_ident(table.schema)}.{quote_ident(name)}"
 
-    def _sequence(self, table: Table) -> str:
-        assert self.sequence is not None
-        return f"{quote_ident(table.schema)}.{quote_ident(self.sequence)}"
+    def _sequence(self, checked: AddColumnChecked, table: Table) -> str:
+        assert checked.sequence is not None
+        return f"{quote_ident(table.schema)}.{quote_ident(checked.sequence)}"
 
     def _triggers(self) -> tuple[str, str]:
         """The sync triggers: on INSERT, on UPDATE."""
@@ -240,13 +250,13 @@ class AddColumnOperation(Operation[AddColumn]):
         """The change log that stands in for the UPDATE trigger while the backfill runs."""
         return self.names.change_log(self.spec.table, self.spec.column.name)
 
-    def _logged_key(self, table: Table) -> tuple[str, ...] | None:
+    def _logged_key(self, checked: AddColumnChecked, table: Table) -> tuple[str, ...] | None:
         """The key the change log records (the backfill's); None: no log, because there is no
         backfill, or the table has no key to find a logged row by (the UPDATE trigger then goes
         in with the column)."""
-        return table.backfill_key() if self.fill is not None else None
+        return table.backfill_key() if checked.fill is not None else None
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: AddColumnChecked, before: Schema, after: Schema) -> list[Step]:
         spec, column = self.spec, self.spec.column
         table = self._table(before)
         new_type = after.table(spec.table).columns[column.name].type
@@ -256,22 +266,22 @@ class AddColumnOperation(Operation[AddColumn]):
 
         # A default the catalog can hold fills existing rows at once, unless `up` is to fill
         # them; otherwise the default is set for new rows only (metadata, no rewrite).
-        default_fills_rows = self.default is not None and self.instant_default and not spec.up
+        default_fills_rows = checked.default is not None and checked.instant_default and not spec.up
         clauses = [f"add column {temp} {new_type}"]
         if default_fills_rows:
-            clauses[0] += f" default {self.default}"
-        elif self.default is not None:
-            clauses.append(f"alter column {temp} set default {self.default}")
+            clauses[0] += f" default {checked.default}"
+        elif checked.default is not None:
+            clauses.append(f"alter column {temp} set default {checked.default}")
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
-        key = self._logged_key(table)
+        key = self._logged_key(checked, table)
         if key is None:
-            clauses += self._checks()
+            clauses += self._checks(checked)
         sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
-        if self.sequence is not None:
+        if checked.sequence is not None:
             # A serial's sequence is owned by the column, as PostgreSQL makes it. An identity's
             # stand-in is not: pg_get_serial_sequence must find only the identity's at complete.
-            sequence = self._sequence(table)
+            sequence = self._sequence(checked, table)
             created = f"create sequence {sequence} as {new_type}"
             if column.identity is not None:
                 created += (
@@ -286,7 +296,7 @@ class AddColumnOperation(Operation[AddColumn]):
         if column.comment is not None:
             sql += f";\ncomment on column {qualified}.{temp} is {quote_literal(column.comment)}"
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
-        if self.fill is not None:
+        if checked.fill is not None:
             # The triggers go in with the column, in one transaction: a row an old client writes
             # in between would otherwise get no value.
             description += ", with the triggers that fill it for old-version writes"
@@ -295,7 +305,7 @@ class AddColumnOperation(Operation[AddColumn]):
                     function=self._function(),
                     version_schema=self.names.version_schema,
                     target=self._temp(),
-                    expression=self.fill,
+                    expression=checked.fill,
                     fill_nulls_from_new_version=True,
                 ),
                 insert_trigger(table, self._triggers()[0], self._function()),
@@ -318,11 +328,13 @@ class AddColumnOperation(Operation[AddColumn]):
                 notes=("metadata only: no rewrite, no scan",),
             )
         )
-        if self.fill is not None:
-            steps.append(self._backfill(table, catch_up_follows=key is not None))
+        if checked.fill is not None:
+            steps.append(self._backfill(checked, table, catch_up_follows=key is not None))
         return steps
 
-    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+    def start_after_backfills(
+        self, checked: AddColumnChecked, before: Schema, after: Schema
+    ) -> list[Step]:
         """With a change log: the UPDATE trigger in its place, the catch-up, the log dropped. Then
         the foreign key, whose check every backfilled (or caught-up) row would pay before it (the
         VALIDATE at complete checks them once), and the unique index, which must see caught-up
@@ -331,11 +343,11 @@ class AddColumnOperation(Operation[AddColumn]):
         table = self._table(before)
         qualified = table.qualified
         steps: list[Step] = []
-        if self._logged_key(table) is not None:
+        if self._logged_key(checked, table) is not None:
             steps += catch_up_steps(
                 table,
-                self._backfill(table, catch_up_follows=True),
-                checks=self._checks(),
+                self._backfill(checked, table, catch_up_follows=True),
+                checks=self._checks(checked),
                 update_trigger=update_trigger(
                     table, self._triggers()[1], self._function(), self._temp()
                 ),
@@ -362,11 +374,11 @@ class AddColumnOperation(Operation[AddColumn]):
             )
         return steps
 
-    def _checks(self) -> list[str]:
+    def _checks(self, checked: AddColumnChecked) -> list[str]:
         """ADD CONSTRAINT clauses of the NOT VALID checks: NOT NULL, and the user's check."""
         column, temp = self.spec.column, quote_ident(self._temp())
         checks = []
-        if not self.nullable:
+        if not checked.nullable:
             checks.append(
                 f"add constraint {quote_ident(self._not_null_name())} "
                 f"check ({temp} is not null) not valid"
@@ -374,28 +386,28 @@ class AddColumnOperation(Operation[AddColumn]):
         if column.check is not None:
             checks.append(
                 f"add constraint {quote_ident(self._check_name())} "
-                f"check ({self.check_condition}) not valid"
+                f"check ({checked.check_condition}) not valid"
             )
         return checks
 
-    def _backfill(self, table: Table, *, catch_up_follows: bool) -> Step:
-        assert self.fill is not None
+    def _backfill(self, checked: AddColumnChecked, table: Table, *, catch_up_follows: bool) -> Step:
+        assert checked.fill is not None
         return backfill_step(
             table,
             self._temp(),
-            self.fill,
+            checked.fill,
             description=f"backfill {self.spec.column.name} for existing rows of {table.name}",
             operation=self.name,
             catch_up_follows=catch_up_follows,
-            triggers=self.triggers,
+            triggers=checked.triggers,
         )
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: AddColumnChecked, before: Schema, after: Schema) -> list[Step]:
         column = self.spec.column
         table = self._table(before)
         qualified = table.qualified
         validate: list[tuple[str, tuple[str, ...]]] = []
-        if not self.nullable:
+        if not checked.nullable:
             validate.append((self._not_null_name(), (qualified,)))
         if column.check is not None:
             validate.append((self._check_name(), (qualified,)))
@@ -408,24 +420,24 @@ class AddColumnOperation(Operation[AddColumn]):
                 f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
                 f"unique using index {quote_ident(self._unique_index())}"
             )
-        steps = contract_column_steps(
-            table,
+        contract = ColumnContract(
             column=self._temp(),
             final_name=column.name,
             operation=self.name,
             description=f"make {column.name} final on {table.name}",
             validate=validate,
-            not_null_check=None if self.nullable else self._not_null_name(),
-            triggers=self._triggers() if self.fill is not None else (),
-            function=self._function() if self.fill is not None else None,
+            not_null_check=None if checked.nullable else self._not_null_name(),
+            triggers=self._triggers() if checked.fill is not None else (),
+            function=self._function() if checked.fill is not None else None,
             after_not_null=after_not_null,
-            after_rename=self._make_identity(table),
+            after_rename=self._make_identity(checked, table),
         )
-        if not self.nullable and self.default is None:
+        steps = contract_column_steps(table, contract)
+        if not checked.nullable and checked.default is None:
             return warn_old_inserts_fail(steps, table.name, column.name, "is NOT NULL")
         return steps
 
-    def _make_identity(self, table: Table) -> list[str]:
+    def _make_identity(self, checked: AddColumnChecked, table: Table) -> list[str]:
         """At complete, on the NOT NULL column under its final name: the identity takes the place
         of the stand-in sequence's default, going on from the stand-in's last value."""
         column = self.spec.column
@@ -433,17 +445,18 @@ class AddColumnOperation(Operation[AddColumn]):
             return []
         qualified, name = table.qualified, quote_ident(column.name)
         generation = column.identity.replace("_", " ")
+        sequence = self._sequence(checked, table)
         return [
             f"alter table only {qualified} alter column {name} drop default",
             f"alter table only {qualified} alter column {name} add generated {generation} "
             "as identity",
             f"select setval(pg_get_serial_sequence({quote_literal(qualified)}, "
-            f"{quote_literal(column.name)}), last_value, is_called) from {self._sequence(table)}",
-            f"drop sequence {self._sequence(table)}",
+            f"{quote_literal(column.name)}), last_value, is_called) from {sequence}",
+            f"drop sequence {sequence}",
             f"drop function {self._next_function(table)}()",
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: AddColumnChecked, before: Schema, after: Schema) -> list[Step]:
         table = self._table(before)
         qualified = table.qualified
         steps: list[Step] = []
@@ -457,7 +470,7 @@ class AddColumnOperation(Operation[AddColumn]):
                 )
             )
         statements = []
-        if self.fill is not None:
+        if checked.fill is not None:
             statements += [
                 f"drop trigger if exists {quote_ident(trigger)} on {qualified}"
                 for trigger in self._triggers()
@@ -466,11 +479,11 @@ class AddColumnOperation(Operation[AddColumn]):
         statements.append(
             f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
         )
-        if self.sequence is not None:
-            statements.append(f"drop sequence if exists {self._sequence(table)}")
+        if checked.sequence is not None:
+            statements.append(f"drop sequence if exists {self._sequence(checked, table)}")
         if self.spec.column.identity is not None:
             statements.append(f"drop function if exists {self._next_function(table)}()")
-        if self.fill is not None:
+        if checked.fill is not None:
             statements += [
                 f"drop function if exists {self._function()}()",
                 *self._log().drop(),

@@ -4,12 +4,13 @@ where PostgreSQL has a way (an exclusion constraint has none: it says so, or is 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddConstraint, AlterColumn, Check, KeyName
-from liveshift.operations.alter_column import AlterColumnOperation
-from liveshift.operations.base import Operation, short_name
+from liveshift.operations.alter_column import AlterColumnChecked, AlterColumnOperation
+from liveshift.operations.base import CheckedOperation, short_name
 from liveshift.operations.objects import (
     physical_expression,
     refuse_reserved,
@@ -39,7 +40,24 @@ EXCLUDE_LOCK = (
 )
 
 
-class AddConstraintOperation(Operation[AddConstraint]):
+@dataclass(frozen=True)
+class ConstraintChecked:
+    """Resolved in validate: physical column names, the check over them, the referenced table."""
+
+    columns: list[str]
+    condition: str | None
+    target: tuple[str, list[str]] | None  # (qualified table, physical columns in key order)
+    include: list[str]
+    exclusion: str | None  # EXCLUDE USING ... (...) [WHERE (...)]
+    not_null: list[str]  # a primary key's columns that are nullable now
+
+
+# With `up`/`down`, the change is alter_column's (a new column filled from `up`, carrying the
+# constraint), which this operation runs: validate returns what alter_column found.
+AddConstraintChecked = ConstraintChecked | AlterColumnChecked
+
+
+class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecked]):
     """Expand: a check or foreign key is added NOT VALID (enforced for every new write, of either
     version, with no scan); a unique or primary key constraint's index is built concurrently (a
     primary key's nullable columns get a NOT VALID `IS NOT NULL` check first); an exclusion
@@ -51,18 +69,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
 
     name = "add_constraint"
 
-    # Resolved in validate(): physical column names, the check over them, the referenced table.
-    columns: list[str]
-    condition: str | None
-    target: tuple[str, list[str]] | None  # (qualified table, physical columns in key order)
-    include: list[str]
-    exclusion: str | None  # EXCLUDE USING ... (...) [WHERE (...)]
-    not_null: list[str]  # a primary key's columns that are nullable now
-    # With `up`/`down`: the change is alter_column's (a new column filled from `up`, carrying the
-    # constraint), which this operation runs.
-    fix: AlterColumnOperation | None = None
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> AddConstraintChecked:
         spec = self.spec
         table = schema.table(spec.table)
         refuse_reserved(spec.name, "constraint")
@@ -76,62 +83,62 @@ class AddConstraintOperation(Operation[AddConstraint]):
             # Its index takes the constraint's name, and index names share the relation namespace.
             refuse_taken_relation_name(schema, probe, spec.name, "add_constraint")
         if spec.up is not None or spec.down is not None:
-            self.fix = AlterColumnOperation(self._fixing_column(), self.names)
-            self.fix.validate(schema, probe)
-            return
-        self.columns = [table.column(c).physical for c in spec.columns]
+            return self._fixer().validate(schema, probe)
+        columns = [table.column(c).physical for c in spec.columns]
         if len(set(spec.columns)) != len(spec.columns):
             raise ValidationError(
                 f"add_constraint {spec.name}: a column is listed twice",
                 object=f"{schema.name}.{table.name}.{spec.name}",
             )
-        self.condition = None
-        self.target = None
-        self.include = [quote_ident(table.column(c).physical) for c in spec.include]
-        self.exclusion = None
-        self.not_null = []
+        condition: str | None = None
+        target: tuple[str, list[str]] | None = None
+        include = [quote_ident(table.column(c).physical) for c in spec.include]
+        exclusion: str | None = None
+        not_null: list[str] = []
         if spec.type == "primary_key":
-            self._validate_primary_key(schema, table, probe)
+            not_null = self._validate_primary_key(schema, table, probe, columns)
         if spec.type == "exclude":
-            self._validate_exclusion(table, probe)
+            exclusion = self._validate_exclusion(table, probe, columns)
         if spec.type == "check":
             assert spec.check is not None  # the file format requires it
             check_expression(spec.check, "check")
-            self.condition = physical_expression(table, spec.check, "check")
-            probe.condition_fits(table, self.condition, {}, f"the check `{spec.check}`")
+            condition = physical_expression(table, spec.check, "check")
+            probe.condition_fits(table, condition, {}, f"the check `{spec.check}`")
         if spec.type == "foreign_key":
             ref = spec.references
             assert ref is not None  # the file format requires it, as many as `columns:`
-            target = schema.table(ref.table)
-            referenced = [target.column(c).physical for c in ref.targets]
+            referenced_table = schema.table(ref.table)
+            referenced = [referenced_table.column(c).physical for c in ref.targets]
             if len(set(referenced)) != len(referenced):
                 raise ValidationError(
                     f"add_constraint {spec.name}: a referenced column is listed twice",
                     object=f"{schema.name}.{table.name}.{spec.name}",
                 )
-            refuse_without_unique_key(schema, target, ref.targets, spec.name)
-            self.target = (target.qualified, referenced)
+            refuse_without_unique_key(schema, referenced_table, ref.targets, spec.name)
+            target = (referenced_table.qualified, referenced)
         kind = KINDS[spec.type]
         table.constraints[spec.name] = Constraint(
             spec.name,
             kind,
-            list(self.columns),
-            definition=self.condition or "",
+            list(columns),
+            definition=condition or "",
             referenced_table=spec.references.table if spec.references else None,
         )
         if spec.type in ("unique", "primary_key"):
             primary = spec.type == "primary_key"
-            table.indexes[spec.name] = Index(
-                spec.name, list(self.columns), unique=True, primary=primary
-            )
+            table.indexes[spec.name] = Index(spec.name, list(columns), unique=True, primary=primary)
         if spec.type == "primary_key":
             for column in table.columns.values():
-                if column.physical in self.columns:
+                if column.physical in columns:
                     column.nullable = False
         if spec.type == "exclude":
-            table.indexes[spec.name] = Index(spec.name, list(self.columns))
+            table.indexes[spec.name] = Index(spec.name, list(columns))
+        return ConstraintChecked(columns, condition, target, include, exclusion, not_null)
 
-    def _validate_primary_key(self, schema: Schema, table: Table, probe: Probe) -> None:
+    def _validate_primary_key(
+        self, schema: Schema, table: Table, probe: Probe, columns: list[str]
+    ) -> list[str]:
+        """The key's columns that are nullable now (each gets a NOT VALID not-null check)."""
         spec = self.spec
         where = f"{schema.name}.{table.name}.{spec.name}"
         existing = next((c.name for c in table.constraints.values() if c.kind == "p"), None)
@@ -143,18 +150,18 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 f"the key in two migrations (drop_constraint {existing}, then this one).",
             )
         by_physical = table.columns_by_physical()
-        self.not_null = [c for c in self.columns if by_physical[c].nullable]
-        for c in self.not_null:
+        not_null = [c for c in columns if by_physical[c].nullable]
+        for c in not_null:
             refuse_taken_not_null_check(schema, table, self._not_null_check(c))
-        if not self.not_null or not _in_catalog(probe, table):
-            return
-        condition = " or ".join(f"{quote_ident(c)} is null" for c in self.not_null)
+        if not not_null or not _in_catalog(probe, table):
+            return not_null
+        condition = " or ".join(f"{quote_ident(c)} is null" for c in not_null)
         rows = probe.ask(
             [f"select exists (select from only {table.qualified} where {condition})"],
             f"the columns of primary key {spec.name}",
         )
         if rows[0][0]:
-            named = ", ".join(by_physical[c].name for c in self.not_null)
+            named = ", ".join(by_physical[c].name for c in not_null)
             raise ValidationError(
                 f"primary key {spec.name}: some rows of {table.name} hold NULL in {named}, and "
                 "a primary key's columns are NOT NULL",
@@ -162,14 +169,16 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 hint="Fill them first (an alter_column with `nullable: false` and `up:` in an "
                 "earlier migration, or a raw_sql UPDATE), then add the key.",
             )
+        return not_null
 
-    def _validate_exclusion(self, table: Table, probe: Probe) -> None:
+    def _validate_exclusion(self, table: Table, probe: Probe, columns: list[str]) -> str:
+        """The EXCLUDE USING ... clause; its plain columns are added to `columns`."""
         spec = self.spec
         elements = []
         for element in spec.elements:
             if element.column is not None:
                 physical = table.column(element.column).physical
-                self.columns.append(physical)
+                columns.append(physical)
                 key = quote_ident(physical)
             else:
                 assert element.expression is not None  # the file format requires one of them
@@ -178,17 +187,17 @@ class AddConstraintOperation(Operation[AddConstraint]):
             if element.opclass is not None:
                 key += " " + ".".join(quote_ident(p) for p in element.opclass.split("."))
             elements.append(f"{key} with {element.operator}")
-        self.exclusion = f"exclude using {spec.using} ({', '.join(elements)})"
+        exclusion = f"exclude using {spec.using} ({', '.join(elements)})"
         if spec.where is not None:
             check_expression(spec.where, "where")
-            self.exclusion += f" where ({physical_expression(table, spec.where, 'where')})"
+            exclusion += f" where ({physical_expression(table, spec.where, 'where')})"
         # The server judges operators, operator classes and the method on an empty copy of the
         # model's columns, in a transaction rolled back.
         probe.ask(
             [
                 f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
                 "with no data",
-                f"alter table _ls_probe add {self.exclusion}",
+                f"alter table _ls_probe add {exclusion}",
             ],
             f"exclusion constraint {spec.name}",
         )
@@ -200,6 +209,11 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 hint="Add `build_under_lock: true` to accept that stall (e.g. in a maintenance "
                 "window, or for a small table), or add the constraint when the table is created.",
             )
+        return exclusion
+
+    def _fixer(self) -> AlterColumnOperation:
+        """The alter_column that makes this constraint when it has `up`/`down`."""
+        return AlterColumnOperation(self._fixing_column(), self.names)
 
     def _fixing_column(self) -> AlterColumn:
         """This constraint as alter_column's: the one column, fixed by `up`, carrying it."""
@@ -217,8 +231,12 @@ class AddConstraintOperation(Operation[AddConstraint]):
             backfill_triggers=spec.backfill_triggers,
         )
 
-    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
-        return self._ours(self.fix.start_after_backfills(before, after)) if self.fix else []
+    def start_after_backfills(
+        self, checked: AddConstraintChecked, before: Schema, after: Schema
+    ) -> list[Step]:
+        if isinstance(checked, AlterColumnChecked):
+            return self._ours(self._fixer().start_after_backfills(checked, before, after))
+        return []
 
     def _ours(self, steps: list[Step]) -> list[Step]:
         # The plan and the journal name the operation the file wrote.
@@ -231,17 +249,17 @@ class AddConstraintOperation(Operation[AddConstraint]):
     def _table(self, schema: Schema) -> Table:
         return schema.table(self.spec.table)
 
-    def _tables(self, table: Table) -> tuple[str, ...]:
-        return (table.qualified, self.target[0]) if self.target else (table.qualified,)
+    def _tables(self, checked: ConstraintChecked, table: Table) -> tuple[str, ...]:
+        return (table.qualified, checked.target[0]) if checked.target else (table.qualified,)
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
-        if self.fix is not None:
-            return self._ours(self.fix.start(before, after))
+    def start(self, checked: AddConstraintChecked, before: Schema, after: Schema) -> list[Step]:
+        if isinstance(checked, AlterColumnChecked):
+            return self._ours(self._fixer().start(checked, before, after))
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
-        columns = ", ".join(quote_ident(c) for c in self.columns)
-        include = f" include ({', '.join(self.include)})" if self.include else ""
+        columns = ", ".join(quote_ident(c) for c in checked.columns)
+        include = f" include ({', '.join(checked.include)})" if checked.include else ""
         if spec.type in ("unique", "primary_key"):
             checks = [
                 Step(
@@ -255,7 +273,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                     operation=self.name,
                     notes=("metadata only: no scan",),
                 )
-                for c in self.not_null
+                for c in checked.not_null
             ]
             return [
                 *checks,
@@ -273,7 +291,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 Step(
                     f"add exclusion constraint {spec.name} to {table.name}",
                     sql=f"alter table only {table.qualified} add constraint {name} "
-                    f"{self.exclusion}",
+                    f"{checked.exclusion}",
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     scans=True,
@@ -287,22 +305,22 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 Step(
                     f"add check {spec.name} to {table.name} (not valid: new writes only)",
                     sql=f"alter table only {table.qualified} add constraint {name} "
-                    f"check ({self.condition}) not valid",
+                    f"check ({checked.condition}) not valid",
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     operation=self.name,
                     notes=("metadata only: no scan",),
                 )
             ]
-        assert spec.references is not None and self.target is not None
+        assert spec.references is not None and checked.target is not None
         ref = spec.references
         return [
             foreign_key_not_valid_step(
                 table,
                 spec.name,
-                self.columns,
-                self.target[0],
-                self.target[1],
+                checked.columns,
+                checked.target[0],
+                checked.target[1],
                 on_delete=ref.on_delete,
                 on_update=ref.on_update,
                 description=f"add foreign key {spec.name} to {table.name} (not valid: new writes only)",
@@ -311,9 +329,9 @@ class AddConstraintOperation(Operation[AddConstraint]):
             )
         ]
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
-        if self.fix is not None:
-            return self._ours(self.fix.complete(before, after))
+    def complete(self, checked: AddConstraintChecked, before: Schema, after: Schema) -> list[Step]:
+        if isinstance(checked, AlterColumnChecked):
+            return self._ours(self._fixer().complete(checked, before, after))
         spec = self.spec
         table = self._table(before)
         name = quote_ident(spec.name)
@@ -323,11 +341,11 @@ class AddConstraintOperation(Operation[AddConstraint]):
             kind = "unique" if spec.type == "unique" else "primary key"
             final = [
                 f"alter table only {table.qualified} alter column {quote_ident(c)} set not null"
-                for c in self.not_null
+                for c in checked.not_null
             ] + [
                 f"alter table only {table.qualified} drop constraint "
                 f"{quote_ident(self._not_null_check(c))}"
-                for c in self.not_null
+                for c in checked.not_null
             ]
             final.append(
                 f"alter table only {table.qualified} add constraint {name} {kind} using index {name}"
@@ -339,7 +357,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                     operation=self.name,
                     estimated_rows=table.estimated_rows,
                 )
-                for c in self.not_null
+                for c in checked.not_null
             ]
             return [
                 *validations,
@@ -353,7 +371,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                         "metadata only: the index is already built and valid"
                         + (
                             "; the validated checks spare SET NOT NULL its scan"
-                            if self.not_null
+                            if checked.not_null
                             else ""
                         ),
                     ),
@@ -364,7 +382,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 f"validate constraint {spec.name} on {table.name}",
                 sql=f"alter table only {table.qualified} validate constraint {name}",
                 lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
-                tables=self._tables(table),
+                tables=self._tables(checked, table),
                 scans=True,
                 estimated_rows=table.estimated_rows,
                 operation=self.name,
@@ -373,9 +391,9 @@ class AddConstraintOperation(Operation[AddConstraint]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
-        if self.fix is not None:
-            return self._ours(self.fix.rollback(before, after))
+    def rollback(self, checked: AddConstraintChecked, before: Schema, after: Schema) -> list[Step]:
+        if isinstance(checked, AlterColumnChecked):
+            return self._ours(self._fixer().rollback(checked, before, after))
         spec = self.spec
         table = self._table(before)
         if spec.type in ("unique", "primary_key"):
@@ -395,7 +413,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                         tables=(table.qualified,),
                         operation=self.name,
                     )
-                    for c in self.not_null
+                    for c in checked.not_null
                 ),
             ]
         return [
@@ -404,7 +422,7 @@ class AddConstraintOperation(Operation[AddConstraint]):
                 sql=f"alter table if exists only {table.qualified} "
                 f"drop constraint if exists {quote_ident(spec.name)}",
                 lock=LockMode.ACCESS_EXCLUSIVE,
-                tables=self._tables(table),
+                tables=self._tables(checked, table),
                 operation=self.name,
             )
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from liveshift.migration.models import Strict
 from liveshift.schema import Schema, quote_ident
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 SpecT = TypeVar("SpecT", bound=Strict)
+CheckedT = TypeVar("CheckedT")
 
 MAX_IDENTIFIER = 63
 
@@ -61,37 +62,72 @@ class Names:
         )
 
 
-class Operation(ABC, Generic[SpecT]):
+class CheckedOperation(ABC, Generic[SpecT, CheckedT]):
     """One declared change. validate() checks it against the schema model (and the live database
-    through `probe`) and updates the model to the new version's shape; start/complete/rollback
-    return the steps of each phase, as data, with no I/O."""
+    through `probe`), updates the model to the new version's shape and returns what it found (a
+    frozen value, `CheckedT`); start/complete/rollback take that value and return the steps of
+    each phase, as data, with no I/O. The operation itself keeps nothing from validate: a phase
+    cannot be planned from facts that were never checked."""
 
     name: ClassVar[str]
+    # The complete steps of this operation run after every other complete step of the migration.
+    complete_last: ClassVar[bool] = False
 
     def __init__(self, spec: SpecT, names: Names) -> None:
         self.spec = spec
         self.names = names
 
     @abstractmethod
-    def validate(self, schema: Schema, probe: Probe) -> None:
-        """Raise ValidationError when the operation cannot apply; else update `schema`."""
+    def validate(self, schema: Schema, probe: Probe) -> CheckedT:
+        """Raise ValidationError when the operation cannot apply; else update `schema` and return
+        what the phases need to know."""
 
     @abstractmethod
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: CheckedT, before: Schema, after: Schema) -> list[Step]:
         """Steps of the expand phase: afterwards old and new versions both work."""
 
-    def start_after_backfills(self, before: Schema, after: Schema) -> list[Step]:
+    def start_after_backfills(self, checked: CheckedT, before: Schema, after: Schema) -> list[Step]:
         """Steps of the expand phase that may wait until the backfills of the operations right
         after this one on the same table are done (the planner moves them there)."""
         return []
 
     @abstractmethod
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: CheckedT, before: Schema, after: Schema) -> list[Step]:
         """Steps of the contract phase: only the new version's shape remains."""
 
     @abstractmethod
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: CheckedT, before: Schema, after: Schema) -> list[Step]:
         """Steps that undo start from any point of it (every step idempotent)."""
 
     def describe(self) -> str:
         return self.name
+
+
+# An operation whatever it checks: what the registry builds and the planner holds.
+Operation = CheckedOperation[SpecT, Any]
+
+
+@dataclass(frozen=True)
+class ColumnConstraintNames:
+    """Names of the constraints add_column and alter_column give one column, after PostgreSQL's
+    own convention (<table>_<column>_<suffix>) unless the migration chose one."""
+
+    table: str
+    column: str  # the column's name in the new version
+
+    def _default(self, suffix: str) -> str:
+        return short_name(self.table, self.column, suffix)
+
+    def not_null_check(self) -> str:
+        """The NOT VALID check that stands for NOT NULL until complete: its name is what a client
+        writing a NULL meanwhile reads, so it speaks of the table and column."""
+        return self._default("not_null_check")
+
+    def check(self, chosen: str | None) -> str:
+        return chosen or self._default("check")
+
+    def foreign_key(self, chosen: str | None) -> str:
+        return chosen or self._default("fkey")
+
+    def unique(self, chosen: str | None) -> str:
+        return chosen or self._default("key")

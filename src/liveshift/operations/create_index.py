@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import CreateIndex, IndexKey
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import (
     physical_expression,
     refuse_reserved,
@@ -26,19 +27,24 @@ UNIQUE_METHODS = frozenset({"btree"})
 INCLUDE_METHODS = frozenset({"btree", "gist", "spgist"})
 
 
-class CreateIndexOperation(Operation[CreateIndex]):
+@dataclass(frozen=True)
+class CreateIndexChecked:
+    """The index as validate resolved it, over physical column names."""
+
+    keys: tuple[str, ...]
+    include: tuple[str, ...]
+    where: str | None
+    storage: str  # WITH (...) storage parameters
+
+
+class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
     """Expand: the index is built concurrently (SHARE UPDATE EXCLUSIVE: reads and writes go on);
     both versions use it at once. Contract: nothing. Rollback: DROP INDEX CONCURRENTLY."""
 
     name = "create_index"
 
     # Resolved in validate(): the key list, INCLUDE list and predicate over physical names.
-    keys: list[str]
-    include: list[str]
-    where: str | None
-    storage: str  # WITH (...) storage parameters
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> CreateIndexChecked:
         spec = self.spec
         table = schema.table(spec.table)
         refuse_reserved(spec.name, "index")
@@ -55,29 +61,27 @@ class CreateIndexOperation(Operation[CreateIndex]):
                 object=f"{schema.name}.{spec.name}",
                 hint="INCLUDE works with btree, gist and spgist indexes.",
             )
-        self.keys = []
         physical_columns: list[str] = []
-        for key in spec.columns:
-            self.keys.append(self._key(table, key, probe, physical_columns))
-        self.include = []
-        for column in spec.include:
-            self.include.append(quote_ident(table.column(column).physical))
-        self.where = None
+        keys = tuple(self._key(table, key, probe, physical_columns) for key in spec.columns)
+        include = tuple(quote_ident(table.column(column).physical) for column in spec.include)
+        where = None
         if spec.where is not None:
             check_expression(spec.where, "where")
-            self.where = physical_expression(table, spec.where, "where")
-            probe.condition_fits(table, self.where, {}, f"the index predicate `{spec.where}`")
-        self.storage = ", ".join(
+            where = physical_expression(table, spec.where, "where")
+            probe.condition_fits(table, where, {}, f"the index predicate `{spec.where}`")
+        storage = ", ".join(
             f"{quote_ident(name)} = {_storage_value(value)}" for name, value in spec.with_.items()
         )
-        self._probe_definition(table, probe)
+        checked = CreateIndexChecked(keys, include, where, storage)
+        self._probe_definition(checked, table, probe)
         table.indexes[spec.name] = Index(
             spec.name,
             physical_columns,
             unique=spec.unique,
             partial=spec.where is not None,
-            definition=self._create_sql(table.qualified),
+            definition=self._create_sql(checked, table.qualified),
         )
+        return checked
 
     def _key(self, table: Table, key: str | IndexKey, probe: Probe, physical: list[str]) -> str:
         """One key as CREATE INDEX writes it; plain columns are added to `physical`."""
@@ -114,54 +118,61 @@ class CreateIndexOperation(Operation[CreateIndex]):
         probe.expression_fits(table, expression, None, f"the index key `{key}`")
         return f"({expression})"
 
-    def _probe_definition(self, table: Table, probe: Probe) -> None:
+    def _probe_definition(self, checked: CreateIndexChecked, table: Table, probe: Probe) -> None:
         """The server builds the same index on an empty temporary copy of the table's columns (in
         a transaction rolled back): operator classes, collations, sort options and storage
         parameters are judged by PostgreSQL itself, before anything changes."""
-        if not any(isinstance(k, IndexKey) for k in self.spec.columns) and not self.storage:
+        if not any(isinstance(k, IndexKey) for k in self.spec.columns) and not checked.storage:
             return
         probe.ask(
             [
                 f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
                 "with no data",
-                self._create_sql("_ls_probe", concurrently=False, name=False),
+                self._create_sql(checked, "_ls_probe", concurrently=False, name=False),
             ],
             f"index {self.spec.name}",
         )
 
-    def _create_sql(self, qualified: str, *, concurrently: bool = True, name: bool = True) -> str:
+    def _create_sql(
+        self,
+        checked: CreateIndexChecked,
+        qualified: str,
+        *,
+        concurrently: bool = True,
+        name: bool = True,
+    ) -> str:
         spec = self.spec
         unique = "unique " if spec.unique else ""
         sql = (
             f"create {unique}index {'concurrently ' if concurrently else ''}"
             f"{quote_ident(spec.name) + ' ' if name else ''}on {qualified} "
-            f"using {spec.method} ({', '.join(self.keys)})"
+            f"using {spec.method} ({', '.join(checked.keys)})"
         )
-        if self.include:
-            sql += f" include ({', '.join(self.include)})"
-        if self.storage:
-            sql += f" with ({self.storage})"
-        if self.where is not None:
-            sql += f" where {self.where}"
+        if checked.include:
+            sql += f" include ({', '.join(checked.include)})"
+        if checked.storage:
+            sql += f" with ({checked.storage})"
+        if checked.where is not None:
+            sql += f" where {checked.where}"
         return sql
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: CreateIndexChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         return [
             concurrent_index_step(
                 table,
                 self.spec.name,
-                self._create_sql(table.qualified),
+                self._create_sql(checked, table.qualified),
                 description=f"build index {self.spec.name} on {table.name} concurrently",
                 operation=self.name,
                 notes=("reads and writes continue; waits for transactions older than the build",),
             )
         ]
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: CreateIndexChecked, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: CreateIndexChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         return [
             drop_index_concurrently_step(

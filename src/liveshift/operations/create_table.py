@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import Column as ColumnSpec
 from liveshift.migration.models import CreateTable, key_name
-from liveshift.operations.base import Operation, short_name
+from liveshift.operations.base import CheckedOperation, short_name
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Constraint, Index, Schema, Table, quote_ident, quote_literal
@@ -17,16 +19,21 @@ if TYPE_CHECKING:
     from liveshift.probe import ColumnType, Probe
 
 
-class CreateTableOperation(Operation[CreateTable]):
+@dataclass(frozen=True)
+class CreateTableChecked:
+    """Resolved in validate: the server's types of the columns, and the (table, physical column)
+    each foreign key references."""
+
+    types: Mapping[str, ColumnType]
+    targets: Mapping[str, tuple[str, str]]
+
+
+class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
     """Expand: CREATE TABLE with every column, default and constraint inline: the table is new and
     empty, so nothing needs NOT VALID or CONCURRENTLY. The new version's schema shows it through a
     view; old clients never refer to it. Contract: nothing. Rollback: DROP TABLE."""
 
     name = "create_table"
-
-    # Resolved in validate(): the server's types and the referenced tables' physical names.
-    types: dict[str, ColumnType]
-    targets: dict[str, tuple[str, str]]
 
     def _constraint_name(self, column: str, suffix: str) -> str:
         return short_name(self.spec.table, column, suffix)
@@ -41,12 +48,12 @@ class CreateTableOperation(Operation[CreateTable]):
     def _unique_name(self, column: ColumnSpec) -> str:
         return key_name(column.unique) or self._constraint_name(column.name, "key")
 
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> CreateTableChecked:
         spec = self.spec
         refuse_reserved(spec.table, "table")
         refuse_taken_relation_name(schema, probe, spec.table, "create_table")
-        self.types = {}
-        self.targets = {}
+        types: dict[str, ColumnType] = {}
+        targets: dict[str, tuple[str, str]] = {}
         seen: set[str] = set()
         for column in spec.columns:
             if column.name in seen:
@@ -57,8 +64,8 @@ class CreateTableOperation(Operation[CreateTable]):
                 )
             seen.add(column.name)
             refuse_reserved(column.name, "column")
-            self.types[column.name] = probe.column_type(column.type)
-            if self.types[column.name].serial and (
+            types[column.name] = probe.column_type(column.type)
+            if types[column.name].serial and (
                 column.default is not None or column.identity is not None
             ):
                 raise ValidationError(
@@ -66,7 +73,7 @@ class CreateTableOperation(Operation[CreateTable]):
                     "gives it a sequence and its default: it takes no `default:` or `identity:`",
                     object=f"{schema.name}.{spec.table}.{column.name}",
                     hint=f"Drop `default:`/`identity:`, or make the type "
-                    f"`{self.types[column.name].name}`.",
+                    f"`{types[column.name].name}`.",
                 )
             if column.default is not None:
                 check_expression(column.default, "default")
@@ -84,22 +91,26 @@ class CreateTableOperation(Operation[CreateTable]):
                             "which is not a column of the new table",
                             object=f"{schema.name}.{spec.table}.{column.name}",
                         )
-                    self.targets[column.name] = (
+                    targets[column.name] = (
                         f"{quote_ident(schema.name)}.{quote_ident(spec.table)}",
                         ref.target_column,
                     )
                 else:
                     target_column = target.column(ref.target_column)
-                    self.targets[column.name] = (target.qualified, target_column.physical)
+                    targets[column.name] = (target.qualified, target_column.physical)
         # The server checks types, defaults and checks together on a temporary twin of the table
         # (without foreign keys: their targets may be tables this migration creates).
+        checked = CreateTableChecked(types, targets)
         probe.ask(
-            [f"create temporary table {quote_ident('_ls_probe')} ({self._body(temporary=True)})"],
+            [
+                f"create temporary table {quote_ident('_ls_probe')} "
+                f"({self._body(checked, temporary=True)})"
+            ],
             f"the definition of table {spec.table}",
         )
         table = Table(schema=schema.name, name=spec.table)
         for column in spec.columns:
-            resolved = self.types[column.name]
+            resolved = types[column.name]
             default = column.default
             if resolved.serial:
                 sequence = quote_literal(short_name(spec.table, column.name, "seq"))
@@ -160,13 +171,14 @@ class CreateTableOperation(Operation[CreateTable]):
                     primary=constraint.kind == "p",
                 )
         schema.tables[spec.table] = table
+        return checked
 
-    def _body(self, *, temporary: bool) -> str:
+    def _body(self, checked: CreateTableChecked, *, temporary: bool) -> str:
         """The column and constraint list of CREATE TABLE; a temporary probe twin leaves out the
         foreign keys and the names of constraints (temporary tables share no namespace)."""
         lines: list[str] = []
         for column in self.spec.columns:
-            resolved = self.types[column.name]
+            resolved = checked.types[column.name]
             # A serial column is declared as such: PostgreSQL makes its sequence, owned by the
             # column, its default and NOT NULL, exactly as for the user's own CREATE TABLE.
             parts = [
@@ -197,7 +209,7 @@ class CreateTableOperation(Operation[CreateTable]):
             if column.references is not None and not temporary:
                 ref = column.references
                 fkey = ref.name or self._constraint_name(column.name, "fkey")
-                target, target_column = self.targets[column.name]
+                target, target_column = checked.targets[column.name]
                 lines.append(
                     f"constraint {quote_ident(fkey)} foreign key ({col}) references {target} "
                     f"({quote_ident(target_column)}) on delete {ref.on_delete} "
@@ -219,9 +231,9 @@ class CreateTableOperation(Operation[CreateTable]):
             )
         )
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: CreateTableChecked, before: Schema, after: Schema) -> list[Step]:
         qualified = self._qualified(before)
-        statements = [f"create table {qualified} (\n  {self._body(temporary=False)}\n)"]
+        statements = [f"create table {qualified} (\n  {self._body(checked, temporary=False)}\n)"]
         if self.spec.comment is not None:
             statements.append(f"comment on table {qualified} is {quote_literal(self.spec.comment)}")
         for column in self.spec.columns:
@@ -244,10 +256,10 @@ class CreateTableOperation(Operation[CreateTable]):
             )
         ]
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: CreateTableChecked, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: CreateTableChecked, before: Schema, after: Schema) -> list[Step]:
         qualified = self._qualified(before)
         referenced = self._referenced(before)
         return [

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import DropColumn
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.column_dependencies import column_dependents
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident
@@ -17,17 +18,22 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class DropColumnOperation(Operation[DropColumn]):
+@dataclass(frozen=True)
+class DropColumnChecked:
+    """What validate found: the column's physical name, and what goes away with it."""
+
+    physical: str
+    dependents: tuple[str, ...]
+
+
+class DropColumnOperation(CheckedOperation[DropColumn, DropColumnChecked]):
     """Expand: the version schema's view no longer shows the column; when `down` is given, a
     trigger fills it for rows new clients insert (which they cannot do themselves), so a NOT NULL
     column keeps working for both versions. Contract: ALTER TABLE ... DROP COLUMN (catalog only)."""
 
     name = "drop_column"
 
-    physical: str = ""
-    dependents: tuple[str, ...] = ()
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> DropColumnChecked:
         spec = self.spec
         table = schema.table(spec.table)
         column = table.column(spec.column)
@@ -56,8 +62,6 @@ class DropColumnOperation(Operation[DropColumn]):
                 "migration or an earlier one. The column's own single-column indexes and "
                 "constraints go away with it.",
             )
-        self.dependents = tuple(d.describe() for d in dependents)
-        self.physical = column.physical
         del table.columns[spec.column]
         needs_value = (
             not column.nullable
@@ -89,6 +93,7 @@ class DropColumnOperation(Operation[DropColumn]):
                 f"the `down` expression `{spec.down}`",
                 column=f"{table.name}.{spec.column}",
             )
+        return DropColumnChecked(column.physical, tuple(d.describe() for d in dependents))
 
     def _down(self, after: Table, qualifier: str | None = None) -> str:
         """`down` over physical columns; it names columns as the new version sees them."""
@@ -102,11 +107,11 @@ class DropColumnOperation(Operation[DropColumn]):
     def _function(self) -> str:
         return self.names.function(self.spec.table, self.spec.column)
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: DropColumnChecked, before: Schema, after: Schema) -> list[Step]:
         if self.spec.down is None:
             return []
         table = before.table(self.spec.table)
-        target = f"new.{quote_ident(self.physical)}"
+        target = f"new.{quote_ident(checked.physical)}"
         value = self._down(after.table(self.spec.table), qualifier="new")
         # Inserts get `down`; updates only fill a missing value, so that a new client's update
         # never overwrites what old clients wrote into the column they still use.
@@ -138,7 +143,7 @@ class DropColumnOperation(Operation[DropColumn]):
             )
         ]
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: DropColumnChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         statements = []
         if self.spec.down is not None:
@@ -146,13 +151,13 @@ class DropColumnOperation(Operation[DropColumn]):
                 f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified}"
             )
         statements.append(
-            f"alter table only {table.qualified} drop column if exists {quote_ident(self.physical)}"
+            f"alter table only {table.qualified} drop column if exists {quote_ident(checked.physical)}"
         )
         if self.spec.down is not None:
             statements.append(f"drop function if exists {self._function()}()")
         notes = ["catalog only: the space is reclaimed as rows are rewritten by later updates"]
-        if self.dependents:
-            notes.append("also drops " + ", ".join(self.dependents))
+        if checked.dependents:
+            notes.append("also drops " + ", ".join(checked.dependents))
         return [
             Step(
                 f"drop column {table.name}.{self.spec.column}",
@@ -164,7 +169,7 @@ class DropColumnOperation(Operation[DropColumn]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: DropColumnChecked, before: Schema, after: Schema) -> list[Step]:
         if self.spec.down is None:
             return []
         table = before.table(self.spec.table)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
 from liveshift.migration.models import DropConstraint
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
 
@@ -30,7 +31,15 @@ order by 1
 """
 
 
-class DropConstraintOperation(Operation[DropConstraint]):
+@dataclass(frozen=True)
+class DropConstraintChecked:
+    """What validate found of the constraint: its kind, and the table a foreign key references."""
+
+    kind: str
+    referenced_table: str | None
+
+
+class DropConstraintOperation(CheckedOperation[DropConstraint, DropConstraintChecked]):
     """Expand: nothing. Old clients still expect the constraint, and the new version's view cannot
     hide a constraint of the base table: both versions keep it until complete. Contract: ALTER
     TABLE ... DROP CONSTRAINT, a catalog change (a unique or primary key constraint drops its
@@ -38,10 +47,7 @@ class DropConstraintOperation(Operation[DropConstraint]):
 
     name = "drop_constraint"
 
-    kind: str
-    referenced_table: str | None
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> DropConstraintChecked:
         spec = self.spec
         table = schema.table(spec.table)
         constraint = table.constraints.get(spec.name)
@@ -62,11 +68,10 @@ class DropConstraintOperation(Operation[DropConstraint]):
                     details=dependents,
                     hint="Drop those foreign keys first (drop_constraint on their tables).",
                 )
-        self.kind = constraint.kind
-        self.referenced_table = constraint.referenced_table
         del table.constraints[spec.name]
         if constraint.kind in ("p", "u", "x"):
             table.indexes.pop(spec.name, None)
+        return DropConstraintChecked(constraint.kind, constraint.referenced_table)
 
     def _referencing(self, probe: Probe, table: Table) -> list[str]:
         exists = probe.ask(
@@ -84,17 +89,17 @@ class DropConstraintOperation(Operation[DropConstraint]):
         )
         return [str(r[0]) for r in rows]
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: DropConstraintChecked, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: DropConstraintChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         tables: tuple[str, ...] = (table.qualified,)
-        if self.kind == "f" and self.referenced_table:
-            tables += (self.referenced_table,)
+        if checked.kind == "f" and checked.referenced_table:
+            tables += (checked.referenced_table,)
         return [
             Step(
-                f"drop {KINDS.get(self.kind, 'constraint')} {self.spec.name} from {table.name}",
+                f"drop {KINDS.get(checked.kind, 'constraint')} {self.spec.name} from {table.name}",
                 sql=f"alter table if exists only {table.qualified} "
                 f"drop constraint if exists {quote_ident(self.spec.name)}",
                 lock=LockMode.ACCESS_EXCLUSIVE,
@@ -104,5 +109,5 @@ class DropConstraintOperation(Operation[DropConstraint]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: DropConstraintChecked, before: Schema, after: Schema) -> list[Step]:
         return []

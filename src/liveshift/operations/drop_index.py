@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import DropIndex
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import find_index
 from liveshift.operations.steps import drop_index_concurrently_step
 from liveshift.plan import Step
@@ -16,16 +17,21 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class DropIndexOperation(Operation[DropIndex]):
+@dataclass(frozen=True)
+class DropIndexChecked:
+    """What validate found: the table the index is on."""
+
+    table_name: str
+
+
+class DropIndexOperation(CheckedOperation[DropIndex, DropIndexChecked]):
     """Expand: nothing (old clients may still rely on the index, for speed or uniqueness).
     Contract: DROP INDEX CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on).
     Rollback: nothing."""
 
     name = "drop_index"
 
-    table_name: str
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> DropIndexChecked:
         table, index = find_index(schema, self.spec.name)
         backing = table.constraints.get(index.name)
         if backing is not None and backing.kind in ("p", "u", "x"):
@@ -36,14 +42,14 @@ class DropIndexOperation(Operation[DropIndex]):
                 object=f"{schema.name}.{index.name}",
                 hint="Use drop_constraint to drop the constraint (and its index).",
             )
-        self.table_name = table.name
         del table.indexes[index.name]
+        return DropIndexChecked(table.name)
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: DropIndexChecked, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
-        table = before.table(self.table_name)
+    def complete(self, checked: DropIndexChecked, before: Schema, after: Schema) -> list[Step]:
+        table = before.table(checked.table_name)
         return [
             drop_index_concurrently_step(
                 table,
@@ -54,5 +60,5 @@ class DropIndexOperation(Operation[DropIndex]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: DropIndexChecked, before: Schema, after: Schema) -> list[Step]:
         return []

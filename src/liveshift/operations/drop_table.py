@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import DropTable
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import model_references_to, relation_kind, table_dependents
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema
@@ -15,45 +16,50 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class DropTableOperation(Operation[DropTable]):
+@dataclass(frozen=True)
+class DropTableChecked:
+    """What validate found: what uses the table (kept for the plan's notes)."""
+
+    dependents: tuple[str, ...]
+
+
+class DropTableOperation(CheckedOperation[DropTable, DropTableChecked]):
     """Expand: nothing physical; the table is left out of the new version's schema, so new clients
     no longer see it while old clients keep reading and writing it. Contract: DROP TABLE (with
     CASCADE when the migration asks for it). Rollback: nothing but the version schema."""
 
     name = "drop_table"
 
-    # Found in validate(): what uses the table (kept for the plan's notes).
-    dependents: list[str]
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> DropTableChecked:
         table = schema.table(self.spec.table)
         found = model_references_to(schema, table)
         if (
             relation_kind(probe, table.schema, table.physical) == "table"
         ):  # not made by this migration
             found = table_dependents(probe, table) + found
-        self.dependents = sorted({d.describe() for d in found})
-        if self.dependents and not self.spec.cascade:
+        dependents = sorted({d.describe() for d in found})
+        if dependents and not self.spec.cascade:
             raise ValidationError(
-                f"table {table.schema}.{table.name} is used by {len(self.dependents)} other "
-                f"object{'s' if len(self.dependents) != 1 else ''}",
+                f"table {table.schema}.{table.name} is used by {len(dependents)} other "
+                f"object{'s' if len(dependents) != 1 else ''}",
                 object=f"{table.schema}.{table.name}",
-                details=self.dependents,
+                details=dependents,
                 hint="Drop or change them first (an earlier migration, or raw_sql), or set "
                 "`cascade: true` to drop the views and foreign keys with the table at complete "
                 "(functions that query it are not dropped and will fail).",
             )
         del schema.tables[self.spec.table]
+        return DropTableChecked(tuple(dependents))
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: DropTableChecked, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: DropTableChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         cascade = " cascade" if self.spec.cascade else ""
         notes = ["metadata only: the files are unlinked at commit"]
-        if self.spec.cascade and self.dependents:
-            notes.append("cascade drops: " + "; ".join(self.dependents))
+        if self.spec.cascade and checked.dependents:
+            notes.append("cascade drops: " + "; ".join(checked.dependents))
         return [
             Step(
                 f"drop table {table.name}",
@@ -65,5 +71,5 @@ class DropTableOperation(Operation[DropTable]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: DropTableChecked, before: Schema, after: Schema) -> list[Step]:
         return []

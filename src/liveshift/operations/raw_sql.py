@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pglast
@@ -10,7 +11,7 @@ from pglast import ast
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import RawSql
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, quote_literal
 from liveshift.state import STATE_SCHEMA
@@ -82,7 +83,17 @@ def _parse(sql: str, what: str) -> bool:
     return bool(outside)
 
 
-class RawSqlOperation(Operation[RawSql]):
+@dataclass(frozen=True)
+class RawSqlChecked:
+    """What validate found: whether `up` and `down` must run outside a transaction, and whether a
+    rolled-back start of this migration already ran an `up` with no `down`."""
+
+    up_outside_transaction: bool
+    down_outside_transaction: bool
+    applied_before: bool
+
+
+class RawSqlOperation(CheckedOperation[RawSql, RawSqlChecked]):
     """Expand: `up`, in its own step (one transaction unless it is a single statement that cannot
     run in one, e.g. CREATE INDEX CONCURRENTLY). Contract: nothing, or `up` with `on_complete`.
     Rollback: `down`; without a `down` rollback goes on and says, in the plan and as it runs, that
@@ -93,18 +104,17 @@ class RawSqlOperation(Operation[RawSql]):
 
     name = "raw_sql"
 
-    up_outside_transaction: bool = False
-    down_outside_transaction: bool = False
-    applied_before: bool = False
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
-        self.up_outside_transaction = _parse(self.spec.up, "up")
+    def validate(self, schema: Schema, probe: Probe) -> RawSqlChecked:
+        up_outside_transaction = _parse(self.spec.up, "up")
+        down_outside_transaction = False
         if self.spec.down is not None:
-            self.down_outside_transaction = _parse(self.spec.down, "down")
+            down_outside_transaction = _parse(self.spec.down, "down")
+        applied_before = False
         if self.spec.down is None and not self.spec.on_complete:
-            self.applied_before = _applied_before(
+            applied_before = _applied_before(
                 probe, self.names.schema, self.names.migration, self.spec.up
             )
+        return RawSqlChecked(up_outside_transaction, down_outside_transaction, applied_before)
 
     def _step(self, description: str, sql: str, outside: bool) -> Step:
         return Step(
@@ -123,13 +133,13 @@ class RawSqlOperation(Operation[RawSql]):
             ),
         )
 
-    def _up(self) -> Step:
-        return self._step("run raw SQL (up)", self.spec.up, self.up_outside_transaction)
+    def _up(self, checked: RawSqlChecked) -> Step:
+        return self._step("run raw SQL (up)", self.spec.up, checked.up_outside_transaction)
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: RawSqlChecked, before: Schema, after: Schema) -> list[Step]:
         if self.spec.on_complete:
             return []
-        if self.applied_before:
+        if checked.applied_before:
             return [
                 Step(
                     f"skip raw SQL (up), already applied by a rolled-back start of "
@@ -139,18 +149,18 @@ class RawSqlOperation(Operation[RawSql]):
                     notes=(f"{NO_DOWN}, and an earlier start of this migration ran it", RERUN),
                 )
             ]
-        step = self._up()
+        step = self._up(checked)
         if self.spec.down is None:
             step = dataclasses.replace(step, notes=(*step.notes, NO_DOWN, RERUN))
         return [step]
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: RawSqlChecked, before: Schema, after: Schema) -> list[Step]:
         if not self.spec.on_complete:
             return []
-        step = self._up()
+        step = self._up(checked)
         return [dataclasses.replace(step, description="run raw SQL at complete (up)")]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: RawSqlChecked, before: Schema, after: Schema) -> list[Step]:
         if self.spec.on_complete:
             return []  # nothing ran before complete
         if self.spec.down is None:
@@ -162,7 +172,7 @@ class RawSqlOperation(Operation[RawSql]):
                     notes=(NO_DOWN, RERUN),
                 )
             ]
-        return [self._step("run raw SQL (down)", self.spec.down, self.down_outside_transaction)]
+        return [self._step("run raw SQL (down)", self.spec.down, checked.down_outside_transaction)]
 
 
 def _applied_before(probe: Probe, schema: str, migration: str, up: str) -> bool:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import RenameColumn
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.column_dependencies import column_dependents
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, quote_ident
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class RenameColumnOperation(Operation[RenameColumn]):
+class RenameColumnOperation(CheckedOperation[RenameColumn, None]):
     """Expand: nothing physical; the version schema's view shows the column under its new name,
     so old clients (old name, base table) and new clients (new name, view) write the same
     physical column. Contract: ALTER TABLE ... RENAME COLUMN, a catalog-only change."""
@@ -66,10 +66,10 @@ class RenameColumnOperation(Operation[RenameColumn]):
         }
         column.name = spec.to
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: None, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: None, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
         # Complete steps run in operation order, and each operation's complete gives its columns
         # their final names: by this step the column is called `from` (whatever its physical
@@ -86,7 +86,7 @@ class RenameColumnOperation(Operation[RenameColumn]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: None, before: Schema, after: Schema) -> list[Step]:
         return []  # start changed nothing physical; dropping the version schema undoes the rest
 
     def describe(self) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
 from liveshift.migration.models import RenameConstraint
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
@@ -19,7 +20,14 @@ if TYPE_CHECKING:
 _WITH_INDEX = ("p", "u", "x")
 
 
-class RenameConstraintOperation(Operation[RenameConstraint]):
+@dataclass(frozen=True)
+class RenameConstraintChecked:
+    """What validate found: the constraint's kind (whether an index takes the new name too)."""
+
+    kind: str
+
+
+class RenameConstraintOperation(CheckedOperation[RenameConstraint, RenameConstraintChecked]):
     """Expand: RENAME CONSTRAINT, a catalog change under a brief ACCESS EXCLUSIVE (a unique,
     primary key or exclusion constraint's index takes the new name with it). A constraint has
     one name for both versions: the new name holds from start, as the new version and later
@@ -27,9 +35,7 @@ class RenameConstraintOperation(Operation[RenameConstraint]):
 
     name = "rename_constraint"
 
-    kind: str
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> RenameConstraintChecked:
         spec = self.spec
         table = schema.table(spec.table)
         where = f"{schema.name}.{table.name}.{spec.from_}"
@@ -63,7 +69,6 @@ class RenameConstraintOperation(Operation[RenameConstraint]):
                 object=where,
                 hint=f"Give it the name {spec.to!r} in the operation that makes it instead.",
             )
-        self.kind = constraint.kind
         del table.constraints[spec.from_]
         constraint.name = spec.to
         table.constraints[spec.to] = constraint
@@ -71,8 +76,11 @@ class RenameConstraintOperation(Operation[RenameConstraint]):
         if index is not None and constraint.kind in _WITH_INDEX:
             index.name = spec.to
             table.indexes[spec.to] = index
+        return RenameConstraintChecked(constraint.kind)
 
-    def _rename(self, table: Table, old: str, new: str, description: str) -> Step:
+    def _rename(
+        self, checked: RenameConstraintChecked, table: Table, old: str, new: str, description: str
+    ) -> Step:
         return Step(
             description,
             # IF EXISTS: a replayed rollback finds the table dropped by an earlier undo.
@@ -83,17 +91,18 @@ class RenameConstraintOperation(Operation[RenameConstraint]):
             operation=self.name,
             notes=(
                 "metadata only: no scan"
-                + ("; its index takes the new name too" if self.kind in _WITH_INDEX else ""),
+                + ("; its index takes the new name too" if checked.kind in _WITH_INDEX else ""),
                 "clients that name the constraint (ON CONFLICT ON CONSTRAINT, error handling) "
                 "see the new name from start, whichever version they are",
             ),
         )
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: RenameConstraintChecked, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec
         table = before.table(spec.table)
         return [
             self._rename(
+                checked,
                 table,
                 spec.from_,
                 spec.to,
@@ -101,15 +110,19 @@ class RenameConstraintOperation(Operation[RenameConstraint]):
             )
         ]
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(
+        self, checked: RenameConstraintChecked, before: Schema, after: Schema
+    ) -> list[Step]:
         return []
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(
+        self, checked: RenameConstraintChecked, before: Schema, after: Schema
+    ) -> list[Step]:
         spec = self.spec
         table = before.table(spec.table)
         # Only when start got that far: rollback runs from any point of start.
         step = self._rename(
-            table, spec.to, spec.from_, f"rename constraint {spec.to} of {table.name} back"
+            checked, table, spec.to, spec.from_, f"rename constraint {spec.to} of {table.name} back"
         )
         guarded = (
             "do $liveshift$ begin\n"

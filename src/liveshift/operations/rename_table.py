@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import RenameTable
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, quote_ident
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from liveshift.probe import Probe
 
 
-class RenameTableOperation(Operation[RenameTable]):
+class RenameTableOperation(CheckedOperation[RenameTable, None]):
     """Expand: nothing physical; the version schema's view carries the new name and reads the base
     table under its old name, so old clients (old name) and new clients (new name) share one
     table. Contract: ALTER TABLE ... RENAME, a catalog-only change; it runs after every other
@@ -46,10 +46,10 @@ class RenameTableOperation(Operation[RenameTable]):
         table.name = spec.to
         schema.tables[spec.to] = table
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
+    def start(self, checked: None, before: Schema, after: Schema) -> list[Step]:
         return []
 
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
+    def complete(self, checked: None, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.from_)
         return [
             Step(
@@ -63,5 +63,5 @@ class RenameTableOperation(Operation[RenameTable]):
             )
         ]
 
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def rollback(self, checked: None, before: Schema, after: Schema) -> list[Step]:
         return []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
 from liveshift.migration.models import ReplicaIdentityIndex, SetReplicaIdentity
-from liveshift.operations.base import Operation
+from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
 
@@ -29,7 +30,15 @@ where i.indexrelid = to_regclass({index})
 """
 
 
-class SetReplicaIdentityOperation(Operation[SetReplicaIdentity]):
+@dataclass(frozen=True)
+class SetReplicaIdentityChecked:
+    """The identity clause to set, and the one the table had before (rollback's)."""
+
+    clause: str
+    previous: str
+
+
+class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplicaIdentityChecked]):
     """Expand: ALTER TABLE ... REPLICA IDENTITY, a catalog change under a brief ACCESS EXCLUSIVE
     (no scan: USING INDEX needs a unique, non-partial, valid index on NOT NULL columns, which
     validate checks). It concerns what logical replication sends of changed rows, not either
@@ -38,27 +47,25 @@ class SetReplicaIdentityOperation(Operation[SetReplicaIdentity]):
 
     name = "set_replica_identity"
 
-    clause: str
-    previous: str
-
-    def validate(self, schema: Schema, probe: Probe) -> None:
+    def validate(self, schema: Schema, probe: Probe) -> SetReplicaIdentityChecked:
         spec = self.spec
         table = schema.table(spec.table)
         identity = spec.identity
         if isinstance(identity, ReplicaIdentityIndex):
             self._refuse_unfit_index(schema, table, identity.index, probe)
-            self.clause = f"using index {quote_ident(identity.index)}"
+            clause = f"using index {quote_ident(identity.index)}"
         else:
-            self.clause = identity
+            clause = identity
         rows = probe.ask(
             [_CURRENT.format(table=quote_literal(table.qualified))], "the replica identity"
         )
         if not rows:  # a table this migration creates: rollback drops it
-            self.previous = "default"
+            previous = "default"
         elif rows[0][0] == "i":
-            self.previous = f"using index {quote_ident(rows[0][1])}"
+            previous = f"using index {quote_ident(rows[0][1])}"
         else:
-            self.previous = _CLAUSES[rows[0][0]]
+            previous = _CLAUSES[rows[0][0]]
+        return SetReplicaIdentityChecked(clause, previous)
 
     def _refuse_unfit_index(self, schema: Schema, table: Table, name: str, probe: Probe) -> None:
         where = f"{schema.name}.{table.name}.{name}"
@@ -109,23 +116,31 @@ class SetReplicaIdentityOperation(Operation[SetReplicaIdentity]):
             notes=("metadata only: no scan",),
         )
 
-    def start(self, before: Schema, after: Schema) -> list[Step]:
-        table = before.table(self.spec.table)
-        return [
-            self._set(
-                table, self.clause, f"set the replica identity of {table.name} to {self.clause}"
-            )
-        ]
-
-    def complete(self, before: Schema, after: Schema) -> list[Step]:
-        return []
-
-    def rollback(self, before: Schema, after: Schema) -> list[Step]:
+    def start(
+        self, checked: SetReplicaIdentityChecked, before: Schema, after: Schema
+    ) -> list[Step]:
         table = before.table(self.spec.table)
         return [
             self._set(
                 table,
-                self.previous,
-                f"restore the replica identity of {table.name} ({self.previous})",
+                checked.clause,
+                f"set the replica identity of {table.name} to {checked.clause}",
+            )
+        ]
+
+    def complete(
+        self, checked: SetReplicaIdentityChecked, before: Schema, after: Schema
+    ) -> list[Step]:
+        return []
+
+    def rollback(
+        self, checked: SetReplicaIdentityChecked, before: Schema, after: Schema
+    ) -> list[Step]:
+        table = before.table(self.spec.table)
+        return [
+            self._set(
+                table,
+                checked.previous,
+                f"restore the replica identity of {table.name} ({checked.previous})",
             )
         ]

@@ -205,33 +205,42 @@ def validate_constraint_step(
     )
 
 
-def contract_column_steps(
-    table: Table,
-    *,
-    column: str,
-    final_name: str,
-    operation: str,
-    description: str,
-    validate: Sequence[tuple[str, tuple[str, ...]]] = (),
-    not_null_check: str | None = None,
-    triggers: Sequence[str] = (),
-    function: str | None = None,
-    before_not_null: Sequence[str] = (),
-    after_not_null: Sequence[str] = (),
-    after_rename: Sequence[str] = (),
-    before_final: Sequence[Step] = (),
-    tables: tuple[str, ...] = (),
-    temporary: bool = True,
-) -> list[Step]:
-    """The complete phase of a column made under a temporary name (add_column, alter_column
-    through a new column) or changed in place: validate the NOT VALID constraints (each a
-    non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
-    triggers, `before_not_null`, SET NOT NULL through the validated check (which spares it the
-    scan) and drop the check, `after_not_null`, rename `column` to `final_name`, `after_rename`,
-    drop the trigger function. `validate` lists (constraint on `table`, tables its validation locks);
-    `before_final` are steps to run between the validations and the final transaction.
+@dataclasses.dataclass(frozen=True)
+class ColumnContract:
+    """What the complete phase of one column does: the column made under a temporary name
+    (add_column, alter_column through a new column) or changed in place.
+
+    `validate` lists (constraint on the table, tables its validation locks); `before_final` are
+    steps to run between the validations and the final transaction; `triggers` and `function` are
+    the sync triggers and their function, dropped there. `before_not_null`, `after_not_null` and
+    `after_rename` are statements of the final transaction around SET NOT NULL and the rename.
     `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too.
     `tables`: every table the final transaction locks, in the order to lock them."""
+
+    column: str
+    final_name: str
+    operation: str
+    description: str
+    validate: Sequence[tuple[str, tuple[str, ...]]] = ()
+    not_null_check: str | None = None
+    triggers: Sequence[str] = ()
+    function: str | None = None
+    before_not_null: Sequence[str] = ()
+    after_not_null: Sequence[str] = ()
+    after_rename: Sequence[str] = ()
+    before_final: Sequence[Step] = ()
+    tables: tuple[str, ...] = ()
+    temporary: bool = True
+
+
+def contract_column_steps(table: Table, contract: ColumnContract) -> list[Step]:
+    """The complete phase of a column (`contract`): validate the NOT VALID constraints (each a
+    non-blocking scan), then one short ACCESS EXCLUSIVE transaction, catalog only: drop the sync
+    triggers, `before_not_null`, SET NOT NULL through the validated check (which spares it the
+    scan) and drop the check, `after_not_null`, rename the column to its final name,
+    `after_rename`, drop the trigger function."""
+    c = contract
+    column, final_name, operation, tables = c.column, c.final_name, c.operation, c.tables
     qualified = table.qualified
     steps = [
         validate_constraint_step(
@@ -241,9 +250,9 @@ def contract_column_steps(
             estimated_rows=table.estimated_rows,
             tables=locked,
         )
-        for constraint, locked in validate
+        for constraint, locked in c.validate
     ]
-    steps.extend(before_final)
+    steps.extend(c.before_final)
     final: list[str] = []
     if len(tables) > 1:
         # Every table at once, in the order given (tables whose writers lock this one after
@@ -253,28 +262,30 @@ def contract_column_steps(
         final.append(
             "lock table " + ", ".join(f"only {t}" for t in tables) + " in access exclusive mode"
         )
-    final.extend(f"drop trigger if exists {quote_ident(t)} on {qualified}" for t in triggers)
-    final.extend(before_not_null)
-    if not_null_check is not None:
+    final.extend(f"drop trigger if exists {quote_ident(t)} on {qualified}" for t in c.triggers)
+    final.extend(c.before_not_null)
+    if c.not_null_check is not None:
         final.append(
             f"alter table only {qualified} alter column {quote_ident(column)} set not null"
         )
-        final.append(f"alter table only {qualified} drop constraint {quote_ident(not_null_check)}")
-    final.extend(after_not_null)
+        final.append(
+            f"alter table only {qualified} drop constraint {quote_ident(c.not_null_check)}"
+        )
+    final.extend(c.after_not_null)
     if column != final_name:
         final.append(
             f"alter table only {qualified} rename column {quote_ident(column)} to "
             f"{quote_ident(final_name)}"
         )
-        if temporary:
+        if c.temporary:
             final.append(rename_index_columns_sql(table, column, final_name))
-    final.extend(after_rename)
-    if function is not None:
-        final.append(f"drop function if exists {function}()")
+    final.extend(c.after_rename)
+    if c.function is not None:
+        final.append(f"drop function if exists {c.function}()")
     if final:
         steps.append(
             Step(
-                description,
+                c.description,
                 sql=";\n".join(final),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=tables or (qualified,),
