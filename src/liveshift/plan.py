@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The lock vocabulary is shared with the linter; plans and their many importers name it here.
 from liveshift.locks import LockMode as LockMode
+
+if TYPE_CHECKING:
+    from liveshift.operations.actions import Action
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Step:
 
     description: str
     sql: str = ""
+    # What the step does, as actions the engine renders into `sql` when the plan is compiled
+    # (planner.compile_steps); not stored: a stored plan keeps the rendered text.
+    actions: tuple[Action, ...] = ()
     lock: LockMode | None = None
     tables: tuple[str, ...] = ()  # schema-qualified tables the lock is taken on
     rewrites: bool = False
@@ -143,7 +149,8 @@ class Step:
 
 def step_to_json(step: Step) -> dict[str, Any]:
     """A step as plain data (stored with the migration so complete/rollback replay it exactly)."""
-    data = dataclasses.asdict(step)
+    data = dataclasses.asdict(dataclasses.replace(step, actions=()))
+    del data["actions"]
     data["lock"] = step.lock.value if step.lock else None
     return data
 

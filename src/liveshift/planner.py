@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -9,6 +10,7 @@ from liveshift import operations
 from liveshift.engines.base import Capabilities
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
+from liveshift.operations.actions import Action
 from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.operations.objects import refuse_taken_version_schema
 from liveshift.operations.requirements import HINTS, VERSION_SCHEMA, lacks, required
@@ -16,6 +18,8 @@ from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import referenced_columns
+
+Render = Callable[[Action], str]  # an engine's text for one action
 
 
 @dataclass
@@ -159,10 +163,26 @@ def check_capabilities(migration: Migration, capabilities: Capabilities) -> None
         )
 
 
+def compile_steps(steps: list[Step], render: Render) -> list[Step]:
+    """`steps` with the actions of each rendered into its statement text by the engine."""
+    return [
+        replace(s, sql=";\n".join(render(a) for a in s.actions)) if s.actions else s for s in steps
+    ]
+
+
 def plan_migration(
-    migration: Migration, schema: Schema, probe: Probe, previous_version_schema: str | None
+    migration: Migration,
+    schema: Schema,
+    probe: Probe,
+    previous_version_schema: str | None,
+    render: Render | None = None,
 ) -> MigrationPlan:
-    """Validate every operation in order against the schema model and collect its steps."""
+    """Validate every operation in order against the schema model and collect its steps, their
+    actions rendered by `render` (the engine's; PostgreSQL's by default)."""
+    if render is None:
+        from liveshift.engines.postgres.render import render as postgres
+
+        render = postgres
     names = Names(migration.name, schema.name, chosen_version_schema=migration.version_schema)
     version_schema = names.version_schema
     if migration.version_schema is not None:
@@ -199,15 +219,17 @@ def plan_migration(
         # right after it on the same table: its UPDATE trigger would make each of those
         # backfills lock every row it writes (docs/backfill.md).
         table = getattr(spec, "table", None) if name in HOLDS_FOR_BACKFILLS else None
-        start = operation.start(checked, before, current)
-        after_backfills = operation.start_after_backfills(checked, before, current)
+        start = compile_steps(operation.start(checked, before, current), render)
+        after_backfills = compile_steps(
+            operation.start_after_backfills(checked, before, current), render
+        )
         if held and (table != held_table or _reads_held_columns(start, held)):
             plan.start.extend(held)
             held = []
         plan.start.extend(start)
         held.extend(after_backfills)
         held_table = table
-        complete = operation.complete(checked, before, current)
+        complete = compile_steps(operation.complete(checked, before, current), render)
         # Complete runs every step after which rollback is still exact (the VALIDATEs, which may
         # find a violating row) before anything it cannot take back, such as dropping the old
         # clients' version schema, columns or triggers: a complete that fails on one leaves
@@ -216,7 +238,7 @@ def plan_migration(
         lead = next((i for i, step in enumerate(complete) if not step.reversible), len(complete))
         complete_first.extend(complete[:lead])
         (complete_last if operation.complete_last else plan.complete).extend(complete[lead:])
-        rollback = operation.rollback(checked, before, current)
+        rollback = compile_steps(operation.rollback(checked, before, current), render)
         undo.append((start + after_backfills, rollback))
         plan.rollback[:0] = rollback
     plan.complete.extend(complete_last)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from liveshift.migration.models import References
+from liveshift.operations.actions.constraints import ValidateConstraint
 from liveshift.operations.table_triggers import BackfillTriggers
 from liveshift.plan import WARNING, Backfill, CatchUp, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
@@ -195,7 +196,7 @@ def validate_constraint_step(
     writes go on (a foreign key also takes ROW SHARE on the table it references)."""
     return Step(
         f"validate {constraint}",
-        sql=f"alter table only {qualified} validate constraint {quote_ident(constraint)}",
+        actions=(ValidateConstraint(table=qualified, name=constraint),),
         lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
         tables=tables or (qualified,),
         scans=True,
