@@ -5,6 +5,8 @@ from __future__ import annotations
 from liveshift.engines.base import Capabilities, Connection
 from liveshift.engines.postgres import connection
 from liveshift.engines.postgres.introspect import introspect as _introspect
+from liveshift.engines.postgres.probe import Probe
+from liveshift.engines.postgres.state_sql import STATE_SQL, PostgresStateSql
 from liveshift.schema import Schema
 
 
@@ -18,6 +20,8 @@ class PostgresEngine:
         not_valid_constraints=True,
         updatable_views=True,
     )
+    # liveshift's state in the database (liveshift.engines.state.StateSql).
+    state_sql: PostgresStateSql = STATE_SQL
 
     def connect(
         self, url: str, application_name: str = "liveshift", timeout_s: int = 10
@@ -29,6 +33,9 @@ class PostgresEngine:
 
     def introspect(self, conn: Connection, schema: str) -> Schema:
         return _introspect(conn, schema)
+
+    def probe(self, conn: Connection, lock_timeout_ms: int) -> Probe:
+        return Probe(conn, lock_timeout_ms)
 
 
 POSTGRES = PostgresEngine()
