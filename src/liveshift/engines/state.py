@@ -75,6 +75,8 @@ class MigratingEngine(Engine, Protocol):
     """An engine liveshift can run migrations on: it keeps the state and answers the planner."""
 
     state_sql: StateSql
+    # The logger names of the engine's driver: the CLI silences them (see cli._quiet_libraries).
+    driver_loggers: tuple[str, ...]
 
     def probe(self, conn: Connection, lock_timeout_ms: int) -> Probe:
         """The planner's read-only questions, each bounded by `lock_timeout_ms`."""

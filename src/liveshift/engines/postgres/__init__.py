@@ -22,6 +22,7 @@ class PostgresEngine:
     )
     # liveshift's state in the database (liveshift.engines.state.StateSql).
     state_sql: PostgresStateSql = STATE_SQL
+    driver_loggers: tuple[str, ...] = ("psycopg",)
 
     def connect(
         self, url: str, application_name: str = "liveshift", timeout_s: int = 10
