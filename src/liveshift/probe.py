@@ -8,9 +8,8 @@ from __future__ import annotations
 from liveshift.engines.postgres.probe import (
     ColumnType,
     Probe,
-    _in_user_terms,
     internal_names,
     model_row,
 )
 
-__all__ = ["ColumnType", "Probe", "_in_user_terms", "internal_names", "model_row"]
+__all__ = ["ColumnType", "Probe", "internal_names", "model_row"]
