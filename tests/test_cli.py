@@ -168,3 +168,29 @@ def test_migrate_applies_a_directory_in_order_once(
     assert users.execute("select count(*) from users where a = 1 and b = '1'").fetchone() == (500,)
     again = liveshift("migrate", str(tmp_path), url=pg_url)
     assert "nothing to apply (0 applied, 2 skipped as applied before" in again.stdout
+
+
+@pytest.mark.parametrize("command", ["plan", "start", "status"])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://root@127.0.0.1:3306/test", "MySQL/MariaDB"),
+        ("mariadb://root@127.0.0.1/test", "MySQL/MariaDB"),
+        ("oracle://scott@127.0.0.1/orcl", "unknown database URL scheme 'oracle'"),
+    ],
+)
+def test_a_url_of_an_engine_liveshift_cannot_run_on_exits_2(
+    tmp_path: Path, command: str, url: str, expected: str
+) -> None:
+    """The URL goes through the engine registry: MySQL's and MariaDB's to the MySQL engine, which
+    refuses in one paragraph (nothing listens on those ports: it must not try to connect), an
+    unknown scheme with the schemes there are."""
+    path = tmp_path / "0001_add.yaml"
+    path.write_text(
+        "operations:\n  - add_column: {table: users, column: {name: x, type: text, nullable: true}}\n"
+    )
+    result = liveshift(command, *([str(path)] if command != "status" else []), url=url)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("liveshift: ")
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and "cannot connect" not in result.stderr

@@ -443,14 +443,23 @@ def _closed_pipe() -> int:
 
 
 def _quiet_libraries(debug: bool) -> None:
-    """psycopg logs (at WARNING) the errors it meets closing a pipeline or a COPY on a connection
-    that was lost, pgserver the failures of the pg_ctl it runs; liveshift reports the lost
-    connection or the failed start itself, once, in its own words. Without a handler, Python
-    would print each record to stderr. --debug shows them."""
+    """Database drivers log (at WARNING) the errors they meet closing a pipeline or a COPY on a
+    connection that was lost, pgserver the failures of the pg_ctl it runs; liveshift reports
+    the lost connection or the failed start itself, once, in its own words. Without a handler,
+    Python would print each record to stderr. --debug shows them."""
     import logging
 
+    from liveshift.engines import ENGINES
+    from liveshift.engines.state import MigratingEngine
+
     if not debug:
-        for library in ("psycopg", "pgserver"):
+        drivers = [
+            name
+            for engine in ENGINES.values()
+            if isinstance(engine, MigratingEngine)
+            for name in engine.driver_loggers
+        ]
+        for library in (*dict.fromkeys(drivers), "pgserver"):
             logging.getLogger(library).addHandler(logging.NullHandler())
 
 

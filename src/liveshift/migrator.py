@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 from liveshift import __version__, catchup, wal
 from liveshift.backfill import Backfiller
-from liveshift.connect import connect, resolve_url
+from liveshift.connect import resolve_url
 from liveshift.engines import engine_for
 from liveshift.engines.base import Connection, DriverError
 from liveshift.engines.guard import guard_for
+from liveshift.engines.state import MigratingEngine, migrating
 from liveshift.errors import (
     ConnectionLost,
     DatabaseError,
@@ -32,7 +33,6 @@ from liveshift.executor import Executor, database_error, or_rollback, rollback_o
 from liveshift.migration import Migration
 from liveshift.plan import Backfill, Step, step_from_json, step_to_json
 from liveshift.planner import MigrationPlan, check_capabilities, plan_migration
-from liveshift.probe import Probe
 from liveshift.progress import Reporter
 from liveshift.settings import Settings
 from liveshift.state import MigrationRecord, StateStore, migration_lock
@@ -55,6 +55,8 @@ class Migrator:
         reporter: Reporter | None = None,
     ) -> None:
         self.url = resolve_url(url)
+        # Chosen once: it connects, reads the schema, keeps the state and answers the planner.
+        self.engine = engine_for(self.url)
         self.schema = schema
         self.settings = settings or Settings()
         self.reporter = reporter or Reporter()
@@ -68,16 +70,27 @@ class Migrator:
 
     # -- connections and guards --------------------------------------------------------------
 
+    def _connect(self, timeout_s: int = 10) -> Connection:
+        return self.engine.connect(self.url, self.settings.application_name, timeout_s)
+
+    @property
+    def _migrating(self) -> MigratingEngine:
+        """The engine as one that keeps state and plans (a clear error if it cannot yet)."""
+        return migrating(self.engine)
+
+    def _state(self, conn: Connection) -> StateStore:
+        return StateStore(conn, self._migrating.state_sql)
+
     @contextmanager
     def _session(self, *, lock: bool = True, init: bool = True) -> Iterator[Connection]:
         try:
-            conn = connect(self.url, self.settings.application_name)
+            conn = self._connect()
         except DatabaseError as exc:
             if self._outage:
                 raise ConnectionLost(exc.message, hint=exc.hint) from exc
             raise
         try:
-            state = StateStore(conn)
+            state = self._state(conn)
             if init:
                 state.init()
             if lock:
@@ -102,6 +115,7 @@ class Migrator:
                 grace_s=self.settings.runner_lock_wait_s,
                 say=None if self._outage else self.reporter.message,
                 stopped=self.stop.is_set,
+                state_sql=self._migrating.state_sql,
             )
             lock.__enter__()
         except MigrationBusy as busy:
@@ -201,7 +215,7 @@ class Migrator:
                 )
             try:
                 timeout_s = max(1, min(5, int(remaining)))
-                with connect(self.url, self.settings.application_name, timeout_s) as probe:
+                with self._connect(timeout_s) as probe:
                     probe.execute("select 1")
                 return time.monotonic() - since
             except (DriverError, DatabaseError) as exc:
@@ -215,27 +229,31 @@ class Migrator:
 
     def _plan(self, conn: Connection, migration: Migration, state: StateStore) -> MigrationPlan:
         schema_name = migration.schema or self.schema
-        schema = engine_for(self.url).introspect(conn, schema_name)
+        schema = self.engine.introspect(conn, schema_name)
         previous = state.last_complete(schema_name) if state.exists() else None
-        probe = Probe(conn, self.settings.lock_timeout_ms or 500)
+        probe = self._migrating.probe(conn, self.settings.lock_timeout_ms or 500)
         plan = plan_migration(
-            migration, schema, probe, previous.version_schema if previous else None
+            migration,
+            schema,
+            probe,
+            previous.version_schema if previous else None,
+            render=self._migrating.render,
         )
         wal.annotate(plan, conn)
         return plan
 
     def plan(self, migration: Migration) -> MigrationPlan:
         """Every step of every phase, validated against the live database; changes nothing."""
-        check_capabilities(migration, engine_for(self.url).capabilities)  # before connecting
+        check_capabilities(migration, self.engine.capabilities)  # before connecting
         with self._session(lock=False, init=False) as conn:
-            return self._plan(conn, migration, StateStore(conn))
+            return self._plan(conn, migration, self._state(conn))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, migration: Migration, complete: bool = False) -> MigrationRecord:
         """Expand and backfill; resumes the same migration if an earlier start was interrupted,
         and reconnects by itself after a lost connection (`reconnect_timeout_s`)."""
-        check_capabilities(migration, engine_for(self.url).capabilities)  # before connecting
+        check_capabilities(migration, self.engine.capabilities)  # before connecting
         if migration.schema and migration.schema != self.schema:
             self.schema = migration.schema
         command = "liveshift start FILE" + (" --complete" if complete else "")
@@ -243,7 +261,7 @@ class Migrator:
 
     def _start(self, migration: Migration, complete: bool) -> MigrationRecord:
         with self._session() as conn:
-            state = StateStore(conn)
+            state = self._state(conn)
             record = self._begin_or_resume(conn, state, migration)
             if record.phase == "starting":
                 self.reporter.phase("start", record.name)
@@ -355,7 +373,7 @@ class Migrator:
             throttle=throttle,
             migration_id=record.id,
             stop=self.stop,
-            connect=lambda: connect(self.url, self.settings.application_name),
+            connect=self._connect,
         )
 
         def verify(backfill: Backfill, recompute: bool) -> None:
@@ -394,7 +412,7 @@ class Migrator:
         done = state.done_steps(record.id, phase)
         if phase == "rollback":
             done |= self._never_ran(state, record)
-        engine = engine_for(self.url)
+        engine = self.engine
         executor = Executor(
             conn,
             self.settings,
@@ -445,7 +463,7 @@ class Migrator:
 
     def _complete_active(self) -> MigrationRecord:
         with self._session() as conn:
-            state = StateStore(conn)
+            state = self._state(conn)
             return self._complete(conn, state, self._require_active(state))
 
     def rollback(self) -> MigrationRecord:
@@ -454,7 +472,7 @@ class Migrator:
 
     def _rollback(self) -> MigrationRecord:
         with self._session() as conn:
-            state = StateStore(conn)
+            state = self._state(conn)
             record = self._require_active(state)
             # A complete that stopped before a step rollback cannot take back (e.g. a VALIDATE
             # found a violating row: they all run first) left the migration as start left it, so
@@ -513,7 +531,7 @@ class Migrator:
         for file, migration in zip(files, migrations, strict=True):
             outcome.failed = file.name
             with self._session(lock=False) as conn:
-                state = StateStore(conn)
+                state = self._state(conn)
                 done = state.find(migration.schema or self.schema, migration.name)
             if done is not None and done.phase == "complete":
                 if done.checksum != migration.checksum:
@@ -533,7 +551,7 @@ class Migrator:
     def status(self) -> dict[str, Any]:
         """The active migration, its phase, step and backfill progress, throttling state."""
         with self._session(lock=False, init=False) as conn:
-            state = StateStore(conn)
+            state = self._state(conn)
             if not state.exists():
                 return {"schema": self.schema, "initialized": False, "active": None}
             record = state.active(self.schema)
@@ -585,7 +603,7 @@ class Migrator:
 
     def history(self) -> list[dict[str, Any]]:
         with self._session(lock=False, init=False) as conn:
-            state = StateStore(conn)
+            state = self._state(conn)
             if not state.exists():
                 return []
             rows = []
@@ -609,15 +627,15 @@ class Migrator:
 
     def init(self) -> bool:
         with self._session(lock=False, init=False) as conn:
-            return StateStore(conn).init()
+            return self._state(conn).init()
 
     def pause(self, reason: str | None = None) -> None:
         with self._session(lock=False) as conn:
-            StateStore(conn).set_paused(self.schema, True, reason)
+            self._state(conn).set_paused(self.schema, True, reason)
 
     def resume(self) -> None:
         with self._session(lock=False) as conn:
-            StateStore(conn).set_paused(self.schema, False)
+            self._state(conn).set_paused(self.schema, False)
 
 
 @dataclass

@@ -11,98 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveshift.engines.base import Connection, DriverError, UniqueViolation
+from liveshift.engines.state import STATE_SCHEMA as STATE_SCHEMA  # re-exported: its old home
+from liveshift.engines.state import StateSql
 from liveshift.errors import Interrupted, MigrationBusy, StateError
 from liveshift.settings import format_duration
 
-STATE_SCHEMA = "liveshift"
+# The engine's StateSql creates this version and upgrades every older one to it.
 STATE_VERSION = 3
 
 ACTIVE_PHASES = ("starting", "started", "completing", "rolling_back")
-
-_DDL = f"""
-create schema if not exists {STATE_SCHEMA};
-create table if not exists {STATE_SCHEMA}.state_version (version int not null);
-create table if not exists {STATE_SCHEMA}.migrations (
-    id bigint generated always as identity primary key,
-    schema_name text not null,
-    name text not null,
-    checksum text not null,
-    operations jsonb not null,
-    plan jsonb not null,
-    version_schema text not null,
-    previous_version_schema text,
-    phase text not null check (phase in
-        ('starting', 'started', 'completing', 'complete', 'rolling_back', 'rolled_back')),
-    created_at timestamptz not null default now(),
-    started_at timestamptz,
-    completed_at timestamptz,
-    rolled_back_at timestamptz,
-    source text,
-    liveshift_version text
-);
-create unique index if not exists migrations_one_active on {STATE_SCHEMA}.migrations (schema_name)
-    where phase in ('starting', 'started', 'completing', 'rolling_back');
-create unique index if not exists migrations_name on {STATE_SCHEMA}.migrations (schema_name, name)
-    where phase <> 'rolled_back';
-create table if not exists {STATE_SCHEMA}.steps (
-    migration_id bigint not null references {STATE_SCHEMA}.migrations (id) on delete cascade,
-    phase text not null,
-    position int not null,
-    operation text not null,
-    description text not null,
-    sql text not null,
-    lock_mode text,
-    status text not null check (status in ('done', 'failed')),
-    started_at timestamptz not null,
-    finished_at timestamptz not null default clock_timestamp(),
-    duration_ms double precision not null,
-    lock_retries int not null default 0,
-    rows bigint,
-    error text,
-    lock_held_ms double precision,
-    primary key (migration_id, phase, position)
-);
-create table if not exists {STATE_SCHEMA}.backfills (
-    migration_id bigint not null references {STATE_SCHEMA}.migrations (id) on delete cascade,
-    table_name text not null,
-    column_name text not null,
-    slice int not null default 0,
-    key_columns text[],
-    checkpoint text[],
-    upper_bound text[],
-    rows_done bigint not null default 0,
-    rows_total bigint,
-    batches bigint not null default 0,
-    batch_size int,
-    rows_per_second double precision,
-    throttle text,
-    started_at timestamptz not null default now(),
-    updated_at timestamptz not null default now(),
-    finished_at timestamptz,
-    primary key (migration_id, table_name, column_name, slice)
-);
-create table if not exists {STATE_SCHEMA}.control (
-    schema_name text primary key,
-    paused boolean not null default false,
-    reason text,
-    updated_at timestamptz not null default now()
-);
-"""
-
-# What brings the state of an older liveshift up to STATE_VERSION, by the version it leads to.
-_UPGRADES = {
-    # Version 2: a backfill may run in slices (--workers), one checkpoint row each.
-    2: f"""
-alter table {STATE_SCHEMA}.backfills add column if not exists slice int not null default 0;
-alter table {STATE_SCHEMA}.backfills drop constraint if exists backfills_pkey;
-alter table {STATE_SCHEMA}.backfills
-    add primary key (migration_id, table_name, column_name, slice);
-""",
-    # Version 3: how long each guarded step held its lock (the application queued that long).
-    3: f"""
-alter table {STATE_SCHEMA}.steps add column if not exists lock_held_ms double precision;
-""",
-}
 
 
 @dataclass
@@ -133,17 +50,25 @@ _COLUMNS = (
 )
 
 
-class StateStore:
-    """Reads and writes the `liveshift` schema over an autocommit connection."""
+def default_state_sql() -> StateSql:
+    """The state SQL for callers that do not name their engine: PostgreSQL's, the only engine
+    that keeps state so far (the migrator passes its engine's)."""
+    from liveshift.engines.postgres.state_sql import STATE_SQL
 
-    def __init__(self, conn: Connection) -> None:
+    return STATE_SQL
+
+
+class StateStore:
+    """Reads and writes the `liveshift` schema over an autocommit connection: the logic and the
+    portable SQL here, what differs between engines in `sql` (the engine's StateSql). The
+    statements below use `now()` (the transaction's start time), which every engine has."""
+
+    def __init__(self, conn: Connection, sql: StateSql | None = None) -> None:
         self.conn = conn
+        self.sql = sql or default_state_sql()
 
     def exists(self) -> bool:
-        row = self.conn.execute(
-            "select to_regclass(%s) is not null", (f"{STATE_SCHEMA}.migrations",)
-        ).fetchone()
-        return bool(row and row[0])
+        return self.sql.exists(self.conn)
 
     def init(self) -> bool:
         """Create the state schema if missing, or bring an older one up to date; True when it
@@ -153,14 +78,11 @@ class StateStore:
             return False
         with self.conn.transaction():
             # Two runners initialising at once: the second waits here, then finds it done.
-            self.conn.execute("select pg_advisory_xact_lock(hashtext('liveshift:init'))")
+            self.sql.lock_init(self.conn)
             if self.exists():
                 self._upgrade_locked()
                 return False
-            self.conn.execute(_DDL)
-            self.conn.execute(
-                f"insert into {STATE_SCHEMA}.state_version values (%s)", (STATE_VERSION,)
-            )
+            self.sql.create(self.conn, STATE_VERSION)
         return True
 
     def version(self) -> int:
@@ -181,13 +103,13 @@ class StateStore:
             )
         if version < STATE_VERSION:
             with self.conn.transaction():
-                self.conn.execute("select pg_advisory_xact_lock(hashtext('liveshift:init'))")
+                self.sql.lock_init(self.conn)
                 self._upgrade_locked()
 
     def _upgrade_locked(self) -> None:
         version = self.version()
         for target in range(version + 1, STATE_VERSION + 1):
-            self.conn.execute(_UPGRADES[target])
+            self.sql.upgrade(self.conn, target)
         if version < STATE_VERSION:
             self.conn.execute(
                 f"update {STATE_SCHEMA}.state_version set version = %s", (STATE_VERSION,)
@@ -207,7 +129,8 @@ class StateStore:
         return [MigrationRecord(**row) for row in rows]
 
     def active(self, schema: str) -> MigrationRecord | None:
-        found = self._records("schema_name = %s and phase = any(%s)", (schema, list(ACTIVE_PHASES)))
+        phases = ", ".join(["%s"] * len(ACTIVE_PHASES))
+        found = self._records(f"schema_name = %s and phase in ({phases})", (schema, *ACTIVE_PHASES))
         return found[0] if found else None
 
     def get(self, migration_id: int) -> MigrationRecord:
@@ -242,31 +165,26 @@ class StateStore:
         liveshift_version: str,
     ) -> int:
         try:
-            row = self.conn.execute(
-                f"insert into {STATE_SCHEMA}.migrations (schema_name, name, checksum, operations, "
-                "plan, version_schema, previous_version_schema, phase, started_at, source, "
-                "liveshift_version) values (%s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, 'starting', now(), %s, %s) "
-                "returning id",
-                (
-                    schema,
-                    name,
-                    checksum,
-                    dumps(operations),
-                    dumps(plan),
-                    version_schema,
-                    previous_version_schema,
-                    source,
-                    liveshift_version,
-                ),
-            ).fetchone()
+            return self.sql.insert_migration(
+                self.conn,
+                {
+                    "schema_name": schema,
+                    "name": name,
+                    "checksum": checksum,
+                    "operations": dumps(operations),
+                    "plan": dumps(plan),
+                    "version_schema": version_schema,
+                    "previous_version_schema": previous_version_schema,
+                    "source": source,
+                    "liveshift_version": liveshift_version,
+                },
+            )
         except UniqueViolation:
             raise StateError(
                 f"migration {name!r} is already recorded for schema {schema!r} (or another "
                 "migration is active there)",
                 hint="See `liveshift status` and `liveshift history`.",
             ) from None
-        assert row is not None
-        return int(row[0])
 
     def set_phase(self, migration_id: int, phase: str) -> None:
         stamp = {
@@ -307,21 +225,7 @@ class StateStore:
 
     def backfills(self, migration_id: int) -> list[dict[str, Any]]:
         # One row per column: the slices of a backfill (--workers) added together.
-        return self.conn.fetch_dicts(
-            "select table_name, column_name, count(*) as slices, "
-            "sum(rows_done)::bigint as rows_done, sum(rows_total)::bigint as rows_total, "
-            "sum(batches)::bigint as batches, max(batch_size) as batch_size, "
-            "coalesce(sum(rows_per_second) filter (where finished_at is null), "
-            "max(rows_per_second)) as rows_per_second, "
-            "string_agg(distinct throttle, '; ') as throttle, min(started_at) as started_at, "
-            "max(updated_at) as updated_at, "
-            "case when bool_and(finished_at is not null) then max(finished_at) end "
-            "as finished_at "
-            f"from {STATE_SCHEMA}.backfills where migration_id = %s "
-            "group by table_name, column_name order by min(started_at), table_name, "
-            "column_name",
-            (migration_id,),
-        )
+        return self.sql.backfill_summary(self.conn, migration_id)
 
     def paused(self, schema: str) -> str | None:
         row = self.conn.execute(
@@ -332,12 +236,7 @@ class StateStore:
         return None
 
     def set_paused(self, schema: str, paused: bool, reason: str | None = None) -> None:
-        self.conn.execute(
-            f"insert into {STATE_SCHEMA}.control (schema_name, paused, reason) values (%s, %s, %s) "
-            "on conflict (schema_name) do update set paused = excluded.paused, "
-            "reason = excluded.reason, updated_at = now()",
-            (schema, paused, reason),
-        )
+        self.sql.set_paused(self.conn, schema, paused, reason)
 
     # -- backfill checkpoints (liveshift.backfills) ----------------------------------------------
     # One row per slice of a backfill, keyed by (migration, table, column, slice). The backfill
@@ -457,51 +356,30 @@ def journal_step(
     rows: int | None = None,
     error: str | None = None,
     lock_held_ms: float | None = None,
+    state_sql: StateSql | None = None,
 ) -> None:
-    """Record one step; called inside the step's own transaction so both commit together."""
-    conn.execute(
-        f"insert into {STATE_SCHEMA}.steps (migration_id, phase, position, operation, description, "
-        "sql, lock_mode, status, started_at, duration_ms, lock_retries, rows, error, "
-        "lock_held_ms) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "on conflict (migration_id, phase, position) do update set status = excluded.status, "
-        "started_at = excluded.started_at, finished_at = clock_timestamp(), "
-        "duration_ms = excluded.duration_ms, lock_retries = excluded.lock_retries, "
-        "rows = excluded.rows, error = excluded.error, lock_held_ms = excluded.lock_held_ms",
-        (
-            migration_id,
-            phase,
-            position,
-            operation,
-            description,
-            sql,
-            lock_mode,
-            status,
-            started_at,
-            duration_ms,
-            lock_retries,
-            rows,
-            error,
-            lock_held_ms,
-        ),
+    """Record one step; called inside the step's own transaction so both commit together.
+    `state_sql`: the engine's (None: see default_state_sql)."""
+    (state_sql or default_state_sql()).journal_step(
+        conn,
+        {
+            "migration_id": migration_id,
+            "phase": phase,
+            "position": position,
+            "operation": operation,
+            "description": description,
+            "sql": sql,
+            "lock_mode": lock_mode,
+            "status": status,
+            "started_at": started_at,
+            "duration_ms": duration_ms,
+            "lock_retries": lock_retries,
+            "rows": rows,
+            "error": error,
+            "lock_held_ms": lock_held_ms,
+        },
     )
 
-
-def _lock_key(schema: str) -> tuple[str, str]:
-    return ("liveshift", schema)
-
-
-_HOLDER = """
-select a.pid, coalesce(nullif(a.application_name, ''), 'no application_name'),
-       coalesce(a.client_hostname, host(a.client_addr), 'local socket'),
-       to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'),
-       extract(epoch from now() - a.backend_start)::float8,
-       coalesce(a.state, ''), coalesce(a.query, '')
-from pg_locks l join pg_stat_activity a using (pid)
-where l.locktype = 'advisory' and l.database = (select oid from pg_database
-                                                where datname = current_database())
-  and l.classid = hashtext(%s)::oid
-  and l.objid = hashtext(%s)::oid and l.objsubid = 2 and l.granted
-"""
 
 # The command a runner holding the lock runs, as the active migration's phase tells it.
 _RUNNER_COMMAND = {
@@ -511,23 +389,22 @@ _RUNNER_COMMAND = {
 }
 
 
-def lock_holder(conn: Connection, schema: str) -> str:
+def lock_holder(conn: Connection, schema: str, state_sql: StateSql | None = None) -> str:
     """Who holds the runner lock of `schema`, in words: its session (pid, application_name,
     host, since when, what it runs) and the migration active on the schema."""
-    namespace, key = _lock_key(schema)
-    holder = conn.execute(_HOLDER, (namespace, key)).fetchone()
+    sql = state_sql or default_state_sql()
+    holder = sql.runner_lock_holder(conn, schema)
     if holder is None:
         return "a session that has just ended"
-    pid, app, host, since, age_s, state, query = holder
-    query = " ".join(query.split())
+    query = " ".join(holder.query.split())
     text = (
-        f"pid {pid} ({app}, from {host}, connected since {since}, {format_duration(age_s)} ago; "
-        f"{state or 'state unknown'}"
+        f"pid {holder.session_id} ({holder.application}, from {holder.host}, connected since "
+        f"{holder.since}, {format_duration(holder.age_s)} ago; {holder.state or 'state unknown'}"
         + (f", last statement: {query[:100]}{'...' if len(query) > 100 else ''}" if query else "")
         + ")"
     )
     with contextlib.suppress(DriverError):
-        store = StateStore(conn)
+        store = StateStore(conn, sql)
         active = store.active(schema) if store.exists() else None
         if active is not None:
             command = _RUNNER_COMMAND.get(active.phase)
@@ -535,13 +412,6 @@ def lock_holder(conn: Connection, schema: str) -> str:
                 f": `{command}`)" if command else ")"
             )
     return text
-
-
-def _try_lock(conn: Connection, schema: str) -> bool:
-    row = conn.execute(
-        "select pg_try_advisory_lock(hashtext(%s), hashtext(%s))", _lock_key(schema)
-    ).fetchone()
-    return bool(row and row[0])
 
 
 @contextmanager
@@ -553,8 +423,10 @@ def migration_lock(
     grace_s: float = 0.0,
     say: Callable[[str], None] | None = None,
     stopped: Callable[[], bool] | None = None,
+    state_sql: StateSql | None = None,
 ) -> Iterator[None]:
-    """Hold the session advisory lock that keeps two runners from interleaving on one schema.
+    """Hold the session-level runner lock (the engine's, in `state_sql`) that keeps two runners
+    from interleaving on one schema.
 
     When another session holds it, `say` is told at once who that is; then this waits up to
     `wait_s` (the user's --wait) or at least `grace_s`: a runner killed a moment ago (kill -9, a
@@ -562,8 +434,9 @@ def migration_lock(
     when the lock is still held after that; Interrupted when `stopped()` turns true meanwhile
     (Ctrl-C).
     """
-    if not _try_lock(conn, schema):
-        who = lock_holder(conn, schema)
+    sql = state_sql or default_state_sql()
+    if not sql.try_runner_lock(conn, schema):
+        who = lock_holder(conn, schema, sql)
         limit = max(wait_s, grace_s)
         if say is not None and limit > 0:
             why = (
@@ -577,12 +450,12 @@ def migration_lock(
             )
         deadline = time.monotonic() + limit
         next_note = time.monotonic() + 30.0
-        while not _try_lock(conn, schema):
+        while not sql.try_runner_lock(conn, schema):
             now = time.monotonic()
             if now >= deadline:
                 raise MigrationBusy(
                     f"another liveshift runner holds the runner lock of schema {schema!r}: "
-                    f"{lock_holder(conn, schema)}",
+                    f"{lock_holder(conn, schema, sql)}",
                     hint="Let it finish (`liveshift status` shows its progress) and run this "
                     "again, or run this with --wait DURATION to wait for it; or stop that runner "
                     "(Ctrl-C or kill: what it did is journaled, and its command run again "
@@ -605,9 +478,7 @@ def migration_lock(
         if not conn.closed and not conn.broken:
             # If the session is going away, its locks go with it.
             with contextlib.suppress(DriverError):
-                conn.execute(
-                    "select pg_advisory_unlock(hashtext(%s), hashtext(%s))", _lock_key(schema)
-                )
+                sql.release_runner_lock(conn, schema)
 
 
 def dumps(value: Any) -> str:

@@ -10,10 +10,13 @@ from liveshift.engines.postgres import connection
 from liveshift.engines.postgres.backfill_sql import PgBackfillSql
 from liveshift.engines.postgres.introspect import introspect as _introspect
 from liveshift.engines.postgres.monitor import PgMonitor
+from liveshift.engines.postgres.probe import Probe
+from liveshift.engines.postgres.state_sql import STATE_SQL, PostgresStateSql
 from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.engines.postgres.guard import PgGuard
+    from liveshift.operations.actions import Action
     from liveshift.settings import Settings
 
 
@@ -33,6 +36,9 @@ class PostgresEngine:
         identity_columns=True,
         replica_identity=True,
     )
+    # liveshift's state in the database (liveshift.engines.state.StateSql).
+    state_sql: PostgresStateSql = STATE_SQL
+    driver_loggers: tuple[str, ...] = ("psycopg",)
 
     def connect(
         self, url: str, application_name: str = "liveshift", timeout_s: int = 10
@@ -59,6 +65,15 @@ class PostgresEngine:
     def monitor(self) -> Monitor:
         """Replica lag, load and WAL position, for the backfill's throttle."""
         return PgMonitor()
+
+    def probe(self, conn: Connection, lock_timeout_ms: int) -> Probe:
+        return Probe(conn, lock_timeout_ms)
+
+    def render(self, action: Action) -> str:
+        # Imported here: the renderers import the operations' action types.
+        from liveshift.engines.postgres.render import render
+
+        return render(action)
 
 
 POSTGRES = PostgresEngine()
