@@ -20,7 +20,11 @@ from liveshift.engines.mysql.state_sql import (
     decode_json,
     lock_name,
 )
+from liveshift.engines.state import StateSql
 from liveshift.state import STATE_VERSION
+
+# mypy checks MySQLStateSql against the protocol StateStore takes.
+_PROTOCOL_CHECK: StateSql = MySQLStateSql()
 
 
 @pytest.fixture
@@ -233,11 +237,25 @@ def test_backfill_summary_adds_slices(
             "rows_total": 1,
         },
     )
+    batch = {
+        "migration_id": mid,
+        "table_name": "t",
+        "column_name": "c",
+        "slice": 0,
+        "checkpoint": ["250"],
+        "rows": 250,
+        "batch_size": 100,
+        "rows_per_second": 900.0,
+        "throttle": None,
+    }
+    with mconn.transaction():
+        cursor = created.checkpoint_backfill(mconn, batch, "select 7 as load_sample")
+        assert cursor.fetchall() == [(7,)]
+    # A one-element list must land as a JSON array (PyMySQL would write ('500'): the number 500).
+    created.checkpoint_backfill(mconn, {**batch, "checkpoint": ["500"]}, None)
     mconn.execute(
-        f"update `{created.db}`.backfills set checkpoint = %s, rows_done = 500, batches = 5, "
-        "batch_size = 100, rows_per_second = 1000, finished_at = utc_timestamp(6) "
-        "where slice = 0",
-        (created.encode_array(["500"]),),
+        f"update `{created.db}`.backfills set batches = 5, rows_per_second = 1000, "
+        "finished_at = utc_timestamp(6) where slice = 0"
     )
     mconn.execute(
         f"update `{created.db}`.backfills set rows_done = 200, batches = 2, batch_size = 150, "

@@ -306,6 +306,25 @@ class MySQLStateSql:
             params,
         )
 
+    def checkpoint_backfill(
+        self, conn: Connection, values: Mapping[str, Any], sample_sql: str | None
+    ) -> Any:
+        """StateStore.checkpoint_backfill here: UPDATE has no FROM (subquery) nor RETURNING, so
+        the sample is a second statement; run inside the batch's transaction, it still reads
+        while the batch holds its row locks. The cursor holds the sample's row (or nothing)."""
+        params = dict(values)
+        params["checkpoint"] = self.encode_array(params["checkpoint"])
+        cursor = conn.execute(
+            f"update `{self.db}`.backfills set checkpoint = %(checkpoint)s, "
+            "rows_done = rows_done + %(rows)s, batches = batches + 1, "
+            "batch_size = %(batch_size)s, rows_per_second = %(rows_per_second)s, "
+            "throttle = %(throttle)s, updated_at = utc_timestamp(6) "
+            "where migration_id = %(migration_id)s and table_name = %(table_name)s "
+            "and column_name = %(column_name)s and slice = %(slice)s",
+            params,
+        )
+        return conn.execute(sample_sql) if sample_sql else cursor
+
     # -- the runner lock -----------------------------------------------------------------------
 
     def try_runner_lock(self, conn: Connection, schema: str) -> bool:
