@@ -279,6 +279,7 @@ def test_backfill_summary_adds_slices(
         {"key_columns": ["id"], "checkpoint": None, "upper_bound": None},
     ]
     assert decode_json(b'["a"]') == ["a"]
+    assert created.decode_json('["1", "2"]') == ["1", "2"] and created.decode_json(None) is None
     mconn.execute(f"update `{created.db}`.backfills set finished_at = utc_timestamp(6)")
     [summary] = created.backfill_summary(mconn, mid)
     assert summary["finished_at"] is not None

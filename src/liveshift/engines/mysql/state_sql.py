@@ -287,6 +287,10 @@ class MySQLStateSql:
             for key, value in row.items()
         }
 
+    def decode_json(self, value: Any) -> Any:
+        """One JSON value read back (StateStore.backfill_slices: checkpoint, upper_bound)."""
+        return decode_json(value)
+
     def encode_array(self, value: list[str] | None) -> str | None:
         """A text[] value of PostgreSQL (key columns, checkpoints) for a JSON column."""
         return None if value is None else json.dumps(value)
