@@ -5,7 +5,7 @@ server's side is in test_blocking.py, test_dead_ends.py and operations/test_step
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -71,11 +71,18 @@ class FakeConnection:
 
     def execute(self, query: Query, params: Params = None) -> FakeCursor:
         text = query.decode() if isinstance(query, bytes) else query
-        if "liveshift.steps" in text and isinstance(params, tuple):
-            # journal_step's columns: (migration_id, phase, position, operation, description,
-            # sql, lock_mode, status, started_at, duration_ms, lock_retries, rows, error, ...)
-            _, phase, position, *_, status, _, _, retries, _, error, _ = params
-            self.events.append(("journal", phase, position, status, retries, error))
+        if "liveshift.steps" in text and isinstance(params, Mapping):
+            # The journal row (engines/postgres/state_sql.py journal_step's named parameters).
+            self.events.append(
+                (
+                    "journal",
+                    params["phase"],
+                    params["position"],
+                    params["status"],
+                    params["lock_retries"],
+                    params["error"],
+                )
+            )
         return FakeCursor()
 
     @contextmanager

@@ -75,7 +75,10 @@ class StateSql(Protocol):
 class MigratingEngine(Engine, Protocol):
     """An engine liveshift can run migrations on: it keeps the state and answers the planner."""
 
-    state_sql: StateSql
+    @property
+    def state_sql(self) -> StateSql:
+        """The engine's statements for liveshift's own state."""
+
     # The logger names of the engine's driver: the CLI silences them (see cli._quiet_libraries).
     driver_loggers: tuple[str, ...]
 

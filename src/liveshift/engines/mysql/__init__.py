@@ -4,11 +4,20 @@ do not yet, so its URLs are planned as far as capabilities decide, then refused.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from liveshift.engines.base import Capabilities, Connection
 from liveshift.errors import ConfigError
 from liveshift.schema import Schema
 
-NOT_BUILT = "the MySQL/MariaDB engine is not built yet: liveshift cannot run migrations on MySQL yet"
+if TYPE_CHECKING:
+    from liveshift.engines.guard import Guard
+    from liveshift.engines.state import StateSql
+    from liveshift.settings import Settings
+
+NOT_BUILT = (
+    "the MySQL/MariaDB engine is not built yet: liveshift cannot run migrations on MySQL yet"
+)
 
 
 class MySQLEngine:
@@ -42,6 +51,21 @@ class MySQLEngine:
             "without connecting; running it needs the engine itself (issue 17). "
             "PostgreSQL is supported today (postgresql://...).",
         )
+
+    @property
+    def state_sql(self) -> StateSql:
+        """liveshift's state in the `liveshift` database (imported when first asked for)."""
+        from liveshift.engines.mysql.state_sql import STATE_SQL
+
+        return STATE_SQL
+
+    driver_loggers: tuple[str, ...] = ("pymysql",)
+
+    def guard(self, conn: Connection, settings: Settings) -> Guard:
+        """The never-wait metadata-lock guard (engines/mysql/guard.py)."""
+        from liveshift.engines.mysql.guard import MySQLGuard
+
+        return MySQLGuard(conn, settings)
 
     def redact(self, url: str) -> str:
         from liveshift.engines.mysql.connection import redact

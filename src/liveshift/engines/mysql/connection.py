@@ -301,6 +301,8 @@ def connect(url: str, application_name: str = "liveshift", timeout_s: int = 10) 
             autocommit=True,
             program_name=application_name,
             ssl=target.ssl,
+            # The state's timestamps (now()) are UTC, as PostgreSQL's timestamptz compare.
+            init_command="set time_zone = '+00:00'",
         )
     except pymysql.err.MySQLError as exc:
         error = translate(exc)
