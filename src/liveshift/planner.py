@@ -165,9 +165,15 @@ def check_capabilities(migration: Migration, capabilities: Capabilities) -> None
 
 def compile_steps(steps: list[Step], render: Render) -> list[Step]:
     """`steps` with the actions of each rendered into its statement text by the engine."""
-    return [
-        replace(s, sql=";\n".join(render(a) for a in s.actions)) if s.actions else s for s in steps
-    ]
+    return [_compiled(s, render) if s.actions else s for s in steps]
+
+
+def _compiled(step: Step, render: Render) -> Step:
+    text = ";\n".join(render(a) for a in step.actions)
+    if step.concurrent_index is not None:
+        # The guard runs a concurrent build itself, outside a transaction: the text is its own.
+        return replace(step, concurrent_index=replace(step.concurrent_index, create_sql=text))
+    return replace(step, sql=text)
 
 
 def plan_migration(

@@ -9,6 +9,19 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddConstraint, AlterColumn, Check, KeyName
+from liveshift.operations.actions import Action
+from liveshift.operations.actions.constraints import (
+    AddCheck,
+    AddConstraintUsingIndex,
+    AddExclusion,
+    AddNotNullCheck,
+    CreateIndex,
+    DropConstraint,
+    ExclusionElement,
+    IndexKey,
+    SetNotNull,
+    ValidateConstraint,
+)
 from liveshift.operations.alter_column import AlterColumnChecked, AlterColumnOperation
 from liveshift.operations.base import CheckedOperation, short_name
 from liveshift.operations.objects import (
@@ -47,8 +60,8 @@ class ConstraintChecked:
     columns: list[str]
     condition: str | None
     target: tuple[str, list[str]] | None  # (qualified table, physical columns in key order)
-    include: list[str]
-    exclusion: str | None  # EXCLUDE USING ... (...) [WHERE (...)]
+    include: list[str]  # physical
+    exclusion: AddExclusion | None
     not_null: list[str]  # a primary key's columns that are nullable now
 
 
@@ -92,8 +105,8 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
             )
         condition: str | None = None
         target: tuple[str, list[str]] | None = None
-        include = [quote_ident(table.column(c).physical) for c in spec.include]
-        exclusion: str | None = None
+        include = [table.column(c).physical for c in spec.include]
+        exclusion: AddExclusion | None = None
         not_null: list[str] = []
         if spec.type == "primary_key":
             not_null = self._validate_primary_key(schema, table, probe, columns)
@@ -171,33 +184,50 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
             )
         return not_null
 
-    def _validate_exclusion(self, table: Table, probe: Probe, columns: list[str]) -> str:
-        """The EXCLUDE USING ... clause; its plain columns are added to `columns`."""
+    def _validate_exclusion(self, table: Table, probe: Probe, columns: list[str]) -> AddExclusion:
+        """The exclusion constraint's action; its plain columns are added to `columns`."""
+        # The probe below is PostgreSQL's (a temporary table), and so is the clause it tries.
+        from liveshift.engines.postgres.render.constraints import exclusion_clause
+
         spec = self.spec
         elements = []
         for element in spec.elements:
             if element.column is not None:
                 physical = table.column(element.column).physical
                 columns.append(physical)
-                key = quote_ident(physical)
+                elements.append(
+                    ExclusionElement(
+                        column=physical, opclass=element.opclass, operator=element.operator
+                    )
+                )
             else:
                 assert element.expression is not None  # the file format requires one of them
                 check_expression(element.expression, "exclusion element")
-                key = "(" + physical_expression(table, element.expression, "element") + ")"
-            if element.opclass is not None:
-                key += " " + ".".join(quote_ident(p) for p in element.opclass.split("."))
-            elements.append(f"{key} with {element.operator}")
-        exclusion = f"exclude using {spec.using} ({', '.join(elements)})"
+                elements.append(
+                    ExclusionElement(
+                        expression=physical_expression(table, element.expression, "element"),
+                        opclass=element.opclass,
+                        operator=element.operator,
+                    )
+                )
+        where = None
         if spec.where is not None:
             check_expression(spec.where, "where")
-            exclusion += f" where ({physical_expression(table, spec.where, 'where')})"
+            where = physical_expression(table, spec.where, "where")
+        exclusion = AddExclusion(
+            table=table.qualified,
+            name=spec.name,
+            using=spec.using,
+            elements=tuple(elements),
+            where=where,
+        )
         # The server judges operators, operator classes and the method on an empty copy of the
         # model's columns, in a transaction rolled back.
         probe.ask(
             [
                 f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
                 "with no data",
-                f"alter table _ls_probe add {exclusion}",
+                f"alter table _ls_probe add {exclusion_clause(exclusion)}",
             ],
             f"exclusion constraint {spec.name}",
         )
@@ -257,17 +287,16 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
             return self._ours(self._fixer().start(checked, before, after))
         spec = self.spec
         table = self._table(before)
-        name = quote_ident(spec.name)
-        columns = ", ".join(quote_ident(c) for c in checked.columns)
-        include = f" include ({', '.join(checked.include)})" if checked.include else ""
         if spec.type in ("unique", "primary_key"):
             checks = [
                 Step(
                     f"add check {self._not_null_check(c)} (not valid): {c} is not null for new "
                     "writes",
-                    sql=f"alter table only {table.qualified} add constraint "
-                    f"{quote_ident(self._not_null_check(c))} check ({quote_ident(c)} is not null) "
-                    "not valid",
+                    actions=(
+                        AddNotNullCheck(
+                            table=table.qualified, name=self._not_null_check(c), column=c
+                        ),
+                    ),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     operation=self.name,
@@ -280,18 +309,23 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
                 concurrent_index_step(
                     table,
                     spec.name,
-                    f"create unique index concurrently {name} on {table.qualified} "
-                    f"({columns}){include}",
+                    CreateIndex(
+                        table=table.qualified,
+                        name=spec.name,
+                        keys=tuple(IndexKey(column=c) for c in checked.columns),
+                        unique=True,
+                        include=tuple(checked.include),
+                    ),
                     description=f"build the unique index for constraint {spec.name} concurrently",
                     operation=self.name,
                 ),
             ]
         if spec.type == "exclude":
+            assert checked.exclusion is not None
             return [
                 Step(
                     f"add exclusion constraint {spec.name} to {table.name}",
-                    sql=f"alter table only {table.qualified} add constraint {name} "
-                    f"{checked.exclusion}",
+                    actions=(checked.exclusion,),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     scans=True,
@@ -304,8 +338,11 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
             return [
                 Step(
                     f"add check {spec.name} to {table.name} (not valid: new writes only)",
-                    sql=f"alter table only {table.qualified} add constraint {name} "
-                    f"check ({checked.condition}) not valid",
+                    actions=(
+                        AddCheck(
+                            table=table.qualified, name=spec.name, condition=checked.condition or ""
+                        ),
+                    ),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     operation=self.name,
@@ -334,21 +371,24 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
             return self._ours(self._fixer().complete(checked, before, after))
         spec = self.spec
         table = self._table(before)
-        name = quote_ident(spec.name)
         if spec.type == "exclude":
             return []
         if spec.type in ("unique", "primary_key"):
             kind = "unique" if spec.type == "unique" else "primary key"
-            final = [
-                f"alter table only {table.qualified} alter column {quote_ident(c)} set not null"
-                for c in checked.not_null
-            ] + [
-                f"alter table only {table.qualified} drop constraint "
-                f"{quote_ident(self._not_null_check(c))}"
+            final: list[Action] = [
+                SetNotNull(table=table.qualified, column=c) for c in checked.not_null
+            ]
+            final += [
+                DropConstraint(table=table.qualified, name=self._not_null_check(c))
                 for c in checked.not_null
             ]
             final.append(
-                f"alter table only {table.qualified} add constraint {name} {kind} using index {name}"
+                AddConstraintUsingIndex(
+                    table=table.qualified,
+                    name=spec.name,
+                    index=spec.name,
+                    primary=spec.type == "primary_key",
+                )
             )
             validations = [
                 validate_constraint_step(
@@ -363,7 +403,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
                 *validations,
                 Step(
                     f"turn the unique index {spec.name} into a {kind} constraint",
-                    sql=";\n".join(final),
+                    actions=tuple(final),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(table.qualified,),
                     operation=self.name,
@@ -380,7 +420,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
         return [
             Step(
                 f"validate constraint {spec.name} on {table.name}",
-                sql=f"alter table only {table.qualified} validate constraint {name}",
+                actions=(ValidateConstraint(table=table.qualified, name=spec.name),),
                 lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
                 tables=self._tables(checked, table),
                 scans=True,
@@ -407,8 +447,13 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
                 *(
                     Step(
                         f"drop check {self._not_null_check(c)}",
-                        sql=f"alter table if exists only {table.qualified} drop constraint "
-                        f"if exists {quote_ident(self._not_null_check(c))}",
+                        actions=(
+                            DropConstraint(
+                                table=table.qualified,
+                                name=self._not_null_check(c),
+                                if_exists=True,
+                            ),
+                        ),
                         lock=LockMode.ACCESS_EXCLUSIVE,
                         tables=(table.qualified,),
                         operation=self.name,
@@ -419,8 +464,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
         return [
             Step(
                 f"drop constraint {spec.name} from {table.name}",
-                sql=f"alter table if exists only {table.qualified} "
-                f"drop constraint if exists {quote_ident(spec.name)}",
+                actions=(DropConstraint(table=table.qualified, name=spec.name, if_exists=True),),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=self._tables(checked, table),
                 operation=self.name,

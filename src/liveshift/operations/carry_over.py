@@ -11,6 +11,24 @@ from pglast import ast, visitors
 from pglast.stream import RawStream
 
 from liveshift.errors import ValidationError
+from liveshift.operations.actions import Action
+from liveshift.operations.actions.constraints import (
+    AddConstraintDefinition,
+    AddConstraintUsingIndex,
+    AddIdentity,
+    ClusterOn,
+    CopySequencePosition,
+    CreateIndexDefinition,
+    DropColumn,
+    DropConstraint,
+    RenameConstraint,
+    RenameIndex,
+    RenameSequence,
+    ReplicaIdentityUsingIndex,
+    RepointForeignKey,
+    SetSequenceOwner,
+    SetSequenceType,
+)
 from liveshift.operations.column_dependencies import (
     ColumnFacts,
     ConstraintFact,
@@ -25,7 +43,7 @@ from liveshift.operations.steps import (
     validate_constraint_step,
 )
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table, quote_ident
 
 if TYPE_CHECKING:
     from liveshift.operations.base import Names
@@ -430,7 +448,7 @@ class CarryOver:
             )
         low, high = INTEGER_RANGES[self.new_type]
         old_low, old_high = INTEGER_RANGES.get(sequence.type, (None, None))
-        kept = [sequence.start]  # bounds the new identity keeps (see _identity_options)
+        kept = [sequence.start]  # bounds the new identity keeps (see _identity)
         kept += [sequence.minimum] if sequence.minimum != old_low else []
         kept += [sequence.maximum] if sequence.maximum != old_high else []
         for value in kept:
@@ -444,24 +462,23 @@ class CarryOver:
 
     # -- names ---------------------------------------------------------------------------------
 
-    def _temp_sequence(self) -> str:
-        assert self.sequence is not None
-        return (
-            f"{quote_ident(self.sequence.schema)}."
-            f"{quote_ident(self.names.object('seq', self.sequence.name))}"
-        )
-
-    def _identity_options(self, sequence: SequenceFact) -> str:
-        """The old identity's sequence options for the new one. A bound that was the old type's
-        own limit becomes the new type's (an integer identity moved to bigint can go past
-        2^31 - 1); any other bound is kept as it was."""
+    def _identity(self, sequence: SequenceFact, temp: str) -> AddIdentity:
+        """The new column's identity, with the old one's sequence options. A bound that was the
+        old type's own limit becomes the new type's (an integer identity moved to bigint can go
+        past 2^31 - 1); any other bound is kept as it was."""
         low, high = INTEGER_RANGES.get(sequence.type, (None, None))
-        minimum = "no minvalue" if sequence.minimum == low else f"minvalue {sequence.minimum}"
-        maximum = "no maxvalue" if sequence.maximum == high else f"maxvalue {sequence.maximum}"
-        cycle = "cycle" if sequence.cycle else "no cycle"
-        return (
-            f"increment by {sequence.increment} {minimum} {maximum} start with {sequence.start} "
-            f"cache {sequence.cache} {cycle}"
+        return AddIdentity(
+            table=self.table.qualified,
+            column=self.new,
+            always=sequence.identity == "a",
+            sequence_schema=sequence.schema,
+            sequence_name=temp,
+            increment=sequence.increment,
+            minimum=None if sequence.minimum == low else sequence.minimum,
+            maximum=None if sequence.maximum == high else sequence.maximum,
+            start=sequence.start,
+            cache=sequence.cache,
+            cycle=sequence.cycle,
         )
 
     @property
@@ -492,7 +509,7 @@ class CarryOver:
         return [
             Step(
                 f"add foreign key {fk.temp} (not valid) on the new column, for {fk.fact.name}",
-                sql=f"alter table only {qualified} {fk.add_clause}",
+                actions=(AddConstraintDefinition(table=qualified, definition=fk.add_clause),),
                 lock=LockMode.SHARE_ROW_EXCLUSIVE,
                 tables=(qualified, fk.fact.referenced_table or qualified),
                 operation=self.operation,
@@ -505,7 +522,7 @@ class CarryOver:
             concurrent_index_step(
                 self.table,
                 index.temp,
-                index.create_sql,
+                CreateIndexDefinition(definition=index.create_sql),
                 description=f"build {index.temp} concurrently on the new column, for "
                 f"{_describe(index)}",
                 operation=self.operation,
@@ -539,7 +556,7 @@ class CarryOver:
                 Step(
                     f"add foreign key {reference.temp} on {fact.table} (not valid) referencing "
                     f"the new column, for {fact.name}",
-                    sql=reference.add_sql,
+                    actions=(RepointForeignKey(table=fact.qualified, statement=reference.add_sql),),
                     lock=LockMode.SHARE_ROW_EXCLUSIVE,
                     tables=(fact.qualified, self.table.qualified),
                     operation=self.operation,
@@ -557,95 +574,98 @@ class CarryOver:
                 )
         return steps
 
-    def swap_before_not_null(self) -> list[str]:
+    def swap_before_not_null_actions(self) -> list[Action]:
         """Final transaction, first part: the old foreign keys referencing the column go (their
         replacements are in place and validated), a serial's sequence moves to the new column."""
-        statements = [
-            f"alter table only {r.fact.qualified} drop constraint {quote_ident(r.fact.name)}"
-            for r in self.referencing
+        actions: list[Action] = [
+            DropConstraint(table=r.fact.qualified, name=r.fact.name) for r in self.referencing
         ]
         sequence = self.sequence
         if sequence is not None and not sequence.identity:
-            qualified_column = f"{self.table.qualified}.{quote_ident(self.new)}"
-            statements.append(f"alter sequence {sequence.qualified} owned by {qualified_column}")
+            actions.append(
+                SetSequenceOwner(
+                    sequence=sequence.qualified, table=self.table.qualified, column=self.new
+                )
+            )
             if _wider(self.new_type, sequence.type):
                 # A serial widened to bigint must be able to count past the old type's limit.
-                statements.append(f"alter sequence {sequence.qualified} as {self.new_type}")
-        return statements
+                actions.append(SetSequenceType(sequence=sequence.qualified, type=self.new_type))
+        return actions
 
-    def swap_drop_old(self) -> list[str]:
+    def swap_drop_old_actions(self) -> list[Action]:
         """Final transaction, after SET NOT NULL on the new column: an identity moves to it,
         keeping its sequence's position; then the old column goes (RESTRICT: anything that still
         depends on it stops complete), its primary key first and explicitly."""
         qualified = self.table.qualified
-        statements: list[str] = []
+        actions: list[Action] = []
         sequence = self.sequence
+        temp = self.names.object("seq", sequence.name) if sequence is not None else ""
         if sequence is not None and sequence.identity:
-            kind = "always" if sequence.identity == "a" else "by default"
-            temp = self._temp_sequence()
-            statements += [
-                f"alter table only {qualified} alter column {quote_ident(self.new)} add generated "
-                f"{kind} as identity (sequence name {temp} {self._identity_options(sequence)})",
-                f"select setval({quote_literal(temp)}, last_value, is_called) "
-                f"from {sequence.qualified}",
+            actions += [
+                self._identity(sequence, temp),
+                CopySequencePosition(
+                    source=sequence.qualified, target_schema=sequence.schema, target_name=temp
+                ),
             ]
         for index in self.indexes:
             if index.constraint is not None and index.constraint.kind == "p":
-                statements.append(
-                    f"alter table only {qualified} drop constraint {quote_ident(index.name)}"
-                )
-        statements.append(f"alter table only {qualified} drop column {quote_ident(self.old)}")
+                actions.append(DropConstraint(table=qualified, name=index.name))
+        actions.append(DropColumn(table=qualified, column=self.old))
         if sequence is not None and sequence.identity:
-            statements.append(
-                f"alter sequence {self._temp_sequence()} rename to {quote_ident(sequence.name)}"
-            )
-        return statements
+            actions.append(RenameSequence(schema=sequence.schema, old=temp, new=sequence.name))
+        return actions
 
-    def swap_take_names(self) -> list[str]:
+    def swap_take_names_actions(self) -> list[Action]:
         """Final transaction, last part: the new objects take the old names (and the primary key
         and unique constraints their indexes)."""
         qualified = self.table.qualified
-        statements: list[str] = []
+        actions: list[Action] = []
         for index in self.indexes:
             constraint = index.constraint
             if constraint is None:
-                statements.append(
-                    f"alter index {quote_ident(self.table.schema)}.{quote_ident(index.temp)} "
-                    f"rename to {quote_ident(index.name)}"
+                actions.append(
+                    RenameIndex(schema=self.table.schema, old=index.temp, new=index.name)
                 )
                 continue
-            kind = "primary key" if constraint.kind == "p" else "unique"
-            deferrable = ""
-            if constraint.deferrable:
-                deferrable = " deferrable initially " + (
-                    "deferred" if constraint.deferred else "immediate"
+            actions.append(
+                AddConstraintUsingIndex(
+                    table=qualified,
+                    name=index.name,
+                    index=index.temp,
+                    primary=constraint.kind == "p",
+                    deferrable=constraint.deferrable,
+                    deferred=constraint.deferred,
                 )
-            statements.append(
-                f"alter table only {qualified} add constraint {quote_ident(index.name)} {kind} "
-                f"using index {quote_ident(index.temp)}{deferrable}"
             )
         for index in self.indexes:
             # Both marks went with the old index; they name the index by its final name.
             if index.replica_identity:
-                statements.append(
-                    f"alter table only {qualified} replica identity using index "
-                    f"{quote_ident(index.name)}"
-                )
+                actions.append(ReplicaIdentityUsingIndex(table=qualified, index=index.name))
             if index.clustered:
-                statements.append(
-                    f"alter table only {qualified} cluster on {quote_ident(index.name)}"
-                )
+                actions.append(ClusterOn(table=qualified, index=index.name))
         for carried in [*self.checks, *self.foreign_keys]:
-            statements.append(
-                f"alter table only {qualified} rename constraint {quote_ident(carried.temp)} to "
-                f"{quote_ident(carried.fact.name)}"
+            actions.append(
+                RenameConstraint(table=qualified, old=carried.temp, new=carried.fact.name)
             )
         for reference in self.referencing:
-            statements.append(
-                f"alter table only {reference.fact.qualified} rename constraint "
-                f"{quote_ident(reference.temp)} to {quote_ident(reference.fact.name)}"
+            actions.append(
+                RenameConstraint(
+                    table=reference.fact.qualified, old=reference.temp, new=reference.fact.name
+                )
             )
-        return statements
+        return actions
+
+    # The final transaction's statements are still text where alter_column's ColumnContract
+    # (steps.contract_column_steps) puts them: until it takes actions, they are rendered here,
+    # as PostgreSQL's (the only engine that runs a replacement column today).
+    def swap_before_not_null(self) -> list[str]:
+        return _postgres_text(self.swap_before_not_null_actions())
+
+    def swap_drop_old(self) -> list[str]:
+        return _postgres_text(self.swap_drop_old_actions())
+
+    def swap_take_names(self) -> list[str]:
+        return _postgres_text(self.swap_take_names_actions())
 
     def complete_tables(self) -> tuple[str, ...]:
         """The tables the final transaction locks, in the order application writes lock them:
@@ -682,3 +702,9 @@ def _describe(index: CarriedIndex) -> str:
 def _wider(new_type: str, old_type: str) -> bool:
     new, old = INTEGER_RANGES.get(new_type), INTEGER_RANGES.get(old_type)
     return new is not None and old is not None and new[1] > old[1]
+
+
+def _postgres_text(actions: list[Action]) -> list[str]:
+    from liveshift.engines.postgres.render import render
+
+    return [render(a) for a in actions]

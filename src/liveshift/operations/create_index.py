@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import CreateIndex, IndexKey
+from liveshift.operations.actions.constraints import CreateIndex as CreateIndexAction
+from liveshift.operations.actions.constraints import IndexKey as IndexKeyAction
+from liveshift.operations.actions.constraints import StorageParameter
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import (
     physical_expression,
@@ -16,7 +19,7 @@ from liveshift.operations.objects import (
 from liveshift.operations.steps import concurrent_index_step, drop_index_concurrently_step
 from liveshift.plan import Step
 from liveshift.probe import model_row
-from liveshift.schema import Index, Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Index, Schema, Table
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
@@ -31,10 +34,10 @@ INCLUDE_METHODS = frozenset({"btree", "gist", "spgist"})
 class CreateIndexChecked:
     """The index as validate resolved it, over physical column names."""
 
-    keys: tuple[str, ...]
+    keys: tuple[IndexKeyAction, ...]
     include: tuple[str, ...]
     where: str | None
-    storage: str  # WITH (...) storage parameters
+    storage: tuple[StorageParameter, ...]  # WITH (...) storage parameters
 
 
 class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
@@ -63,14 +66,14 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
             )
         physical_columns: list[str] = []
         keys = tuple(self._key(table, key, probe, physical_columns) for key in spec.columns)
-        include = tuple(quote_ident(table.column(column).physical) for column in spec.include)
+        include = tuple(table.column(column).physical for column in spec.include)
         where = None
         if spec.where is not None:
             check_expression(spec.where, "where")
             where = physical_expression(table, spec.where, "where")
             probe.condition_fits(table, where, {}, f"the index predicate `{spec.where}`")
-        storage = ", ".join(
-            f"{quote_ident(name)} = {_storage_value(value)}" for name, value in spec.with_.items()
+        storage = tuple(
+            StorageParameter(name=name, value=value) for name, value in spec.with_.items()
         )
         checked = CreateIndexChecked(keys, include, where, storage)
         self._probe_definition(checked, table, probe)
@@ -79,33 +82,36 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
             physical_columns,
             unique=spec.unique,
             partial=spec.where is not None,
-            definition=self._create_sql(checked, table.qualified),
+            # The model holds what the catalog would: PostgreSQL's definition.
+            definition=postgres_render(self._create(checked, table.qualified)),
         )
         return checked
 
-    def _key(self, table: Table, key: str | IndexKey, probe: Probe, physical: list[str]) -> str:
-        """One key as CREATE INDEX writes it; plain columns are added to `physical`."""
+    def _key(
+        self, table: Table, key: str | IndexKey, probe: Probe, physical: list[str]
+    ) -> IndexKeyAction:
+        """One key of the index over physical names; plain columns are added to `physical`."""
         if isinstance(key, str):
             if key in table.columns:
                 physical.append(table.columns[key].physical)
-                return quote_ident(table.columns[key].physical)
+                return IndexKeyAction(column=table.columns[key].physical)
             # Not a column name: an expression over the columns (e.g. lower(email)).
-            return self._expression(table, key, probe)
+            return IndexKeyAction(expression=self._expression(table, key, probe))
         if key.column is not None:
             physical.append(table.column(key.column).physical)
-            text = quote_ident(table.column(key.column).physical)
+            column: str | None = table.column(key.column).physical
+            expression = None
         else:
             assert key.expression is not None  # the file format requires one of them
-            text = self._expression(table, key.expression, probe)
-        if key.collate is not None:
-            text += f" collate {quote_ident(key.collate)}"
-        if key.opclass is not None:
-            text += " " + ".".join(quote_ident(part) for part in key.opclass.split("."))
-        if key.order is not None:
-            text += f" {key.order}"
-        if key.nulls is not None:
-            text += f" nulls {key.nulls}"
-        return text
+            column, expression = None, self._expression(table, key.expression, probe)
+        return IndexKeyAction(
+            column=column,
+            expression=expression,
+            collate=key.collate,
+            opclass=key.opclass,
+            order=key.order,
+            nulls=key.nulls,
+        )
 
     @staticmethod
     def _expression(table: Table, key: str, probe: Probe) -> str:
@@ -116,7 +122,7 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
             raise
         expression = physical_expression(table, key, "index key")
         probe.expression_fits(table, expression, None, f"the index key `{key}`")
-        return f"({expression})"
+        return expression
 
     def _probe_definition(self, checked: CreateIndexChecked, table: Table, probe: Probe) -> None:
         """The server builds the same index on an empty temporary copy of the table's columns (in
@@ -128,33 +134,31 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
             [
                 f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
                 "with no data",
-                self._create_sql(checked, "_ls_probe", concurrently=False, name=False),
+                postgres_render(self._create(checked, "_ls_probe", concurrently=False, name=False)),
             ],
             f"index {self.spec.name}",
         )
 
-    def _create_sql(
+    def _create(
         self,
         checked: CreateIndexChecked,
         qualified: str,
         *,
         concurrently: bool = True,
         name: bool = True,
-    ) -> str:
+    ) -> CreateIndexAction:
         spec = self.spec
-        unique = "unique " if spec.unique else ""
-        sql = (
-            f"create {unique}index {'concurrently ' if concurrently else ''}"
-            f"{quote_ident(spec.name) + ' ' if name else ''}on {qualified} "
-            f"using {spec.method} ({', '.join(checked.keys)})"
+        return CreateIndexAction(
+            table=qualified,
+            name=spec.name if name else None,
+            keys=checked.keys,
+            unique=spec.unique,
+            method=spec.method,
+            include=checked.include,
+            storage=checked.storage,
+            where=checked.where,
+            concurrently=concurrently,
         )
-        if checked.include:
-            sql += f" include ({', '.join(checked.include)})"
-        if checked.storage:
-            sql += f" with ({checked.storage})"
-        if checked.where is not None:
-            sql += f" where {checked.where}"
-        return sql
 
     def start(self, checked: CreateIndexChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
@@ -162,7 +166,7 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
             concurrent_index_step(
                 table,
                 self.spec.name,
-                self._create_sql(checked, table.qualified),
+                self._create(checked, table.qualified),
                 description=f"build index {self.spec.name} on {table.name} concurrently",
                 operation=self.name,
                 notes=("reads and writes continue; waits for transactions older than the build",),
@@ -184,9 +188,9 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
         ]
 
 
-def _storage_value(value: bool | int | float | str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return quote_literal(value)
+def postgres_render(action: CreateIndexAction) -> str:
+    """PostgreSQL's text of the build: what the model keeps as the index's definition (the
+    catalog's, after introspection) and what the probe asks the server about."""
+    from liveshift.engines.postgres.render import render
+
+    return render(action)

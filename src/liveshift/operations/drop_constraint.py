@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
 from liveshift.migration.models import DropConstraint
+from liveshift.operations.actions import constraints as actions
 from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table, quote_literal
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -100,8 +101,11 @@ class DropConstraintOperation(CheckedOperation[DropConstraint, DropConstraintChe
         return [
             Step(
                 f"drop {KINDS.get(checked.kind, 'constraint')} {self.spec.name} from {table.name}",
-                sql=f"alter table if exists only {table.qualified} "
-                f"drop constraint if exists {quote_ident(self.spec.name)}",
+                actions=(
+                    actions.DropConstraint(
+                        table=table.qualified, name=self.spec.name, if_exists=True
+                    ),
+                ),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=tables,
                 operation=self.name,

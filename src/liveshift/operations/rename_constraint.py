@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
 from liveshift.migration.models import RenameConstraint
+from liveshift.operations.actions import constraints as actions
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table, quote_literal
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -84,8 +85,9 @@ class RenameConstraintOperation(CheckedOperation[RenameConstraint, RenameConstra
         return Step(
             description,
             # IF EXISTS: a replayed rollback finds the table dropped by an earlier undo.
-            sql=f"alter table if exists only {table.qualified} "
-            f"rename constraint {quote_ident(old)} to {quote_ident(new)}",
+            actions=(
+                actions.RenameConstraint(table=table.qualified, old=old, new=new, if_exists=True),
+            ),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(table.qualified,),
             operation=self.name,
@@ -124,15 +126,10 @@ class RenameConstraintOperation(CheckedOperation[RenameConstraint, RenameConstra
         step = self._rename(
             checked, table, spec.to, spec.from_, f"rename constraint {spec.to} of {table.name} back"
         )
-        guarded = (
-            "do $liveshift$ begin\n"
-            f"  if exists (select from pg_constraint where conname = {quote_literal(spec.to)}\n"
-            f"      and conrelid = to_regclass({quote_literal(table.qualified)})) then\n"
-            f"    {step.sql};\n"
-            "  end if;\n"
-            "end $liveshift$"
+        guarded = actions.RenameConstraintIfPresent(
+            table=table.qualified, old=spec.to, new=spec.from_
         )
-        return [dataclasses.replace(step, sql=guarded)]
+        return [dataclasses.replace(step, actions=(guarded,))]
 
 
 def _exists(probe: Probe, table: Table, name: str) -> bool:

@@ -6,7 +6,13 @@ import dataclasses
 from collections.abc import Sequence
 
 from liveshift.migration.models import References
-from liveshift.operations.actions.constraints import ValidateConstraint
+from liveshift.operations.actions.constraints import (
+    AddForeignKey,
+    CreateIndex,
+    CreateIndexDefinition,
+    DropIndex,
+    ValidateConstraint,
+)
 from liveshift.operations.table_triggers import BackfillTriggers
 from liveshift.plan import WARNING, Backfill, CatchUp, ConcurrentIndex, LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
@@ -112,10 +118,17 @@ def foreign_key_not_valid_step(
     writes at once, with no scan; SHARE ROW EXCLUSIVE on both tables for a moment."""
     return Step(
         description,
-        sql=f"alter table only {table.qualified} add constraint {quote_ident(name)} "
-        f"foreign key ({', '.join(quote_ident(c) for c in columns)}) references "
-        f"{target} ({', '.join(quote_ident(c) for c in target_columns)}) "
-        f"on delete {on_delete} on update {on_update} not valid",
+        actions=(
+            AddForeignKey(
+                table=table.qualified,
+                name=name,
+                columns=tuple(columns),
+                target=target,
+                target_columns=tuple(target_columns),
+                on_delete=on_delete,
+                on_update=on_update,
+            ),
+        ),
         lock=LockMode.SHARE_ROW_EXCLUSIVE,
         tables=(table.qualified, target),
         operation=operation,
@@ -144,21 +157,25 @@ def column_references_step(
 def concurrent_index_step(
     table: Table,
     name: str,
-    create_sql: str,
+    create: CreateIndex | CreateIndexDefinition | str,
     *,
     description: str,
     operation: str,
     notes: tuple[str, ...] = (),
 ) -> Step:
-    """CREATE INDEX CONCURRENTLY: SHARE UPDATE EXCLUSIVE, so reads and writes go on."""
+    """CREATE INDEX CONCURRENTLY: SHARE UPDATE EXCLUSIVE, so reads and writes go on. `create` is
+    the build's action, which the planner renders into `ConcurrentIndex.create_sql` (the text
+    itself from operations not converted to actions yet)."""
+    text = create if isinstance(create, str) else ""
     return Step(
         description,
+        actions=() if isinstance(create, str) else (create,),
         lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
         tables=(table.qualified,),
         scans=True,
         transactional=False,
         estimated_rows=table.estimated_rows,
-        concurrent_index=ConcurrentIndex(schema=table.schema, name=name, create_sql=create_sql),
+        concurrent_index=ConcurrentIndex(schema=table.schema, name=name, create_sql=text),
         operation=operation,
         notes=notes,
     )
@@ -175,7 +192,7 @@ def drop_index_concurrently_step(
     """DROP INDEX CONCURRENTLY (idempotent): SHARE UPDATE EXCLUSIVE, so reads and writes go on."""
     return Step(
         description,
-        sql=f"drop index concurrently if exists {quote_ident(table.schema)}.{quote_ident(name)}",
+        actions=(DropIndex(schema=table.schema, name=name),),
         lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
         tables=(table.qualified,),
         transactional=False,
