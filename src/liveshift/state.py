@@ -79,10 +79,13 @@ class StateStore:
         with self.conn.transaction():
             # Two runners initialising at once: the second waits here, then finds it done.
             self.sql.lock_init(self.conn)
-            if self.exists():
-                self._upgrade_locked()
-                return False
-            self.sql.create(self.conn, STATE_VERSION)
+            try:
+                if self.exists():
+                    self._upgrade_locked()
+                    return False
+                self.sql.create(self.conn, STATE_VERSION)
+            finally:
+                self.sql.unlock_init(self.conn)
         return True
 
     def version(self) -> int:
@@ -104,7 +107,10 @@ class StateStore:
         if version < STATE_VERSION:
             with self.conn.transaction():
                 self.sql.lock_init(self.conn)
-                self._upgrade_locked()
+                try:
+                    self._upgrade_locked()
+                finally:
+                    self.sql.unlock_init(self.conn)
 
     def _upgrade_locked(self) -> None:
         version = self.version()
@@ -126,7 +132,7 @@ class StateStore:
         rows = self.conn.fetch_dicts(
             f"select {_COLUMNS} from {STATE_SCHEMA}.migrations where {where} order by id", params
         )
-        return [MigrationRecord(**row) for row in rows]
+        return [MigrationRecord(**self.sql.decode_row(row)) for row in rows]
 
     def active(self, schema: str) -> MigrationRecord | None:
         phases = ", ".join(["%s"] * len(ACTIVE_PHASES))
@@ -216,12 +222,15 @@ class StateStore:
         return {int(r[0]) for r in rows}
 
     def steps(self, migration_id: int) -> list[dict[str, Any]]:
-        return self.conn.fetch_dicts(
-            f"select phase, position, operation, description, lock_mode, status, started_at, "
-            f"duration_ms, lock_retries, rows, error, lock_held_ms from {STATE_SCHEMA}.steps "
-            "where migration_id = %s order by started_at, position",
+        # Qualified: `rows` is a reserved word on MariaDB.
+        rows = self.conn.fetch_dicts(
+            "select s.phase, s.position, s.operation, s.description, s.lock_mode, s.status, "
+            "s.started_at, s.duration_ms, s.lock_retries, s.rows, s.error, s.lock_held_ms "
+            f"from {STATE_SCHEMA}.steps s where s.migration_id = %s "
+            "order by s.started_at, s.position",
             (migration_id,),
         )
+        return [self.sql.decode_row(r) for r in rows]
 
     def backfills(self, migration_id: int) -> list[dict[str, Any]]:
         # One row per column: the slices of a backfill (--workers) added together.
@@ -246,12 +255,14 @@ class StateStore:
     def backfill_slices(self, migration_id: int, table: str, column: str) -> list[Any]:
         """(checkpoint, upper_bound, rows_done, rows_total, batches, slice, finished) of every
         slice of the backfill of `table`.`column`, in slice order (none: it never began)."""
-        return self.conn.execute(
+        rows = self.conn.execute(
             "select checkpoint, upper_bound, rows_done, rows_total, batches, slice, "
             f"finished_at is not null from {STATE_SCHEMA}.backfills "
             "where migration_id = %s and table_name = %s and column_name = %s order by slice",
             (migration_id, table, column),
         ).fetchall()
+        decode = self.sql.decode_json
+        return [(decode(r[0]), decode(r[1]), *r[2:6], bool(r[6])) for r in rows]
 
     def begin_backfill(
         self,
@@ -265,20 +276,18 @@ class StateStore:
         estimated) each, in one transaction; slices recorded before are kept."""
         with self.conn.transaction():
             for number, checkpoint, upper_bound, rows_total in slices:
-                self.conn.execute(
-                    f"insert into {STATE_SCHEMA}.backfills (migration_id, table_name, "
-                    "column_name, slice, key_columns, checkpoint, upper_bound, rows_total) "
-                    "values (%s, %s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
-                    (
-                        migration_id,
-                        table,
-                        column,
-                        number,
-                        key_columns,
-                        checkpoint,
-                        upper_bound,
-                        rows_total,
-                    ),
+                self.sql.insert_backfill_slice(
+                    self.conn,
+                    {
+                        "migration_id": migration_id,
+                        "table_name": table,
+                        "column_name": column,
+                        "slice": number,
+                        "key_columns": key_columns,
+                        "checkpoint": checkpoint,
+                        "upper_bound": upper_bound,
+                        "rows_total": rows_total,
+                    },
                 )
 
     def checkpoint_backfill(
@@ -296,27 +305,20 @@ class StateStore:
         sample_sql: str | None = None,
     ) -> Any:
         """Queue one batch's checkpoint (inside the batch's transaction). With `sample_sql` (a
-        query of one row), that row is read in the same statement and the cursor returned holds
-        it: the sample is taken while the batch still holds its rows."""
-        return self.conn.execute(
-            f"update {STATE_SCHEMA}.backfills set checkpoint = %s, "
-            "rows_done = rows_done + %s, batches = batches + 1, batch_size = %s, "
-            "rows_per_second = %s, throttle = %s, updated_at = now() "
-            + (f"from ({sample_sql}) _ls_load " if sample_sql else "")
-            + "where migration_id = %s and table_name = %s and column_name = %s and slice = %s"
-            + (" returning _ls_load.*" if sample_sql else ""),
-            (
-                checkpoint,
-                rows,
-                batch_size,
-                rows_per_second,
-                throttle,
-                migration_id,
-                table,
-                column,
-                slice_,
-            ),
-        )
+        query of one row), the cursor returned holds that row, read while the batch still holds
+        its rows."""
+        values = {
+            "migration_id": migration_id,
+            "table_name": table,
+            "column_name": column,
+            "slice": slice_,
+            "checkpoint": checkpoint,
+            "rows": rows,
+            "batch_size": batch_size,
+            "rows_per_second": rows_per_second,
+            "throttle": throttle,
+        }
+        return self.sql.checkpoint_backfill(self.conn, values, sample_sql)
 
     def backfill_throttled(
         self, migration_id: int, table: str, column: str, slice_: int, reason: str | None
@@ -333,7 +335,7 @@ class StateStore:
     ) -> None:
         self.conn.execute(
             f"update {STATE_SCHEMA}.backfills set finished_at = now(), updated_at = now(), "
-            "throttle = null, rows_total = greatest(rows_total, rows_done) "
+            "throttle = null, rows_total = greatest(coalesce(rows_total, rows_done), rows_done) "
             "where migration_id = %s and table_name = %s and column_name = %s and slice = %s",
             (migration_id, table, column, slice_),
         )

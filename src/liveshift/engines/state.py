@@ -62,6 +62,24 @@ class StateSql(Protocol):
     def backfill_summary(self, conn: Connection, migration_id: int) -> list[dict[str, Any]]:
         """One row per backfilled column, its slices added together (see StateStore.backfills)."""
 
+    def unlock_init(self, conn: Connection) -> None:
+        """Let go of `lock_init`'s lock where it outlives the transaction (a session lock)."""
+
+    def decode_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A row of the state as Python values (JSON decoded, timestamps aware)."""
+
+    def decode_json(self, value: Any) -> Any:
+        """One JSON column's value as Python values."""
+
+    def insert_backfill_slice(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        """Record one slice of a backfill that begins, keeping the row if it is there."""
+
+    def checkpoint_backfill(
+        self, conn: Connection, values: Mapping[str, Any], sample_sql: str | None
+    ) -> Any:
+        """One batch's checkpoint; with `sample_sql` the returned cursor holds its one row,
+        read inside the batch's transaction."""
+
     def try_runner_lock(self, conn: Connection, schema: str) -> bool:
         """Take the session-level runner lock of `schema` if free; whether it was taken."""
 

@@ -130,6 +130,40 @@ class PostgresStateSql:
     def lock_init(self, conn: Connection) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext('liveshift:init'))")
 
+    def unlock_init(self, conn: Connection) -> None:
+        pass  # a transaction lock: it goes with the transaction
+
+    def decode_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(row)  # psycopg decodes jsonb, and timestamptz is aware
+
+    def decode_json(self, value: Any) -> Any:
+        return value
+
+    def insert_backfill_slice(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        conn.execute(
+            f"insert into {STATE_SCHEMA}.backfills (migration_id, table_name, column_name, slice, "
+            "key_columns, checkpoint, upper_bound, rows_total) values (%(migration_id)s, "
+            "%(table_name)s, %(column_name)s, %(slice)s, %(key_columns)s, %(checkpoint)s, "
+            "%(upper_bound)s, %(rows_total)s) on conflict do nothing",
+            dict(values),
+        )
+
+    def checkpoint_backfill(
+        self, conn: Connection, values: Mapping[str, Any], sample_sql: str | None
+    ) -> Any:
+        # The sample is read in the same statement, while the batch still holds its rows.
+        return conn.execute(
+            f"update {STATE_SCHEMA}.backfills set checkpoint = %(checkpoint)s, "
+            "rows_done = rows_done + %(rows)s, batches = batches + 1, "
+            "batch_size = %(batch_size)s, rows_per_second = %(rows_per_second)s, "
+            "throttle = %(throttle)s, updated_at = now() "
+            + (f"from ({sample_sql}) _ls_load " if sample_sql else "")
+            + "where migration_id = %(migration_id)s and table_name = %(table_name)s "
+            "and column_name = %(column_name)s and slice = %(slice)s"
+            + (" returning _ls_load.*" if sample_sql else ""),
+            dict(values),
+        )
+
     def create(self, conn: Connection, version: int) -> None:
         if version != VERSION:
             raise ValueError(f"this DDL makes state version {VERSION}, not {version}")
