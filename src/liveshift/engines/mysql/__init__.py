@@ -8,7 +8,9 @@ from liveshift.engines.base import Capabilities, Connection
 from liveshift.errors import ConfigError
 from liveshift.schema import Schema
 
-NOT_BUILT = "the MySQL/MariaDB engine is not built yet: liveshift cannot run migrations on MySQL yet"
+NOT_BUILT = (
+    "the MySQL/MariaDB engine is not built yet: liveshift cannot run migrations on MySQL yet"
+)
 
 
 class MySQLEngine:
