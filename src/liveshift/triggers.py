@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from liveshift.schema import Table, quote_literal
+from liveshift.schema import Table
 
 if TYPE_CHECKING:
     from liveshift.operations.actions.triggers import CreateChangeLog, DropChangeLog, DropTrigger
@@ -19,14 +19,6 @@ SKIP_BACKFILL = f"current_setting('{BACKFILL_SETTING}', true) is distinct from '
 # `backfill_triggers: skip`: the backfill and its catch-up set this in their transactions, under
 # which the table's ordinary triggers do not fire (operations/table_triggers.py).
 REPLICA_ROLE = ("session_replication_role", "replica")
-
-
-def on_version(version_schema: str) -> str:
-    """A PL/pgSQL condition: the writing session uses the migration's version schema."""
-    return (
-        f"{quote_literal(version_schema)} = any (string_to_array("
-        "replace(replace(current_setting('search_path'), '\"', ''), ' ', ''), ','))"
-    )
 
 
 @dataclass(frozen=True)

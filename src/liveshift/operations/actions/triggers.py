@@ -38,6 +38,18 @@ class CreateTwoWaySyncFunction(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CreateDownFillFunction(Action):
+    """The function that fills a dropped column, which new-version clients no longer see, from
+    `expression` (over physical names): for their inserts, and for their updates of a row whose
+    `target` is empty (never overwriting what old clients wrote into it)."""
+
+    function: str  # qualified
+    version_schema: str
+    target: str
+    expression: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SyncInsertTrigger(Action):
     """(Re)create the BEFORE INSERT trigger that runs a sync function (the backfill never
     inserts, so it has no condition)."""
@@ -59,9 +71,9 @@ class SyncUpdateTrigger(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TwoWaySyncTrigger(Action):
-    """(Re)create the BEFORE INSERT (and, with `update`, UPDATE) trigger of a two-way sync
-    function, which skips a backfill's own writes."""
+class VersionSyncTrigger(Action):
+    """(Re)create the BEFORE INSERT (and, with `update`, UPDATE) trigger of a function that
+    tells the versions' writes apart (two-way sync, down fill), skipping a backfill's writes."""
 
     table: str  # qualified
     name: str

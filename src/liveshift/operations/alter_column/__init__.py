@@ -30,7 +30,7 @@ from liveshift.operations.actions.triggers import (
     CreateTwoWaySyncFunction,
     DropFunction,
     DropTrigger,
-    TwoWaySyncTrigger,
+    VersionSyncTrigger,
 )
 from liveshift.operations.alter_column.change_type import plan_type_change, refuse_type_dependents
 from liveshift.operations.alter_column.comment import set_comment
@@ -466,11 +466,11 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             fill_new_on_insert=checked.carry is not None and checked.carry.identity,
         )
 
-    def _two_way_trigger(self, table: Table, *, update: bool) -> TwoWaySyncTrigger:
+    def _two_way_trigger(self, table: Table, *, update: bool) -> VersionSyncTrigger:
         """The trigger on INSERT, and on UPDATE unless a change log stands in for that half while
         the backfill runs (the version schema is published after the backfill: until then every
         writer is an old client, whose updates the log records)."""
-        return TwoWaySyncTrigger(
+        return VersionSyncTrigger(
             table=table.qualified, name=self._trigger(), function=self._function(), update=update
         )
 

@@ -9,6 +9,7 @@ from liveshift.errors import ValidationError
 from liveshift.operations.actions.columns import (
     AddColumnClause,
     AddIdentity,
+    AddNotNullCheck,
     AddUniqueUsingIndex,
     AlterColumnType,
     AlterTable,
@@ -200,6 +201,14 @@ def _next_value_function(action: CreateNextValueFunction) -> str:
 def _drop_constraint(action: DropConstraint) -> str:
     exists = "if exists " if action.if_exists else ""
     return f"alter table only {action.table} drop constraint {exists}{quote_ident(action.name)}"
+
+
+@render.register
+def _add_not_null_check(action: AddNotNullCheck) -> str:
+    return (
+        f"alter table only {action.table} add constraint {quote_ident(action.name)} "
+        f"check ({quote_ident(action.column)} is not null) not valid"
+    )
 
 
 @render.register

@@ -5,6 +5,7 @@ from __future__ import annotations
 from liveshift.engines.postgres.render import render
 from liveshift.operations.actions.triggers import (
     CreateChangeLog,
+    CreateDownFillFunction,
     CreateSyncFunction,
     CreateTwoWaySyncFunction,
     DropChangeLog,
@@ -12,7 +13,7 @@ from liveshift.operations.actions.triggers import (
     DropTrigger,
     SyncInsertTrigger,
     SyncUpdateTrigger,
-    TwoWaySyncTrigger,
+    VersionSyncTrigger,
 )
 from liveshift.schema import quote_ident, quote_literal
 from liveshift.sqlexpr import rewrite_columns
@@ -91,6 +92,25 @@ def _two_way_function(action: CreateTwoWaySyncFunction) -> str:
 
 
 @render.register
+def _down_fill_function(action: CreateDownFillFunction) -> str:
+    target = f"new.{quote_ident(action.target)}"
+    value = rewrite_columns(action.expression, qualifier="new", what="down")
+    return (
+        f"create or replace function {action.function}() returns trigger\n"
+        "language plpgsql as $liveshift$\n"
+        "begin\n"
+        f"  if {on_version(action.version_schema)} then\n"
+        f"    if tg_op = 'INSERT' or {target} is null then\n"
+        f"      {target} := {value};\n"
+        "    end if;\n"
+        "  end if;\n"
+        "  return new;\n"
+        "end\n"
+        "$liveshift$"
+    )
+
+
+@render.register
 def _insert_trigger(action: SyncInsertTrigger) -> str:
     name = quote_ident(action.name)
     return (
@@ -115,7 +135,7 @@ def _update_trigger(action: SyncUpdateTrigger) -> str:
 
 
 @render.register
-def _two_way_trigger(action: TwoWaySyncTrigger) -> str:
+def _two_way_trigger(action: VersionSyncTrigger) -> str:
     events = "insert or update" if action.update else "insert"
     name = quote_ident(action.name)
     return (
