@@ -7,6 +7,32 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddColumn, key_name
+from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import (
+    AddColumnClause,
+    AddIdentity,
+    AddUniqueUsingIndex,
+    AlterTable,
+    CheckClause,
+    Clause,
+    CommentOnColumn,
+    CreateNextValueFunction,
+    CreateSequence,
+    DropColumn,
+    DropDefault,
+    DropSequence,
+    NotNullCheckClause,
+    OwnSequence,
+    ResumeIdentity,
+    SetDefaultClause,
+)
+from liveshift.operations.actions.triggers import (
+    CreateSyncFunction,
+    DropFunction,
+    DropTrigger,
+    SyncInsertTrigger,
+    SyncUpdateTrigger,
+)
 from liveshift.operations.base import CheckedOperation, ColumnConstraintNames, short_name
 from liveshift.operations.objects import (
     refuse_taken_constraint_name,
@@ -27,7 +53,7 @@ from liveshift.operations.table_triggers import BackfillTriggers, backfill_trigg
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident, quote_literal
 from liveshift.sqlexpr import check_expression, rewrite_columns
-from liveshift.triggers import ChangeLog, insert_trigger, sync_function, update_trigger
+from liveshift.triggers import ChangeLog
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -227,14 +253,12 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
     def _unique_index(self) -> str:
         return self._constraint("uq")
 
-    def _next_function(self, table: Table) -> str:
+    def _next_name(self) -> str:
         """The function an identity column's default draws from the stand-in sequence with."""
-        name = self.names.object("next", self.spec.table, self.spec.column.name)
-        return f"{quote_ident(table.schema)}.{quote_ident(name)}"
+        return self.names.object("next", self.spec.table, self.spec.column.name)
 
-    def _sequence(self, checked: AddColumnChecked, table: Table) -> str:
-        assert checked.sequence is not None
-        return f"{quote_ident(table.schema)}.{quote_ident(checked.sequence)}"
+    def _next_function(self, table: Table) -> str:
+        return f"{quote_ident(table.schema)}.{quote_ident(self._next_name())}"
 
     def _triggers(self) -> tuple[str, str]:
         """The sync triggers: on INSERT, on UPDATE."""
@@ -260,68 +284,76 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
         spec, column = self.spec, self.spec.column
         table = self._table(before)
         new_type = after.table(spec.table).columns[column.name].type
-        temp = quote_ident(self._temp())
+        temp = self._temp()
         qualified = table.qualified
         steps: list[Step] = []
 
         # A default the catalog can hold fills existing rows at once, unless `up` is to fill
         # them; otherwise the default is set for new rows only (metadata, no rewrite).
         default_fills_rows = checked.default is not None and checked.instant_default and not spec.up
-        clauses = [f"add column {temp} {new_type}"]
-        if default_fills_rows:
-            clauses[0] += f" default {checked.default}"
-        elif checked.default is not None:
-            clauses.append(f"alter column {temp} set default {checked.default}")
+        clauses: list[Clause] = [
+            AddColumnClause(
+                column=temp, type=new_type, default=checked.default if default_fills_rows else None
+            )
+        ]
+        if checked.default is not None and not default_fills_rows:
+            clauses.append(SetDefaultClause(column=temp, default=checked.default))
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
         key = self._logged_key(checked, table)
         if key is None:
             clauses += self._checks(checked)
-        sql = f"alter table only {qualified}\n  " + ",\n  ".join(clauses)
+        actions: list[Action] = []
         if checked.sequence is not None:
             # A serial's sequence is owned by the column, as PostgreSQL makes it. An identity's
             # stand-in is not: pg_get_serial_sequence must find only the identity's at complete.
-            sequence = self._sequence(checked, table)
-            created = f"create sequence {sequence} as {new_type}"
+            actions.append(
+                CreateSequence(schema=table.schema, name=checked.sequence, type=new_type)
+            )
             if column.identity is not None:
-                created += (
-                    f";\ncreate function {self._next_function(table)}() returns {new_type}\n"
-                    "language sql security definer set search_path = pg_catalog, pg_temp\n"
-                    f"as $liveshift$ select nextval({quote_literal(sequence)}::regclass)::"
-                    f"{new_type} $liveshift$"
+                actions.append(
+                    CreateNextValueFunction(
+                        schema=table.schema,
+                        name=self._next_name(),
+                        sequence=checked.sequence,
+                        type=new_type,
+                    )
                 )
-            sql = f"{created};\n{sql}"
-            if column.identity is None:
-                sql += f";\nalter sequence {sequence} owned by {qualified}.{temp}"
+        actions.append(AlterTable(table=qualified, clauses=tuple(clauses)))
+        if checked.sequence is not None and column.identity is None:
+            actions.append(
+                OwnSequence(
+                    schema=table.schema, sequence=checked.sequence, table=qualified, column=temp
+                )
+            )
         if column.comment is not None:
-            sql += f";\ncomment on column {qualified}.{temp} is {quote_literal(column.comment)}"
+            actions.append(CommentOnColumn(table=qualified, column=temp, comment=column.comment))
         description = f"add column {column.name} to {table.name} (as {self._temp()} until complete)"
         if checked.fill is not None:
             # The triggers go in with the column, in one transaction: a row an old client writes
             # in between would otherwise get no value.
             description += ", with the triggers that fill it for old-version writes"
-            pieces = [
-                sync_function(
+            actions += [
+                CreateSyncFunction(
                     function=self._function(),
                     version_schema=self.names.version_schema,
                     target=self._temp(),
                     expression=checked.fill,
                     fill_nulls_from_new_version=True,
                 ),
-                insert_trigger(table, self._triggers()[0], self._function()),
+                SyncInsertTrigger(
+                    table=qualified, name=self._triggers()[0], function=self._function()
+                ),
             ]
             if key is None:
-                pieces.append(
-                    update_trigger(table, self._triggers()[1], self._function(), self._temp())
-                )
+                actions.append(self._update_trigger(table))
             else:
                 description += " (updates logged until the backfill is done)"
-                pieces.append(self._log().create(table, target=self._temp(), key=key))
-            sql += ";\n" + ";\n".join(pieces)
+                actions.append(self._log().create(table, target=self._temp(), key=key))
         steps.append(
             Step(
                 description,
-                sql=sql,
+                actions=tuple(actions),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(qualified,),
                 operation=self.name,
@@ -331,6 +363,14 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
         if checked.fill is not None:
             steps.append(self._backfill(checked, table, catch_up_follows=key is not None))
         return steps
+
+    def _update_trigger(self, table: Table) -> SyncUpdateTrigger:
+        return SyncUpdateTrigger(
+            table=table.qualified,
+            name=self._triggers()[1],
+            function=self._function(),
+            target=self._temp(),
+        )
 
     def start_after_backfills(
         self, checked: AddColumnChecked, before: Schema, after: Schema
@@ -348,9 +388,7 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
                 table,
                 self._backfill(checked, table, catch_up_follows=True),
                 checks=self._checks(checked),
-                update_trigger=update_trigger(
-                    table, self._triggers()[1], self._function(), self._temp()
-                ),
+                update_trigger=self._update_trigger(table),
                 log=self._log(),
                 column=column.name,
                 operation=self.name,
@@ -374,20 +412,13 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
             )
         return steps
 
-    def _checks(self, checked: AddColumnChecked) -> list[str]:
-        """ADD CONSTRAINT clauses of the NOT VALID checks: NOT NULL, and the user's check."""
-        column, temp = self.spec.column, quote_ident(self._temp())
-        checks = []
+    def _checks(self, checked: AddColumnChecked) -> list[Clause]:
+        """The NOT VALID checks: NOT NULL, and the user's check."""
+        checks: list[Clause] = []
         if not checked.nullable:
-            checks.append(
-                f"add constraint {quote_ident(self._not_null_name())} "
-                f"check ({temp} is not null) not valid"
-            )
-        if column.check is not None:
-            checks.append(
-                f"add constraint {quote_ident(self._check_name())} "
-                f"check ({checked.check_condition}) not valid"
-            )
+            checks.append(NotNullCheckClause(name=self._not_null_name(), column=self._temp()))
+        if self.spec.column.check is not None:
+            checks.append(CheckClause(name=self._check_name(), condition=checked.check_condition))
         return checks
 
     def _backfill(self, checked: AddColumnChecked, table: Table, *, catch_up_follows: bool) -> Step:
@@ -414,11 +445,12 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
         if column.references is not None:
             target = before.table(column.references.table)
             validate.append((self._fk_name(), (qualified, target.qualified)))
-        after_not_null: list[str] = []
+        after_not_null: list[Action] = []
         if column.unique:
             after_not_null.append(
-                f"alter table only {qualified} add constraint {quote_ident(self._unique_name())} "
-                f"unique using index {quote_ident(self._unique_index())}"
+                AddUniqueUsingIndex(
+                    table=qualified, name=self._unique_name(), index=self._unique_index()
+                )
             )
         contract = ColumnContract(
             column=self._temp(),
@@ -437,23 +469,20 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
             return warn_old_inserts_fail(steps, table.name, column.name, "is NOT NULL")
         return steps
 
-    def _make_identity(self, checked: AddColumnChecked, table: Table) -> list[str]:
+    def _make_identity(self, checked: AddColumnChecked, table: Table) -> list[Action]:
         """At complete, on the NOT NULL column under its final name: the identity takes the place
         of the stand-in sequence's default, going on from the stand-in's last value."""
         column = self.spec.column
         if column.identity is None:
             return []
-        qualified, name = table.qualified, quote_ident(column.name)
-        generation = column.identity.replace("_", " ")
-        sequence = self._sequence(checked, table)
+        assert checked.sequence is not None
+        qualified, name, schema = table.qualified, column.name, table.schema
         return [
-            f"alter table only {qualified} alter column {name} drop default",
-            f"alter table only {qualified} alter column {name} add generated {generation} "
-            "as identity",
-            f"select setval(pg_get_serial_sequence({quote_literal(qualified)}, "
-            f"{quote_literal(column.name)}), last_value, is_called) from {sequence}",
-            f"drop sequence {sequence}",
-            f"drop function {self._next_function(table)}()",
+            DropDefault(table=qualified, column=name),
+            AddIdentity(table=qualified, column=name, generation=column.identity.replace("_", " ")),
+            ResumeIdentity(table=qualified, column=name, schema=schema, sequence=checked.sequence),
+            DropSequence(schema=schema, name=checked.sequence, if_exists=False),
+            DropFunction(function=self._next_function(table), if_exists=False),
         ]
 
     def rollback(self, checked: AddColumnChecked, before: Schema, after: Schema) -> list[Step]:
@@ -469,32 +498,24 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
                     operation=self.name,
                 )
             )
-        statements = []
+        actions: list[Action] = []
         if checked.fill is not None:
-            statements += [
-                f"drop trigger if exists {quote_ident(trigger)} on {qualified}"
-                for trigger in self._triggers()
-            ]
-            statements.append(self._log().drop_trigger(table))
-        statements.append(
-            f"alter table only {qualified} drop column if exists {quote_ident(self._temp())}"
-        )
+            actions += [DropTrigger(table=qualified, name=trigger) for trigger in self._triggers()]
+            actions.append(self._log().drop_trigger(table))
+        actions.append(DropColumn(table=qualified, column=self._temp()))
         if checked.sequence is not None:
-            statements.append(f"drop sequence if exists {self._sequence(checked, table)}")
+            actions.append(DropSequence(schema=table.schema, name=checked.sequence))
         if self.spec.column.identity is not None:
-            statements.append(f"drop function if exists {self._next_function(table)}()")
+            actions.append(DropFunction(function=self._next_function(table)))
         if checked.fill is not None:
-            statements += [
-                f"drop function if exists {self._function()}()",
-                *self._log().drop(),
-            ]
+            actions += [DropFunction(function=self._function()), self._log().drop()]
         tables = [qualified]
         if self.spec.column.references is not None:
             tables.append(before.table(self.spec.column.references.table).qualified)
         steps.append(
             Step(
                 f"remove column {self._temp()} and what start made for it",
-                sql=";\n".join(statements),
+                actions=tuple(actions),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=tuple(tables),
                 operation=self.name,

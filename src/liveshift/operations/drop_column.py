@@ -7,12 +7,19 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import DropColumn
+from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import DropColumn as DropColumnAction
+from liveshift.operations.actions.triggers import (
+    CreateDownFillFunction,
+    DropFunction,
+    DropTrigger,
+    VersionSyncTrigger,
+)
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.column_dependencies import column_dependents
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_ident
+from liveshift.schema import Schema, Table
 from liveshift.sqlexpr import check_expression, rewrite_columns
-from liveshift.triggers import SKIP_BACKFILL, on_version
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -95,11 +102,11 @@ class DropColumnOperation(CheckedOperation[DropColumn, DropColumnChecked]):
             )
         return DropColumnChecked(column.physical, tuple(d.describe() for d in dependents))
 
-    def _down(self, after: Table, qualifier: str | None = None) -> str:
+    def _down(self, after: Table) -> str:
         """`down` over physical columns; it names columns as the new version sees them."""
         assert self.spec.down is not None
         renames = {c.name: c.physical for c in after.columns.values()}
-        return rewrite_columns(self.spec.down, renames, qualifier=qualifier, what="down")
+        return rewrite_columns(self.spec.down, renames, what="down")
 
     def _trigger(self) -> str:
         return self.names.object("trg", self.spec.table, self.spec.column)
@@ -111,32 +118,27 @@ class DropColumnOperation(CheckedOperation[DropColumn, DropColumnChecked]):
         if self.spec.down is None:
             return []
         table = before.table(self.spec.table)
-        target = f"new.{quote_ident(checked.physical)}"
-        value = self._down(after.table(self.spec.table), qualifier="new")
         # Inserts get `down`; updates only fill a missing value, so that a new client's update
         # never overwrites what old clients wrote into the column they still use.
-        sql = (
-            f"create or replace function {self._function()}() returns trigger\n"
-            "language plpgsql as $liveshift$\n"
-            "begin\n"
-            f"  if {on_version(self.names.version_schema)} then\n"
-            f"    if tg_op = 'INSERT' or {target} is null then\n"
-            f"      {target} := {value};\n"
-            "    end if;\n"
-            "  end if;\n"
-            "  return new;\n"
-            "end\n"
-            "$liveshift$;\n"
-            f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
-            f"create trigger {quote_ident(self._trigger())} before insert or update on "
-            f"{table.qualified}\n"
-            f"  for each row when ({SKIP_BACKFILL}) execute function {self._function()}()"
+        actions = (
+            CreateDownFillFunction(
+                function=self._function(),
+                version_schema=self.names.version_schema,
+                target=checked.physical,
+                expression=self._down(after.table(self.spec.table)),
+            ),
+            VersionSyncTrigger(
+                table=table.qualified,
+                name=self._trigger(),
+                function=self._function(),
+                update=True,
+            ),
         )
         return [
             Step(
                 f"install the trigger that fills {table.name}.{self.spec.column} for rows new "
                 "clients write",
-                sql=sql,
+                actions=actions,
                 lock=LockMode.SHARE_ROW_EXCLUSIVE,
                 tables=(table.qualified,),
                 operation=self.name,
@@ -145,23 +147,19 @@ class DropColumnOperation(CheckedOperation[DropColumn, DropColumnChecked]):
 
     def complete(self, checked: DropColumnChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
-        statements = []
+        actions: list[Action] = []
         if self.spec.down is not None:
-            statements.append(
-                f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified}"
-            )
-        statements.append(
-            f"alter table only {table.qualified} drop column if exists {quote_ident(checked.physical)}"
-        )
+            actions.append(DropTrigger(table=table.qualified, name=self._trigger()))
+        actions.append(DropColumnAction(table=table.qualified, column=checked.physical))
         if self.spec.down is not None:
-            statements.append(f"drop function if exists {self._function()}()")
+            actions.append(DropFunction(function=self._function()))
         notes = ["catalog only: the space is reclaimed as rows are rewritten by later updates"]
         if checked.dependents:
             notes.append("also drops " + ", ".join(checked.dependents))
         return [
             Step(
                 f"drop column {table.name}.{self.spec.column}",
-                sql=";\n".join(statements),
+                actions=tuple(actions),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(table.qualified,),
                 operation=self.name,
@@ -176,8 +174,10 @@ class DropColumnOperation(CheckedOperation[DropColumn, DropColumnChecked]):
         return [
             Step(
                 f"remove the trigger that fills {table.name}.{self.spec.column}",
-                sql=f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
-                f"drop function if exists {self._function()}()",
+                actions=(
+                    DropTrigger(table=table.qualified, name=self._trigger()),
+                    DropFunction(function=self._function()),
+                ),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(table.qualified,),
                 operation=self.name,

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import RenameColumn
+from liveshift.operations.actions.columns import RenameColumn as RenameColumnAction
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.column_dependencies import column_dependents
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, quote_ident
+from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -77,8 +78,11 @@ class RenameColumnOperation(CheckedOperation[RenameColumn, None]):
         return [
             Step(
                 f"rename column {table.name}.{self.spec.from_} to {self.spec.to}",
-                sql=f"alter table only {table.qualified} rename column "
-                f"{quote_ident(self.spec.from_)} to {quote_ident(self.spec.to)}",
+                actions=(
+                    RenameColumnAction(
+                        table=table.qualified, old=self.spec.from_, new=self.spec.to
+                    ),
+                ),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(table.qualified,),
                 operation=self.name,

@@ -6,6 +6,16 @@ import dataclasses
 from collections.abc import Sequence
 
 from liveshift.migration.models import References
+from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import (
+    AlterTable,
+    Clause,
+    DropConstraint,
+    LockTables,
+    RenameColumn,
+    RenameIndexColumns,
+    SetNotNull,
+)
 from liveshift.operations.actions.constraints import (
     AddForeignKey,
     CreateIndex,
@@ -13,9 +23,10 @@ from liveshift.operations.actions.constraints import (
     DropIndex,
     ValidateConstraint,
 )
+from liveshift.operations.actions.triggers import DropFunction, DropTrigger
 from liveshift.operations.table_triggers import BackfillTriggers
 from liveshift.plan import WARNING, Backfill, CatchUp, ConcurrentIndex, LockMode, Step
-from liveshift.schema import Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table, quote_ident
 from liveshift.triggers import ChangeLog
 
 
@@ -58,8 +69,8 @@ def catch_up_steps(
     table: Table,
     backfill: Step,
     *,
-    checks: list[str],
-    update_trigger: str,
+    checks: Sequence[Clause],
+    update_trigger: Action,
     log: ChangeLog,
     column: str,
     operation: str,
@@ -69,12 +80,14 @@ def catch_up_steps(
     the log's trigger, recompute the rows the log names, drop the log. Dropping the log's trigger
     takes ACCESS EXCLUSIVE, briefly."""
     assert backfill.backfill is not None and backfill.backfill.key is not None
-    switch = [f"alter table only {table.qualified}\n  " + ",\n  ".join(checks)] if checks else []
+    switch: list[Action] = (
+        [AlterTable(table=table.qualified, clauses=tuple(checks))] if checks else []
+    )
     switch += [update_trigger, log.drop_trigger(table)]
     return [
         Step(
             f"install the UPDATE trigger for {column} in place of the change log",
-            sql=";\n".join(switch),
+            actions=tuple(switch),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(table.qualified,),
             operation=operation,
@@ -91,7 +104,7 @@ def catch_up_steps(
         ),
         Step(
             f"drop the change log of {column}",
-            sql=";\n".join(log.drop()),
+            actions=(log.drop(),),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(log.log,),
             operation=operation,
@@ -231,7 +244,7 @@ class ColumnContract:
     `validate` lists (constraint on the table, tables its validation locks); `before_final` are
     steps to run between the validations and the final transaction; `triggers` and `function` are
     the sync triggers and their function, dropped there. `before_not_null`, `after_not_null` and
-    `after_rename` are statements of the final transaction around SET NOT NULL and the rename.
+    `after_rename` are actions of the final transaction around SET NOT NULL and the rename.
     `temporary`: `column` is a name liveshift made up, which the table's indexes must lose too.
     `tables`: every table the final transaction locks, in the order to lock them."""
 
@@ -243,9 +256,9 @@ class ColumnContract:
     not_null_check: str | None = None
     triggers: Sequence[str] = ()
     function: str | None = None
-    before_not_null: Sequence[str] = ()
-    after_not_null: Sequence[str] = ()
-    after_rename: Sequence[str] = ()
+    before_not_null: Sequence[Action] = ()
+    after_not_null: Sequence[Action] = ()
+    after_rename: Sequence[Action] = ()
     before_final: Sequence[Step] = ()
     tables: tuple[str, ...] = ()
     temporary: bool = True
@@ -271,40 +284,31 @@ def contract_column_steps(table: Table, contract: ColumnContract) -> list[Step]:
         for constraint, locked in c.validate
     ]
     steps.extend(c.before_final)
-    final: list[str] = []
+    final: list[Action] = []
     if len(tables) > 1:
         # Every table at once, in the order given (tables whose writers lock this one after
         # their own first, then this one, then the tables it references: the order application
         # transactions take them in), so that the transaction never holds one lock while it
         # queues for another behind a writer that needs the first.
-        final.append(
-            "lock table " + ", ".join(f"only {t}" for t in tables) + " in access exclusive mode"
-        )
-    final.extend(f"drop trigger if exists {quote_ident(t)} on {qualified}" for t in c.triggers)
+        final.append(LockTables(tables=tables))
+    final.extend(DropTrigger(table=qualified, name=t) for t in c.triggers)
     final.extend(c.before_not_null)
     if c.not_null_check is not None:
-        final.append(
-            f"alter table only {qualified} alter column {quote_ident(column)} set not null"
-        )
-        final.append(
-            f"alter table only {qualified} drop constraint {quote_ident(c.not_null_check)}"
-        )
+        final.append(SetNotNull(table=qualified, column=column))
+        final.append(DropConstraint(table=qualified, name=c.not_null_check))
     final.extend(c.after_not_null)
     if column != final_name:
-        final.append(
-            f"alter table only {qualified} rename column {quote_ident(column)} to "
-            f"{quote_ident(final_name)}"
-        )
+        final.append(RenameColumn(table=qualified, old=column, new=final_name))
         if c.temporary:
-            final.append(rename_index_columns_sql(table, column, final_name))
+            final.append(rename_index_columns(table, column, final_name))
     final.extend(c.after_rename)
     if c.function is not None:
-        final.append(f"drop function if exists {c.function}()")
+        final.append(DropFunction(function=c.function))
     if final:
         steps.append(
             Step(
                 c.description,
-                sql=";\n".join(final),
+                actions=tuple(final),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=tables or (qualified,),
                 operation=operation,
@@ -314,21 +318,10 @@ def contract_column_steps(table: Table, contract: ColumnContract) -> list[Step]:
     return steps
 
 
-def rename_index_columns_sql(table: Table, old: str, new: str) -> str:
+def rename_index_columns(table: Table, old: str, new: str) -> RenameIndexColumns:
     """An index's columns keep the names its table's columns had when it was built, and RENAME
-    COLUMN on the table leaves them be: rename those called `old` in every index of `table` (ALTER
-    TABLE accepts an index for RENAME COLUMN)."""
-    return (
-        "do $liveshift$ declare i regclass; begin\n"
-        "  for i in select x.indexrelid::regclass from pg_index x join pg_attribute a\n"
-        "      on a.attrelid = x.indexrelid\n"
-        f"    where x.indrelid = {quote_literal(table.qualified)}::regclass\n"
-        f"      and a.attname = {quote_literal(old)} loop\n"
-        "    execute format('alter table %s rename column %I to %I', i, "
-        f"{quote_literal(old)}, {quote_literal(new)});\n"
-        "  end loop;\n"
-        "end $liveshift$"
-    )
+    COLUMN on the table leaves them be: rename those called `old` in every index of `table`."""
+    return RenameIndexColumns(table=table.qualified, old=old, new=new)
 
 
 def warn_old_inserts_fail(steps: list[Step], table: str, column: str, why: str) -> list[Step]:

@@ -8,8 +8,32 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn, key_name
+from liveshift.operations.actions import Action, Sql
+from liveshift.operations.actions.columns import (
+    AddColumnClause,
+    AddUniqueUsingIndex,
+    AlterColumnType,
+    AlterTable,
+    AlterTypeClause,
+    CheckClause,
+    Clause,
+    ClauseText,
+    DropColumn,
+    DropConstraint,
+    DropDefault,
+    DropNotNullClause,
+    NotNullCheckClause,
+    SetDefault,
+    SetDefaultClause,
+)
+from liveshift.operations.actions.triggers import (
+    CreateTwoWaySyncFunction,
+    DropFunction,
+    DropTrigger,
+    VersionSyncTrigger,
+)
 from liveshift.operations.alter_column.change_type import plan_type_change, refuse_type_dependents
-from liveshift.operations.alter_column.comment import comment_sql
+from liveshift.operations.alter_column.comment import set_comment
 from liveshift.operations.alter_column.rename import refuse_name, refuse_views
 from liveshift.operations.alter_column.set_default import new_default, refuse_default
 from liveshift.operations.alter_column.set_nullable import (
@@ -36,7 +60,7 @@ from liveshift.operations.table_triggers import BackfillTriggers, backfill_trigg
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import rewrite_columns
-from liveshift.triggers import SKIP_BACKFILL, ChangeLog, on_version
+from liveshift.triggers import ChangeLog
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -266,47 +290,48 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
         spec = self.spec
         table = before.table(spec.table)
         qualified = table.qualified
-        target = quote_ident(checked.new.physical)
+        target = checked.new.physical
         old_names = {c.name: c.physical for c in table.columns.values()}
         new_names = {c.name: c.physical for c in after.table(spec.table).columns.values()}
-        clauses: list[str] = []
-        extra_sql: list[str] = []
+        clauses: list[Clause] = []
+        extra: list[Action] = []
         notes = ["catalog only: no rewrite, no scan"]
         rewrites = False
         if checked.swap:
-            clauses.append(f"add column {target} {checked.new.type}")
+            clauses.append(AddColumnClause(column=target, type=checked.new.type))
         elif checked.direct_type:
-            clauses.append(f"alter column {target} type {checked.new.type}")
+            clauses.append(AlterTypeClause(column=target, type=checked.new.type))
             notes = ["binary-coercible type change: catalog only, no rewrite"]
         if checked.set_default or (checked.swap and checked.new.default is not None):
-            clauses.append(f"alter column {target} set default {checked.new.default}")
+            assert checked.new.default is not None
+            clauses.append(SetDefaultClause(column=target, default=checked.new.default))
         if checked.drop_not_null:
-            clauses.append(f"alter column {quote_ident(checked.old.physical)} drop not null")
+            clauses.append(DropNotNullClause(column=checked.old.physical))
         # With a change log, the checks go in with the UPDATE trigger after the backfill: until
         # then an old client's update of a row not yet filled would meet them with no value.
         key = self._logged_key(checked, table)
         if key is None:
             clauses += self._checks(checked, new_names)
         if checked.swap:
-            extra_sql.append(self._two_way_function(checked, old_names, new_names))
-            extra_sql.append(self._two_way_trigger(table, update=key is None))
+            extra.append(self._two_way_function(checked, old_names, new_names))
+            extra.append(self._two_way_trigger(table, update=key is None))
             if key is not None:
-                extra_sql.append(self._log().create(table, target=checked.new.physical, key=key))
+                extra.append(self._log().create(table, target=checked.new.physical, key=key))
         steps: list[Step] = []
-        if clauses or extra_sql:
-            sql = ";\n".join(
-                ([f"alter table only {qualified}\n  " + ",\n  ".join(clauses)] if clauses else [])
-                + extra_sql
+        if clauses or extra:
+            actions: list[Action] = (
+                [AlterTable(table=qualified, clauses=tuple(clauses))] if clauses else []
             )
+            actions += extra
             what = "add column " + checked.new.physical if checked.swap else f"alter {spec.column}"
-            if extra_sql:
+            if extra:
                 what += " with the trigger that keeps both versions' values in step"
             if key is not None:
                 what += " (updates logged until the backfill is done)"
             steps.append(
                 Step(
                     f"{what} on {table.name}",
-                    sql=sql,
+                    actions=tuple(actions),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(qualified,),
                     rewrites=rewrites,
@@ -319,7 +344,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             steps.append(
                 Step(
                     f"set the comment of {table.name}.{checked.new.name}",
-                    sql=comment_sql(qualified, checked.new.physical, checked.new_comment),
+                    actions=(set_comment(qualified, checked.new.physical, checked.new_comment),),
                     lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
                     tables=(qualified,),
                     operation=self.name,
@@ -389,23 +414,19 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             )
         return steps
 
-    def _checks(self, checked: AlterColumnChecked, new_names: dict[str, str]) -> list[str]:
-        """ADD CONSTRAINT clauses of the NOT VALID checks on the column: NOT NULL, the user's
-        check, and the checks the new column carries over."""
+    def _checks(self, checked: AlterColumnChecked, new_names: dict[str, str]) -> list[Clause]:
+        """The NOT VALID checks on the column: NOT NULL, the user's check, and the checks the new
+        column carries over."""
         spec = self.spec
-        target = quote_ident(checked.new.physical)
-        checks = []
+        checks: list[Clause] = []
         if (checked.swap and not checked.new.nullable) or checked.set_not_null:
-            checks.append(
-                f"add constraint {quote_ident(self._nn(checked))} check ({target} is not null) not valid"
-            )
+            checks.append(NotNullCheckClause(name=self._nn(checked), column=checked.new.physical))
         if spec.check is not None:
             condition = rewrite_columns(spec.check.constraint, new_names, what="check")
-            checks.append(
-                f"add constraint {quote_ident(self._check_name(checked))} check ({condition}) not valid"
-            )
+            checks.append(CheckClause(name=self._check_name(checked), condition=condition))
         if checked.carry is not None:
-            checks += checked.carry.start_clauses()
+            # carry_over still writes its clauses as PostgreSQL text.
+            checks += [ClauseText(text=c) for c in checked.carry.start_clauses()]
         return checks
 
     def _backfill(
@@ -429,55 +450,35 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
 
     def _two_way_function(
         self, checked: AlterColumnChecked, old_names: dict[str, str], new_names: dict[str, str]
-    ) -> str:
+    ) -> CreateTwoWaySyncFunction:
         assert checked.up is not None and checked.down is not None
-        up = rewrite_columns(checked.up, old_names, qualifier="new", what="up")
-        down = rewrite_columns(checked.down, new_names, qualifier="new", what="down")
-        new_ref = f"new.{quote_ident(checked.new.physical)}"
-        old_ref = f"new.{quote_ident(checked.old.physical)}"
-        before_ref = f"old.{quote_ident(checked.new.physical)}"
-        # A row the backfill has not reached yet, updated without touching the column: bring the
-        # new column up to date instead of writing NULL back into the old one.
-        fill_new = f"tg_op = 'UPDATE' and {new_ref} is null and {before_ref} is null"
-        if checked.carry is not None and checked.carry.identity:
-            # A new-version insert that leaves the identity column out: the old column got the
-            # identity's next value; the new column (no default) takes it over.
-            fill_new = f"({fill_new}) or (tg_op = 'INSERT' and {new_ref} is null)"
-        return (
-            f"create or replace function {self._function()}() returns trigger\n"
-            "language plpgsql as $liveshift$\n"
-            "begin\n"
-            f"  if {on_version(self.names.version_schema)} then\n"
-            f"    if {fill_new} then\n"
-            f"      {new_ref} := {up};\n"
-            "    else\n"
-            f"      {old_ref} := {down};\n"
-            "    end if;\n"
-            "  else\n"
-            f"    {new_ref} := {up};\n"
-            "  end if;\n"
-            "  return new;\n"
-            "end\n"
-            "$liveshift$"
+        # A row the backfill has not reached yet, updated without touching the column: the
+        # function brings the new column up to date instead of writing NULL back into the old
+        # one. A new-version insert that leaves a carried identity column out: the old column got
+        # the identity's next value; the new column (no default) takes it over.
+        return CreateTwoWaySyncFunction(
+            function=self._function(),
+            version_schema=self.names.version_schema,
+            old=checked.old.physical,
+            new=checked.new.physical,
+            up=rewrite_columns(checked.up, old_names, what="up"),
+            down=rewrite_columns(checked.down, new_names, what="down"),
+            fill_new_on_insert=checked.carry is not None and checked.carry.identity,
         )
 
-    def _two_way_trigger(self, table: Table, *, update: bool) -> str:
+    def _two_way_trigger(self, table: Table, *, update: bool) -> VersionSyncTrigger:
         """The trigger on INSERT, and on UPDATE unless a change log stands in for that half while
         the backfill runs (the version schema is published after the backfill: until then every
         writer is an old client, whose updates the log records)."""
-        events = "insert or update" if update else "insert"
-        return (
-            f"drop trigger if exists {quote_ident(self._trigger())} on {table.qualified};\n"
-            f"create trigger {quote_ident(self._trigger())} before {events} on "
-            f"{table.qualified}\n"
-            f"  for each row when ({SKIP_BACKFILL}) execute function {self._function()}()"
+        return VersionSyncTrigger(
+            table=table.qualified, name=self._trigger(), function=self._function(), update=update
         )
 
     def complete(self, checked: AlterColumnChecked, before: Schema, after: Schema) -> list[Step]:
         spec = self.spec
         table = before.table(spec.table)
         qualified = table.qualified
-        target = quote_ident(checked.new.physical)
+        target = checked.new.physical
         not_null = (checked.swap and not checked.new.nullable) or checked.set_not_null
         validate: list[tuple[str, tuple[str, ...]]] = []
         if not_null:
@@ -488,30 +489,25 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             validate.append(
                 (self._fk_name(checked), (qualified, before.table(spec.references.table).qualified))
             )
-        before_not_null: list[str] = []
-        after_not_null: list[str] = []
+        before_not_null: list[Action] = []
+        after_not_null: list[Action] = []
         prepare: list[Step] = []
         tables: tuple[str, ...] = (qualified,)
         if checked.carry is not None:
             validate += checked.carry.validate_on_table()
             prepare = checked.carry.reference_steps()
-            before_not_null += checked.carry.swap_before_not_null()
-            after_not_null += checked.carry.swap_drop_old()
-            after_not_null += checked.carry.swap_take_names()
+            # carry_over still writes its statements as PostgreSQL text.
+            before_not_null += [Sql(text=t) for t in checked.carry.swap_before_not_null()]
+            after_not_null += [Sql(text=t) for t in checked.carry.swap_drop_old()]
+            after_not_null += [Sql(text=t) for t in checked.carry.swap_take_names()]
             tables = checked.carry.complete_tables()
         if checked.drop_unique is not None and not checked.swap:
-            after_not_null.append(
-                f"alter table only {qualified} drop constraint {quote_ident(checked.drop_unique)}"
-            )
+            after_not_null.append(DropConstraint(table=qualified, name=checked.drop_unique))
         if checked.add_unique:
-            after_not_null.append(
-                f"alter table only {qualified} add constraint {quote_ident(self._unique_name(checked))} "
-                f"unique using index {quote_ident(self._unique_name(checked))}"
-            )
+            unique = self._unique_name(checked)
+            after_not_null.append(AddUniqueUsingIndex(table=qualified, name=unique, index=unique))
         if checked.drop_default and not checked.swap:
-            after_not_null.append(
-                f"alter table only {qualified} alter column {target} drop default"
-            )
+            after_not_null.append(DropDefault(table=qualified, column=target))
         contract = ColumnContract(
             column=checked.new.physical,
             final_name=checked.new.name,
@@ -536,7 +532,6 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
         spec = self.spec
         table = before.table(spec.table)
         qualified = table.qualified
-        column = quote_ident(checked.old.physical)
         steps: list[Step] = []
         if checked.carry is not None:
             steps += checked.carry.rollback_steps()
@@ -549,24 +544,19 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                     operation=self.name,
                 )
             )
-        statements: list[str] = []
+        statements: list[Action] = []
         if self._has_trigger(checked):
-            statements.append(
-                f"drop trigger if exists {quote_ident(self._trigger())} on {qualified}"
-            )
+            statements.append(DropTrigger(table=qualified, name=self._trigger()))
         if self._logged_key(checked, table) is not None:
             statements.append(self._log().drop_trigger(table))
         if checked.swap:
-            statements.append(
-                f"alter table only {qualified} drop column if exists "
-                f"{quote_ident(checked.new.physical)}"
-            )
+            statements.append(DropColumn(table=qualified, column=checked.new.physical))
         else:
             statements += self._undo_in_place(checked, qualified)
         if self._has_trigger(checked):
-            statements.append(f"drop function if exists {self._function()}()")
+            statements.append(DropFunction(function=self._function()))
         if self._logged_key(checked, table) is not None:
-            statements += self._log().drop()
+            statements.append(self._log().drop())
         tables = [qualified]
         if spec.references is not None:
             tables.append(before.table(spec.references.table).qualified)
@@ -576,7 +566,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             steps.append(
                 Step(
                     f"undo what start changed on {table.name}.{spec.column}",
-                    sql=";\n".join(statements),
+                    actions=tuple(statements),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=tuple(tables),
                     operation=self.name,
@@ -590,7 +580,11 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             steps.append(
                 Step(
                     f"restore the type of {table.name}.{spec.column} to {checked.old.type}",
-                    sql=f"alter table only {qualified} alter column {column} type {checked.old.type}",
+                    actions=(
+                        AlterColumnType(
+                            table=qualified, column=checked.old.physical, type=checked.old.type
+                        ),
+                    ),
                     lock=LockMode.ACCESS_EXCLUSIVE,
                     tables=(qualified,),
                     rewrites=True,
@@ -604,35 +598,29 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             steps.extend(restore_not_null_steps(table, checked.old, self._nn(checked), self.name))
         return steps
 
-    def _undo_in_place(self, checked: AlterColumnChecked, qualified: str) -> list[str]:
-        """Rollback statements of a change made on the column itself: the constraints start
-        added, the old default and comment back."""
+    def _undo_in_place(self, checked: AlterColumnChecked, qualified: str) -> list[Action]:
+        """Rollback actions of a change made on the column itself: the constraints start added,
+        the old default and comment back."""
         spec = self.spec
-        column = quote_ident(checked.old.physical)
-        statements: list[str] = []
+        column = checked.old.physical
+        actions: list[Action] = []
         for constraint, wanted in (
             (self._nn(checked), checked.set_not_null),
             (self._check_name(checked), spec.check is not None),
             (self._fk_name(checked), spec.references is not None),
         ):
             if wanted:
-                statements.append(
-                    f"alter table only {qualified} drop constraint if exists "
-                    f"{quote_ident(constraint)}"
-                )
+                actions.append(DropConstraint(table=qualified, name=constraint, if_exists=True))
         if checked.set_default:
             if checked.old.default is None:
-                statements.append(
-                    f"alter table only {qualified} alter column {column} drop default"
-                )
+                actions.append(DropDefault(table=qualified, column=column))
             else:
-                statements.append(
-                    f"alter table only {qualified} alter column {column} set default "
-                    f"{checked.old.default}"
+                actions.append(
+                    SetDefault(table=qualified, column=column, default=checked.old.default)
                 )
         if self._comment_changes(checked):
-            statements.append(comment_sql(qualified, checked.old.physical, checked.old_comment))
-        return statements
+            actions.append(set_comment(qualified, column, checked.old_comment))
+        return actions
 
     def describe(self) -> str:
         return f"{self.name} {self.spec.table}.{self.spec.column}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from liveshift.schema import quote_ident, quote_literal
+from liveshift.operations.actions.columns import CommentOnColumn
 
 
-def comment_sql(qualified: str, column: str, comment: str | None) -> str:
-    text = "null" if comment is None else quote_literal(comment)
-    return f"comment on column {qualified}.{quote_ident(column)} is {text}"
+def set_comment(qualified: str, column: str, comment: str | None) -> CommentOnColumn:
+    """Set the comment of `column` (physical) to `comment`; None removes it."""
+    return CommentOnColumn(table=qualified, column=column, comment=comment)

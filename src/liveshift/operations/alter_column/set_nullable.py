@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
+from liveshift.operations.actions.columns import AddNotNullCheck, DropConstraint, SetNotNull
+from liveshift.operations.actions.constraints import ValidateConstraint
 from liveshift.operations.column_dependencies import has_rows_where
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Table, quote_ident
@@ -45,21 +47,20 @@ def restore_not_null_steps(
 ) -> list[Step]:
     """NOT NULL back without a long ACCESS EXCLUSIVE scan: NOT VALID check, validate, set."""
     qualified = table.qualified
-    column = quote_ident(old.physical)
-    check = quote_ident(check_name)
     return [
         Step(
             f"add a NOT VALID not-null check on {table.name}.{old.name}",
-            sql=f"alter table only {qualified} drop constraint if exists {check};\n"
-            f"alter table only {qualified} add constraint {check} check ({column} is not null)"
-            " not valid",
+            actions=(
+                DropConstraint(table=qualified, name=check_name, if_exists=True),
+                AddNotNullCheck(table=qualified, name=check_name, column=old.physical),
+            ),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(qualified,),
             operation=operation,
         ),
         Step(
             f"validate the not-null check on {table.name}.{old.name}",
-            sql=f"alter table only {qualified} validate constraint {check}",
+            actions=(ValidateConstraint(table=qualified, name=check_name),),
             lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
             tables=(qualified,),
             scans=True,
@@ -69,8 +70,10 @@ def restore_not_null_steps(
         ),
         Step(
             f"restore NOT NULL on {table.name}.{old.name}",
-            sql=f"alter table only {qualified} alter column {column} set not null;\n"
-            f"alter table only {qualified} drop constraint if exists {check}",
+            actions=(
+                SetNotNull(table=qualified, column=old.physical),
+                DropConstraint(table=qualified, name=check_name, if_exists=True),
+            ),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(qualified,),
             operation=operation,
