@@ -10,30 +10,29 @@ import pytest
 
 from liveshift.engines.postgres.render import render
 from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import DropColumn, SetNotNull
 from liveshift.operations.actions.constraints import (
     AddCheck,
     AddConstraintDefinition,
     AddConstraintUsingIndex,
     AddExclusion,
     AddForeignKey,
-    AddIdentity,
     AddNotNullCheck,
     ClusterOn,
     CopySequencePosition,
     CreateIndex,
     CreateIndexDefinition,
-    DropColumn,
     DropConstraint,
     DropIndex,
     ExclusionElement,
     IndexKey,
+    RecreateIdentity,
     RenameConstraint,
     RenameConstraintIfPresent,
     RenameIndex,
     RenameSequence,
     ReplicaIdentityUsingIndex,
     RepointForeignKey,
-    SetNotNull,
     SetSequenceOwner,
     SetSequenceType,
     StorageParameter,
@@ -248,7 +247,7 @@ CASES: list[tuple[Action, str, str]] = [
         "select seqtypid = 'int2'::regtype from pg_sequence where seqrelid = 'public.src'::regclass",
     ),
     (
-        AddIdentity(
+        RecreateIdentity(
             table="public.line",
             column="id",
             always=True,

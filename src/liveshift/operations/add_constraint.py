@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AddConstraint, AlterColumn, Check, KeyName
 from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import SetNotNull
 from liveshift.operations.actions.constraints import (
     AddCheck,
     AddConstraintUsingIndex,
@@ -19,7 +20,6 @@ from liveshift.operations.actions.constraints import (
     DropConstraint,
     ExclusionElement,
     IndexKey,
-    SetNotNull,
     ValidateConstraint,
 )
 from liveshift.operations.alter_column import AlterColumnChecked, AlterColumnOperation
@@ -452,6 +452,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
                                 table=table.qualified,
                                 name=self._not_null_check(c),
                                 if_exists=True,
+                                table_if_exists=True,
                             ),
                         ),
                         lock=LockMode.ACCESS_EXCLUSIVE,
@@ -464,7 +465,11 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
         return [
             Step(
                 f"drop constraint {spec.name} from {table.name}",
-                actions=(DropConstraint(table=table.qualified, name=spec.name, if_exists=True),),
+                actions=(
+                    DropConstraint(
+                        table=table.qualified, name=spec.name, if_exists=True, table_if_exists=True
+                    ),
+                ),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=self._tables(checked, table),
                 operation=self.name,

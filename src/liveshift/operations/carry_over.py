@@ -12,15 +12,15 @@ from pglast.stream import RawStream
 
 from liveshift.errors import ValidationError
 from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import DropColumn
 from liveshift.operations.actions.constraints import (
     AddConstraintDefinition,
     AddConstraintUsingIndex,
-    AddIdentity,
     ClusterOn,
     CopySequencePosition,
     CreateIndexDefinition,
-    DropColumn,
     DropConstraint,
+    RecreateIdentity,
     RenameConstraint,
     RenameIndex,
     RenameSequence,
@@ -462,12 +462,12 @@ class CarryOver:
 
     # -- names ---------------------------------------------------------------------------------
 
-    def _identity(self, sequence: SequenceFact, temp: str) -> AddIdentity:
+    def _identity(self, sequence: SequenceFact, temp: str) -> RecreateIdentity:
         """The new column's identity, with the old one's sequence options. A bound that was the
         old type's own limit becomes the new type's (an integer identity moved to bigint can go
         past 2^31 - 1); any other bound is kept as it was."""
         low, high = INTEGER_RANGES.get(sequence.type, (None, None))
-        return AddIdentity(
+        return RecreateIdentity(
             table=self.table.qualified,
             column=self.new,
             always=sequence.identity == "a",
@@ -610,7 +610,7 @@ class CarryOver:
         for index in self.indexes:
             if index.constraint is not None and index.constraint.kind == "p":
                 actions.append(DropConstraint(table=qualified, name=index.name))
-        actions.append(DropColumn(table=qualified, column=self.old))
+        actions.append(DropColumn(table=qualified, column=self.old, if_exists=False))
         if sequence is not None and sequence.identity:
             actions.append(RenameSequence(schema=sequence.schema, old=temp, new=sequence.name))
         return actions

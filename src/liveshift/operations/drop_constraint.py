@@ -103,7 +103,10 @@ class DropConstraintOperation(CheckedOperation[DropConstraint, DropConstraintChe
                 f"drop {KINDS.get(checked.kind, 'constraint')} {self.spec.name} from {table.name}",
                 actions=(
                     actions.DropConstraint(
-                        table=table.qualified, name=self.spec.name, if_exists=True
+                        table=table.qualified,
+                        name=self.spec.name,
+                        if_exists=True,
+                        table_if_exists=True,
                     ),
                 ),
                 lock=LockMode.ACCESS_EXCLUSIVE,

@@ -10,7 +10,6 @@ from liveshift.operations.actions import Action
 from liveshift.operations.actions.columns import (
     AlterTable,
     Clause,
-    DropConstraint,
     LockTables,
     RenameColumn,
     RenameIndexColumns,
@@ -20,6 +19,7 @@ from liveshift.operations.actions.constraints import (
     AddForeignKey,
     CreateIndex,
     CreateIndexDefinition,
+    DropConstraint,
     DropIndex,
     ValidateConstraint,
 )

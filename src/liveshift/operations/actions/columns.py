@@ -199,23 +199,6 @@ class CreateNextValueFunction(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DropConstraint(Action):
-    table: str  # qualified
-    name: str
-    if_exists: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class AddNotNullCheck(Action):
-    """A NOT VALID check `name` that `column` is not null: enforced for new writes, no scan (the
-    constraint's VALIDATE scans later without blocking writes)."""
-
-    table: str  # qualified
-    name: str
-    column: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class AddUniqueUsingIndex(Action):
     """A unique constraint `name` over a unique index built beforehand (no scan)."""
 

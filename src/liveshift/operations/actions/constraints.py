@@ -84,12 +84,13 @@ class AddConstraintUsingIndex(Action):
 
 @dataclass(frozen=True, kw_only=True)
 class DropConstraint(Action):
-    """Drop a constraint of a table; `if_exists`: no error when the table or the constraint is not
-    there (a replayed rollback)."""
+    """Drop a constraint of a table; `if_exists`: no error when the constraint is not there,
+    `table_if_exists`: nor when the table is not (a replayed rollback)."""
 
     table: str  # qualified
     name: str
     if_exists: bool = False
+    table_if_exists: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,14 +112,6 @@ class RenameConstraintIfPresent(Action):
     table: str  # qualified
     old: str
     new: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetNotNull(Action):
-    """Make a column NOT NULL (catalog only when a validated check already says so)."""
-
-    table: str  # qualified
-    column: str  # physical
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,14 +219,6 @@ class ClusterOn(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DropColumn(Action):
-    """Drop a column, refused if anything still depends on it (no cascade)."""
-
-    table: str  # qualified
-    column: str  # physical
-
-
-@dataclass(frozen=True, kw_only=True)
 class SetSequenceOwner(Action):
     """A sequence becomes owned by a column (dropped with it)."""
 
@@ -251,7 +236,7 @@ class SetSequenceType(Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddIdentity(Action):
+class RecreateIdentity(Action):
     """A column becomes an identity column, its new sequence `sequence_schema`.`sequence_name`
     with these options; a bound None is the column type's own."""
 

@@ -19,13 +19,13 @@ from liveshift.operations.actions.columns import (
     Clause,
     ClauseText,
     DropColumn,
-    DropConstraint,
     DropDefault,
     DropNotNullClause,
     NotNullCheckClause,
     SetDefault,
     SetDefaultClause,
 )
+from liveshift.operations.actions.constraints import DropConstraint
 from liveshift.operations.actions.triggers import (
     CreateTwoWaySyncFunction,
     DropFunction,

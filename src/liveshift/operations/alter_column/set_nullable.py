@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
-from liveshift.operations.actions.columns import AddNotNullCheck, DropConstraint, SetNotNull
-from liveshift.operations.actions.constraints import ValidateConstraint
+from liveshift.operations.actions.columns import SetNotNull
+from liveshift.operations.actions.constraints import (
+    AddNotNullCheck,
+    DropConstraint,
+    ValidateConstraint,
+)
 from liveshift.operations.column_dependencies import has_rows_where
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Table, quote_ident

@@ -9,7 +9,6 @@ from liveshift.errors import ValidationError
 from liveshift.operations.actions.columns import (
     AddColumnClause,
     AddIdentity,
-    AddNotNullCheck,
     AddUniqueUsingIndex,
     AlterColumnType,
     AlterTable,
@@ -21,7 +20,6 @@ from liveshift.operations.actions.columns import (
     CreateNextValueFunction,
     CreateSequence,
     DropColumn,
-    DropConstraint,
     DropDefault,
     DropNotNullClause,
     DropSequence,
@@ -194,20 +192,6 @@ def _next_value_function(action: CreateNextValueFunction) -> str:
         f"create function {_qualified(action.schema, action.name)}() returns {action.type}\n"
         "language sql security definer set search_path = pg_catalog, pg_temp\n"
         f"as $liveshift$ select nextval({sequence}::regclass)::{action.type} $liveshift$"
-    )
-
-
-@render.register
-def _drop_constraint(action: DropConstraint) -> str:
-    exists = "if exists " if action.if_exists else ""
-    return f"alter table only {action.table} drop constraint {exists}{quote_ident(action.name)}"
-
-
-@render.register
-def _add_not_null_check(action: AddNotNullCheck) -> str:
-    return (
-        f"alter table only {action.table} add constraint {quote_ident(action.name)} "
-        f"check ({quote_ident(action.column)} is not null) not valid"
     )
 
 

@@ -9,23 +9,21 @@ from liveshift.operations.actions.constraints import (
     AddConstraintUsingIndex,
     AddExclusion,
     AddForeignKey,
-    AddIdentity,
     AddNotNullCheck,
     ClusterOn,
     CopySequencePosition,
     CreateIndex,
     CreateIndexDefinition,
-    DropColumn,
     DropConstraint,
     DropIndex,
     IndexKey,
+    RecreateIdentity,
     RenameConstraint,
     RenameConstraintIfPresent,
     RenameIndex,
     RenameSequence,
     ReplicaIdentityUsingIndex,
     RepointForeignKey,
-    SetNotNull,
     SetSequenceOwner,
     SetSequenceType,
     StorageParameter,
@@ -113,12 +111,12 @@ def _add_using_index(action: AddConstraintUsingIndex) -> str:
 
 @render.register
 def _drop_constraint(action: DropConstraint) -> str:
-    if action.if_exists:
-        return (
-            f"alter table if exists only {action.table} "
-            f"drop constraint if exists {quote_ident(action.name)}"
-        )
-    return f"alter table only {action.table} drop constraint {quote_ident(action.name)}"
+    table = "if exists " if action.table_if_exists else ""
+    constraint = "if exists " if action.if_exists else ""
+    return (
+        f"alter table {table}only {action.table} drop constraint {constraint}"
+        f"{quote_ident(action.name)}"
+    )
 
 
 @render.register
@@ -144,11 +142,6 @@ def _rename_constraint_if_present(action: RenameConstraintIfPresent) -> str:
         "  end if;\n"
         "end $liveshift$"
     )
-
-
-@render.register
-def _set_not_null(action: SetNotNull) -> str:
-    return f"alter table only {action.table} alter column {quote_ident(action.column)} set not null"
 
 
 @render.register
@@ -243,11 +236,6 @@ def _cluster_on(action: ClusterOn) -> str:
 
 
 @render.register
-def _drop_column(action: DropColumn) -> str:
-    return f"alter table only {action.table} drop column {quote_ident(action.column)}"
-
-
-@render.register
 def _sequence_owner(action: SetSequenceOwner) -> str:
     return f"alter sequence {action.sequence} owned by {action.table}.{quote_ident(action.column)}"
 
@@ -262,7 +250,7 @@ def _sequence(schema: str, name: str) -> str:
 
 
 @render.register
-def _add_identity(action: AddIdentity) -> str:
+def _add_identity(action: RecreateIdentity) -> str:
     kind = "always" if action.always else "by default"
     minimum = "no minvalue" if action.minimum is None else f"minvalue {action.minimum}"
     maximum = "no maxvalue" if action.maximum is None else f"maxvalue {action.maximum}"
