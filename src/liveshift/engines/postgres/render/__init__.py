@@ -27,3 +27,4 @@ def _sql(action: Sql) -> str:
 from liveshift.engines.postgres.render import constraints  # noqa: E402, F401
 
 __all__ = ["render"]
+from liveshift.engines.postgres.render import tables  # noqa: E402, F401
