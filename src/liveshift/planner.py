@@ -263,22 +263,16 @@ def plan_migration(
         )
         if any(s.retypes for s in plan.start + plan.rollback):
             views = _previous_views(probe, previous_version_schema)
-            plan.start = compile_steps(
-                [
-                    around_version_views(s, schema, previous_version_schema, views)
-                    if s.retypes
-                    else s
-                    for s in plan.start
-                ],
-                render,
-            )
-            plan.rollback = compile_steps(
-                [
-                    around_version_views(s, schema, previous_version_schema, views)
-                    if s.retypes
-                    else s
-                    for s in plan.rollback
-                ],
-                render,
-            )
+            previous = previous_version_schema
+
+            def around(step: Step) -> Step:
+                if not step.retypes:
+                    return step
+                (wrapped,) = compile_steps(
+                    [around_version_views(step, schema, previous, views)], render
+                )
+                return wrapped
+
+            plan.start = [around(s) for s in plan.start]
+            plan.rollback = [around(s) for s in plan.rollback]
     return plan
