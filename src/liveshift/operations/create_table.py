@@ -181,7 +181,9 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
         schema.tables[spec.table] = table
         return checked
 
-    def _definition(self, checked: CreateTableChecked, table: str, *, temporary: bool) -> Action:
+    def _definition(
+        self, checked: CreateTableChecked, table: str, *, temporary: bool
+    ) -> CreateTableAction:
         """CREATE TABLE with every column and constraint; a temporary probe twin leaves out the
         foreign keys and the names of constraints (temporary tables share no namespace)."""
         columns: list[ColumnDefinition] = []
@@ -249,7 +251,7 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
 
     def start(self, checked: CreateTableChecked, before: Schema, after: Schema) -> list[Step]:
         qualified = self._qualified(before)
-        actions = [self._definition(checked, qualified, temporary=False)]
+        actions: list[Action] = [self._definition(checked, qualified, temporary=False)]
         if self.spec.comment is not None:
             actions.append(CommentOnTable(table=qualified, comment=self.spec.comment))
         for column in self.spec.columns:
