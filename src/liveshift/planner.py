@@ -10,13 +10,20 @@ from liveshift import operations
 from liveshift.engines.base import Capabilities
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
-from liveshift.operations.actions import Action
+from liveshift.operations.actions import Action, Sql
+from liveshift.operations.actions.schemas import CreateSchema, DropSchema
+from liveshift.operations.actions.views import (
+    CreateVersionView,
+    DropView,
+    RestoreViewGrants,
+    SaveViewGrants,
+)
 from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.operations.objects import refuse_taken_version_schema
 from liveshift.operations.requirements import HINTS, VERSION_SCHEMA, lacks, required
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
-from liveshift.schema import Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table, quote_literal
 from liveshift.sqlexpr import referenced_columns
 
 Render = Callable[[Action], str]  # an engine's text for one action
@@ -41,25 +48,25 @@ class MigrationPlan:
         return {"start": self.start, "complete": self.complete, "rollback": self.rollback}
 
 
-def _view_sql(table: Table, version_schema: str, server_version: int) -> str:
+def _view(table: Table, version_schema: str, server_version: int) -> CreateVersionView:
     """The version view of one table: its columns under the names that version gives them."""
-    options = " with (security_invoker = true)" if server_version >= 150000 else ""
-    columns = ",\n    ".join(
-        f"{quote_ident(c.physical)} as {quote_ident(c.name)}" for c in table.columns.values()
-    )
-    return (
-        f"create or replace view {quote_ident(version_schema)}.{quote_ident(table.name)}"
-        f"{options} as\n  select\n    {columns}\n  from {table.qualified}"
+    return CreateVersionView(
+        schema=version_schema,
+        name=table.name,
+        table=table.qualified,
+        columns=tuple((c.physical, c.name) for c in table.columns.values()),
+        security_invoker=server_version >= 150000,
     )
 
 
 def version_views(schema: Schema, version_schema: str, server_version: int) -> Step:
     """One view per table showing the new version's shape: the search_path of new clients."""
-    statements = [f"create schema if not exists {quote_ident(version_schema)}"]
-    statements += [_view_sql(t, version_schema, server_version) for t in schema.tables.values()]
     return Step(
         f"publish the new version's schema {version_schema}",
-        sql=";\n".join(statements),
+        actions=(
+            CreateSchema(name=version_schema),
+            *(_view(t, version_schema, server_version) for t in schema.tables.values()),
+        ),
         lock=LockMode.ACCESS_SHARE,
         tables=tuple(t.qualified for t in schema.tables.values()),
         operation="version schema",
@@ -75,36 +82,23 @@ def around_version_views(step: Step, before: Schema, version_schema: str, views:
     tables = [t for t in before.tables.values() if t.qualified in step.tables and t.name in views]
     if not tables:
         return step
-    names = [f"{quote_ident(version_schema)}.{quote_ident(t.name)}" for t in tables]
-    keep = [
-        f"select set_config('liveshift.view_acl_{i}', coalesce((select relacl::text from "
-        f"pg_class where oid = to_regclass({quote_literal(name)})), ''), true)"
-        for i, name in enumerate(names)
-    ]
-    grant = [
-        "do $liveshift_acl$ declare g record; begin\n"
-        "  for g in select a.privilege_type, a.is_grantable, a.grantee from aclexplode(\n"
-        f"      nullif(current_setting('liveshift.view_acl_{i}'), '')::aclitem[]) a loop\n"
-        "    execute format("
-        f"{quote_literal('grant %s on ' + name.replace('%', '%%') + ' to %s%s')}, "
-        "g.privilege_type,\n"
-        "      case when g.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(g.grantee)) end,\n"
-        "      case when g.is_grantable then ' with grant option' else '' end);\n"
-        "  end loop;\n"
-        "end $liveshift_acl$"
-        for i, name in enumerate(names)
-    ]
-    sql = ";\n".join(
-        keep
-        + [f"drop view if exists {name}" for name in names]
-        + [step.sql, f"create schema if not exists {quote_ident(version_schema)}"]
-        + [_view_sql(t, version_schema, before.server_version) for t in tables]
-        + grant
+    # A step of an operation not converted to actions yet carries only its text.
+    inner = step.actions or (Sql(text=step.sql),)
+    actions = (
+        *(SaveViewGrants(schema=version_schema, name=t.name, slot=i) for i, t in enumerate(tables)),
+        *(DropView(schema=version_schema, name=t.name) for t in tables),
+        *inner,
+        CreateSchema(name=version_schema),
+        *(_view(t, version_schema, before.server_version) for t in tables),
+        *(
+            RestoreViewGrants(schema=version_schema, name=t.name, slot=i)
+            for i, t in enumerate(tables)
+        ),
     )
     note = (
         f"drops and makes again (with its grants) the view of the previous version {version_schema}"
     )
-    return replace(step, sql=sql, notes=(*step.notes, note))
+    return replace(step, actions=actions, notes=(*step.notes, note))
 
 
 def _previous_views(probe: Probe, version_schema: str) -> set[str]:
@@ -249,36 +243,42 @@ def plan_migration(
         plan.rollback[:0] = rollback
     plan.complete.extend(complete_last)
     plan.start.extend(held)
-    plan.start.append(version_views(current, version_schema, schema.server_version))
+    plan.start.extend(
+        compile_steps([version_views(current, version_schema, schema.server_version)], render)
+    )
     ran_by = {id(step): ran for ran, steps in undo for step in steps}
     plan.rollback = [
         replace(step, undoes=_undoes(ran_by[id(step)], plan.start)) for step in plan.rollback
     ]
     drop_version = Step(
         f"drop the version schema {version_schema}",
-        sql=f"drop schema if exists {quote_ident(version_schema)} cascade",
+        actions=(DropSchema(name=version_schema),),
         operation="version schema",
     )
-    plan.rollback.insert(0, drop_version)
+    plan.rollback[:0] = compile_steps([drop_version], render)
     plan.complete[:0] = complete_first
     if previous_version_schema and previous_version_schema != version_schema:
         plan.previous_version_schema = previous_version_schema
-        plan.complete.insert(
-            len(complete_first),
-            Step(
-                f"drop the previous version schema {previous_version_schema}",
-                sql=f"drop schema if exists {quote_ident(previous_version_schema)} cascade",
-                operation="version schema",
-            ),
+        drop_previous = Step(
+            f"drop the previous version schema {previous_version_schema}",
+            actions=(DropSchema(name=previous_version_schema),),
+            operation="version schema",
+        )
+        plan.complete[len(complete_first) : len(complete_first)] = compile_steps(
+            [drop_previous], render
         )
         if any(s.retypes for s in plan.start + plan.rollback):
             views = _previous_views(probe, previous_version_schema)
-            plan.start = [
-                around_version_views(s, schema, previous_version_schema, views) if s.retypes else s
-                for s in plan.start
-            ]
-            plan.rollback = [
-                around_version_views(s, schema, previous_version_schema, views) if s.retypes else s
-                for s in plan.rollback
-            ]
+            previous = previous_version_schema
+
+            def around(step: Step) -> Step:
+                if not step.retypes:
+                    return step
+                (wrapped,) = compile_steps(
+                    [around_version_views(step, schema, previous, views)], render
+                )
+                return wrapped
+
+            plan.start = [around(s) for s in plan.start]
+            plan.rollback = [around(s) for s in plan.rollback]
     return plan

@@ -9,10 +9,23 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import Column as ColumnSpec
 from liveshift.migration.models import CreateTable, key_name
+from liveshift.operations.actions import Action
+from liveshift.operations.actions.columns import CommentOnColumn
+from liveshift.operations.actions.tables import (
+    Check,
+    ColumnDefinition,
+    CommentOnTable,
+    DropTable,
+    ForeignKey,
+    PrimaryKey,
+    TableConstraint,
+    Unique,
+)
+from liveshift.operations.actions.tables import CreateTable as CreateTableAction
 from liveshift.operations.base import CheckedOperation, short_name
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Column, Constraint, Index, Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Column, Constraint, Index, Schema, Table, quote_literal
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
@@ -91,23 +104,18 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
                             "which is not a column of the new table",
                             object=f"{schema.name}.{spec.table}.{column.name}",
                         )
-                    targets[column.name] = (
-                        f"{quote_ident(schema.name)}.{quote_ident(spec.table)}",
-                        ref.target_column,
-                    )
+                    targets[column.name] = (self._qualified(schema), ref.target_column)
                 else:
                     target_column = target.column(ref.target_column)
                     targets[column.name] = (target.qualified, target_column.physical)
         # The server checks types, defaults and checks together on a temporary twin of the table
         # (without foreign keys: their targets may be tables this migration creates).
         checked = CreateTableChecked(types, targets)
-        probe.ask(
-            [
-                f"create temporary table {quote_ident('_ls_probe')} "
-                f"({self._body(checked, temporary=True)})"
-            ],
-            f"the definition of table {spec.table}",
-        )
+        # The probe is PostgreSQL's: it asks in PostgreSQL's words.
+        from liveshift.engines.postgres.render import render
+
+        twin = self._definition(checked, "_ls_probe", temporary=True)
+        probe.ask([render(twin)], f"the definition of table {spec.table}")
         table = Table(schema=schema.name, name=spec.table)
         for column in spec.columns:
             resolved = types[column.name]
@@ -173,52 +181,62 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
         schema.tables[spec.table] = table
         return checked
 
-    def _body(self, checked: CreateTableChecked, *, temporary: bool) -> str:
-        """The column and constraint list of CREATE TABLE; a temporary probe twin leaves out the
+    def _definition(
+        self, checked: CreateTableChecked, table: str, *, temporary: bool
+    ) -> CreateTableAction:
+        """CREATE TABLE with every column and constraint; a temporary probe twin leaves out the
         foreign keys and the names of constraints (temporary tables share no namespace)."""
-        lines: list[str] = []
+        columns: list[ColumnDefinition] = []
         for column in self.spec.columns:
             resolved = checked.types[column.name]
-            # A serial column is declared as such: PostgreSQL makes its sequence, owned by the
-            # column, its default and NOT NULL, exactly as for the user's own CREATE TABLE.
-            parts = [
-                quote_ident(column.name),
-                resolved.serial_keyword if resolved.serial else resolved.name,
-            ]
-            if column.identity is not None:
-                parts.append(f"generated {column.identity.replace('_', ' ')} as identity")
-            if column.default is not None:
-                parts.append(f"default {column.default}")
-            if not column.nullable and not column.primary_key:
-                parts.append("not null")
-            lines.append(" ".join(parts))
+            columns.append(
+                ColumnDefinition(
+                    name=column.name,
+                    # A serial column is declared as such: PostgreSQL makes its sequence, owned
+                    # by the column, its default and NOT NULL, exactly as for the user's own
+                    # CREATE TABLE.
+                    type=resolved.serial_keyword if resolved.serial else resolved.name,
+                    identity=column.identity,
+                    default=column.default,
+                    not_null=not column.nullable and not column.primary_key,
+                )
+            )
+        constraints: list[TableConstraint] = []
         primary = self._primary_key()
         if primary:
-            name = "" if temporary else f"constraint {quote_ident(self._primary_key_name())} "
-            lines.append(f"{name}primary key ({', '.join(quote_ident(c) for c in primary)})")
+            name = None if temporary else self._primary_key_name()
+            constraints.append(PrimaryKey(name=name, columns=tuple(primary)))
         for column in self.spec.columns:
-            col = quote_ident(column.name)
             if column.unique:
-                key = self._unique_name(column)
-                name = "" if temporary else f"constraint {quote_ident(key)} "
-                lines.append(f"{name}unique ({col})")
+                key = None if temporary else self._unique_name(column)
+                constraints.append(Unique(name=key, columns=(column.name,)))
             if column.check is not None:
                 check = column.check.name or self._constraint_name(column.name, "check")
-                name = "" if temporary else f"constraint {quote_ident(check)} "
-                lines.append(f"{name}check ({column.check.constraint})")
+                constraints.append(
+                    Check(name=None if temporary else check, expression=column.check.constraint)
+                )
             if column.references is not None and not temporary:
                 ref = column.references
-                fkey = ref.name or self._constraint_name(column.name, "fkey")
                 target, target_column = checked.targets[column.name]
-                lines.append(
-                    f"constraint {quote_ident(fkey)} foreign key ({col}) references {target} "
-                    f"({quote_ident(target_column)}) on delete {ref.on_delete} "
-                    f"on update {ref.on_update}"
+                constraints.append(
+                    ForeignKey(
+                        name=ref.name or self._constraint_name(column.name, "fkey"),
+                        columns=(column.name,),
+                        target=target,
+                        target_columns=(target_column,),
+                        on_delete=ref.on_delete,
+                        on_update=ref.on_update,
+                    )
                 )
-        return ",\n  ".join(lines)
+        return CreateTableAction(
+            table=table,
+            columns=tuple(columns),
+            constraints=tuple(constraints),
+            temporary=temporary,
+        )
 
     def _qualified(self, schema: Schema) -> str:
-        return f"{quote_ident(schema.name)}.{quote_ident(self.spec.table)}"
+        return Table(schema=schema.name, name=self.spec.table).qualified
 
     def _referenced(self, before: Schema) -> tuple[str, ...]:
         return tuple(
@@ -233,20 +251,19 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
 
     def start(self, checked: CreateTableChecked, before: Schema, after: Schema) -> list[Step]:
         qualified = self._qualified(before)
-        statements = [f"create table {qualified} (\n  {self._body(checked, temporary=False)}\n)"]
+        actions: list[Action] = [self._definition(checked, qualified, temporary=False)]
         if self.spec.comment is not None:
-            statements.append(f"comment on table {qualified} is {quote_literal(self.spec.comment)}")
+            actions.append(CommentOnTable(table=qualified, comment=self.spec.comment))
         for column in self.spec.columns:
             if column.comment is not None:
-                statements.append(
-                    f"comment on column {qualified}.{quote_ident(column.name)} is "
-                    f"{quote_literal(column.comment)}"
+                actions.append(
+                    CommentOnColumn(table=qualified, column=column.name, comment=column.comment)
                 )
         referenced = self._referenced(before)
         return [
             Step(
                 f"create table {self.spec.table}",
-                sql=";\n".join(statements),
+                actions=tuple(actions),
                 # A foreign key takes SHARE ROW EXCLUSIVE on the table it points at, briefly:
                 # the new table is empty, so nothing is checked.
                 lock=LockMode.SHARE_ROW_EXCLUSIVE if referenced else None,
@@ -265,7 +282,7 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
         return [
             Step(
                 f"drop the new table {self.spec.table}",
-                sql=f"drop table if exists {qualified}",
+                actions=(DropTable(table=qualified),),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(qualified, *referenced),
                 operation=self.name,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import DropTable
+from liveshift.operations.actions.tables import DropTable as DropTableAction
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import model_references_to, relation_kind, table_dependents
 from liveshift.plan import LockMode, Step
@@ -56,14 +57,13 @@ class DropTableOperation(CheckedOperation[DropTable, DropTableChecked]):
 
     def complete(self, checked: DropTableChecked, before: Schema, after: Schema) -> list[Step]:
         table = before.table(self.spec.table)
-        cascade = " cascade" if self.spec.cascade else ""
         notes = ["metadata only: the files are unlinked at commit"]
         if self.spec.cascade and checked.dependents:
             notes.append("cascade drops: " + "; ".join(checked.dependents))
         return [
             Step(
                 f"drop table {table.name}",
-                sql=f"drop table if exists {table.qualified}{cascade}",
+                actions=(DropTableAction(table=table.qualified, cascade=self.spec.cascade),),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(table.qualified,),
                 operation=self.name,

@@ -11,6 +11,8 @@ from pglast import ast
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import RawSql
+from liveshift.operations.actions import Sql
+from liveshift.operations.actions.tables import Nothing
 from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, quote_literal
@@ -119,7 +121,7 @@ class RawSqlOperation(CheckedOperation[RawSql, RawSqlChecked]):
     def _step(self, description: str, sql: str, outside: bool) -> Step:
         return Step(
             description,
-            sql=sql,
+            actions=(Sql(text=sql),),  # the user's own SQL, as written
             # Lock unknown: inside a transaction assume the worst, so the wait is bounded by
             # lock_timeout and retried; outside one (CONCURRENTLY, VACUUM) a retry could leave
             # an invalid index half-built, so it waits like the statement itself does.
@@ -144,7 +146,7 @@ class RawSqlOperation(CheckedOperation[RawSql, RawSqlChecked]):
                 Step(
                     f"skip raw SQL (up), already applied by a rolled-back start of "
                     f"{self.names.migration} ({_excerpt(self.spec.up)})",
-                    sql="select 1",
+                    actions=(Nothing(),),
                     operation=self.name,
                     notes=(f"{NO_DOWN}, and an earlier start of this migration ran it", RERUN),
                 )
@@ -167,7 +169,7 @@ class RawSqlOperation(CheckedOperation[RawSql, RawSqlChecked]):
             return [
                 Step(
                     f"WARNING: {NO_DOWN} ({_excerpt(self.spec.up)})",
-                    sql="select 1",
+                    actions=(Nothing(),),
                     operation=self.name,
                     notes=(NO_DOWN, RERUN),
                 )

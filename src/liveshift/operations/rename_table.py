@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import RenameTable
+from liveshift.operations.actions.tables import RenameTable as RenameTableAction
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, quote_ident
+from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -55,7 +56,7 @@ class RenameTableOperation(CheckedOperation[RenameTable, None]):
             Step(
                 f"rename table {self.spec.from_} to {self.spec.to}",
                 # IF EXISTS: a replayed complete finds the table already renamed.
-                sql=f"alter table if exists {table.qualified} rename to {quote_ident(self.spec.to)}",
+                actions=(RenameTableAction(table=table.qualified, to=self.spec.to),),
                 lock=LockMode.ACCESS_EXCLUSIVE,
                 tables=(table.qualified,),
                 operation=self.name,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError, did_you_mean
 from liveshift.migration.models import ReplicaIdentityIndex, SetReplicaIdentity
+from liveshift.operations.actions.tables import SetReplicaIdentity as SetReplicaIdentityAction
 from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident, quote_literal
@@ -14,8 +15,8 @@ from liveshift.schema import Schema, Table, quote_ident, quote_literal
 if TYPE_CHECKING:
     from liveshift.probe import Probe
 
-# pg_class.relreplident -> the clause that sets it
-_CLAUSES = {"d": "default", "f": "full", "n": "nothing"}
+# pg_class.relreplident -> the identity it stands for
+_IDENTITIES = {"d": "default", "f": "full", "n": "nothing", "i": "index"}
 
 _CURRENT = """
 select c.relreplident::text, (select ic.relname from pg_index i join pg_class ic
@@ -31,11 +32,22 @@ where i.indexrelid = to_regclass({index})
 
 
 @dataclass(frozen=True)
-class SetReplicaIdentityChecked:
-    """The identity clause to set, and the one the table had before (rollback's)."""
+class Identity:
+    """A replica identity: default, full, nothing, or index (with the index's name)."""
 
-    clause: str
-    previous: str
+    kind: str
+    index: str | None = None
+
+    def describe(self) -> str:
+        return f"using index {self.index}" if self.index is not None else self.kind
+
+
+@dataclass(frozen=True)
+class SetReplicaIdentityChecked:
+    """The identity to set, and the one the table had before (rollback's)."""
+
+    identity: Identity
+    previous: Identity
 
 
 class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplicaIdentityChecked]):
@@ -53,19 +65,19 @@ class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplic
         identity = spec.identity
         if isinstance(identity, ReplicaIdentityIndex):
             self._refuse_unfit_index(schema, table, identity.index, probe)
-            clause = f"using index {quote_ident(identity.index)}"
+            wanted = Identity("index", identity.index)
         else:
-            clause = identity
+            wanted = Identity(identity)
         rows = probe.ask(
             [_CURRENT.format(table=quote_literal(table.qualified))], "the replica identity"
         )
         if not rows:  # a table this migration creates: rollback drops it
-            previous = "default"
+            previous = Identity("default")
         elif rows[0][0] == "i":
-            previous = f"using index {quote_ident(rows[0][1])}"
+            previous = Identity("index", str(rows[0][1]))
         else:
-            previous = _CLAUSES[rows[0][0]]
-        return SetReplicaIdentityChecked(clause, previous)
+            previous = Identity(_IDENTITIES[rows[0][0]])
+        return SetReplicaIdentityChecked(wanted, previous)
 
     def _refuse_unfit_index(self, schema: Schema, table: Table, name: str, probe: Probe) -> None:
         where = f"{schema.name}.{table.name}.{name}"
@@ -105,11 +117,16 @@ class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplic
                 hint="Choose such an index, or `identity: full` (every column identifies the row).",
             )
 
-    def _set(self, table: Table, clause: str, description: str) -> Step:
+    def _set(self, table: Table, identity: Identity, description: str) -> Step:
         return Step(
             description,
-            # IF EXISTS: a replayed rollback finds the table dropped by an earlier undo.
-            sql=f"alter table if exists only {table.qualified} replica identity {clause}",
+            # The action says IF EXISTS: a replayed rollback finds the table dropped by an
+            # earlier undo.
+            actions=(
+                SetReplicaIdentityAction(
+                    table=table.qualified, identity=identity.kind, index=identity.index
+                ),
+            ),
             lock=LockMode.ACCESS_EXCLUSIVE,
             tables=(table.qualified,),
             operation=self.name,
@@ -123,8 +140,8 @@ class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplic
         return [
             self._set(
                 table,
-                checked.clause,
-                f"set the replica identity of {table.name} to {checked.clause}",
+                checked.identity,
+                f"set the replica identity of {table.name} to {checked.identity.describe()}",
             )
         ]
 
@@ -141,6 +158,6 @@ class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplic
             self._set(
                 table,
                 checked.previous,
-                f"restore the replica identity of {table.name} ({checked.previous})",
+                f"restore the replica identity of {table.name} ({checked.previous.describe()})",
             )
         ]

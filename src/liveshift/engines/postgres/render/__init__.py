@@ -24,7 +24,11 @@ def _sql(action: Sql) -> str:
 
 
 # The area modules register their renderers on import.
-from liveshift.engines.postgres.render import constraints  # noqa: E402, F401
+from liveshift.engines.postgres.render import (  # noqa: E402, F401
+    columns,
+    constraints,
+    tables,
+    triggers,
+)
 
 __all__ = ["render"]
-from liveshift.engines.postgres.render import columns, triggers  # noqa: E402, F401
