@@ -26,6 +26,7 @@ from liveshift.operations.actions.columns import (
     ResumeIdentity,
     SetDefaultClause,
 )
+from liveshift.operations.actions.constraints import CreateIndex, IndexKey
 from liveshift.operations.actions.triggers import (
     CreateSyncFunction,
     DropFunction,
@@ -404,8 +405,12 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
                 concurrent_index_step(
                     table,
                     self._unique_index(),
-                    f"create unique index concurrently {quote_ident(self._unique_index())} "
-                    f"on {qualified} ({quote_ident(self._temp())})",
+                    CreateIndex(
+                        table=qualified,
+                        name=self._unique_index(),
+                        keys=(IndexKey(column=self._temp()),),
+                        unique=True,
+                    ),
                     description=f"build the unique index for {column.name} concurrently",
                     operation=self.name,
                 )

@@ -655,18 +655,6 @@ class CarryOver:
             )
         return actions
 
-    # The final transaction's statements are still text where alter_column's ColumnContract
-    # (steps.contract_column_steps) puts them: until it takes actions, they are rendered here,
-    # as PostgreSQL's (the only engine that runs a replacement column today).
-    def swap_before_not_null(self) -> list[str]:
-        return _postgres_text(self.swap_before_not_null_actions())
-
-    def swap_drop_old(self) -> list[str]:
-        return _postgres_text(self.swap_drop_old_actions())
-
-    def swap_take_names(self) -> list[str]:
-        return _postgres_text(self.swap_take_names_actions())
-
     def complete_tables(self) -> tuple[str, ...]:
         """The tables the final transaction locks, in the order application writes lock them:
         tables whose foreign keys reference this one, this one, the tables it references."""
@@ -702,9 +690,3 @@ def _describe(index: CarriedIndex) -> str:
 def _wider(new_type: str, old_type: str) -> bool:
     new, old = INTEGER_RANGES.get(new_type), INTEGER_RANGES.get(old_type)
     return new is not None and old is not None and new[1] > old[1]
-
-
-def _postgres_text(actions: list[Action]) -> list[str]:
-    from liveshift.engines.postgres.render import render
-
-    return [render(a) for a in actions]

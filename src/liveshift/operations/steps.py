@@ -170,25 +170,23 @@ def column_references_step(
 def concurrent_index_step(
     table: Table,
     name: str,
-    create: CreateIndex | CreateIndexDefinition | str,
+    create: CreateIndex | CreateIndexDefinition,
     *,
     description: str,
     operation: str,
     notes: tuple[str, ...] = (),
 ) -> Step:
     """CREATE INDEX CONCURRENTLY: SHARE UPDATE EXCLUSIVE, so reads and writes go on. `create` is
-    the build's action, which the planner renders into `ConcurrentIndex.create_sql` (the text
-    itself from operations not converted to actions yet)."""
-    text = create if isinstance(create, str) else ""
+    the build's action, which the planner renders into `ConcurrentIndex.create_sql`."""
     return Step(
         description,
-        actions=() if isinstance(create, str) else (create,),
+        actions=(create,),
         lock=LockMode.SHARE_UPDATE_EXCLUSIVE,
         tables=(table.qualified,),
         scans=True,
         transactional=False,
         estimated_rows=table.estimated_rows,
-        concurrent_index=ConcurrentIndex(schema=table.schema, name=name, create_sql=text),
+        concurrent_index=ConcurrentIndex(schema=table.schema, name=name, create_sql=""),
         operation=operation,
         notes=notes,
     )

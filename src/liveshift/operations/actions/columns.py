@@ -58,8 +58,9 @@ class CheckClause(Clause):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClauseText(Clause):
-    """A clause another area's builder still writes as PostgreSQL text (carry_over)."""
+class DefinitionClause(Clause):
+    """A constraint clause as the server's catalog defines it (pg_get_constraintdef, adapted to
+    the new column by carry_over): already the engine's own text, carried as such."""
 
     text: str
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn, key_name
-from liveshift.operations.actions import Action, Sql
+from liveshift.operations.actions import Action
 from liveshift.operations.actions.columns import (
     AddColumnClause,
     AddUniqueUsingIndex,
@@ -17,7 +17,7 @@ from liveshift.operations.actions.columns import (
     AlterTypeClause,
     CheckClause,
     Clause,
-    ClauseText,
+    DefinitionClause,
     DropColumn,
     DropDefault,
     DropNotNullClause,
@@ -25,7 +25,7 @@ from liveshift.operations.actions.columns import (
     SetDefault,
     SetDefaultClause,
 )
-from liveshift.operations.actions.constraints import DropConstraint
+from liveshift.operations.actions.constraints import CreateIndex, DropConstraint, IndexKey
 from liveshift.operations.actions.triggers import (
     CreateTwoWaySyncFunction,
     DropFunction,
@@ -58,7 +58,7 @@ from liveshift.operations.steps import (
 )
 from liveshift.operations.table_triggers import BackfillTriggers, backfill_triggers
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Column, Schema, Table, quote_ident
+from liveshift.schema import Column, Schema, Table
 from liveshift.sqlexpr import rewrite_columns
 from liveshift.triggers import ChangeLog
 
@@ -406,8 +406,12 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
                 concurrent_index_step(
                     table,
                     self._unique_name(checked),
-                    f"create unique index concurrently {quote_ident(self._unique_name(checked))} "
-                    f"on {qualified} ({quote_ident(checked.new.physical)})",
+                    CreateIndex(
+                        table=qualified,
+                        name=self._unique_name(checked),
+                        keys=(IndexKey(column=checked.new.physical),),
+                        unique=True,
+                    ),
                     description=f"build the unique index for {checked.new.name} concurrently",
                     operation=self.name,
                 )
@@ -425,8 +429,7 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
             condition = rewrite_columns(spec.check.constraint, new_names, what="check")
             checks.append(CheckClause(name=self._check_name(checked), condition=condition))
         if checked.carry is not None:
-            # carry_over still writes its clauses as PostgreSQL text.
-            checks += [ClauseText(text=c) for c in checked.carry.start_clauses()]
+            checks += [DefinitionClause(text=c) for c in checked.carry.start_clauses()]
         return checks
 
     def _backfill(
@@ -496,10 +499,9 @@ class AlterColumnOperation(CheckedOperation[AlterColumn, AlterColumnChecked]):
         if checked.carry is not None:
             validate += checked.carry.validate_on_table()
             prepare = checked.carry.reference_steps()
-            # carry_over still writes its statements as PostgreSQL text.
-            before_not_null += [Sql(text=t) for t in checked.carry.swap_before_not_null()]
-            after_not_null += [Sql(text=t) for t in checked.carry.swap_drop_old()]
-            after_not_null += [Sql(text=t) for t in checked.carry.swap_take_names()]
+            before_not_null += checked.carry.swap_before_not_null_actions()
+            after_not_null += checked.carry.swap_drop_old_actions()
+            after_not_null += checked.carry.swap_take_names_actions()
             tables = checked.carry.complete_tables()
         if checked.drop_unique is not None and not checked.swap:
             after_not_null.append(DropConstraint(table=qualified, name=checked.drop_unique))

@@ -15,10 +15,10 @@ from liveshift.operations.actions.columns import (
     AlterTypeClause,
     CheckClause,
     Clause,
-    ClauseText,
     CommentOnColumn,
     CreateNextValueFunction,
     CreateSequence,
+    DefinitionClause,
     DropColumn,
     DropDefault,
     DropNotNullClause,
@@ -81,7 +81,7 @@ def _check(c: CheckClause) -> str:
 
 
 @clause.register
-def _clause_text(c: ClauseText) -> str:
+def _definition_clause(c: DefinitionClause) -> str:
     return c.text
 
 
