@@ -537,3 +537,35 @@ def test_refused_with_the_action_named(action: Action) -> None:
     error = raised.value
     assert type(action).__name__ in str(error) or "expression" in str(error)
     assert getattr(error, "hint", None)
+
+
+def test_every_action_type_has_its_own_renderer() -> None:
+    """No action falls to the catch-all: each renders, or refuses with its own reason."""
+    import importlib
+    import pkgutil
+
+    import liveshift.operations.actions as package
+    from liveshift.engines.mysql.render.columns import clause
+    from liveshift.operations.actions.columns import Clause
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+    def leaves(cls: type) -> set[type]:
+        found: set[type] = set()
+        for sub in cls.__subclasses__():
+            found |= leaves(sub) or {sub}
+        return found
+
+    assert {a for a in leaves(Action) if a not in render.registry} == set()
+    assert {c for c in leaves(Clause) if c not in clause.registry} == set()
+
+
+def test_a_change_that_would_copy_fails_instead(mconn: MySQLConnection, items: str) -> None:
+    # ALGORITHM=INSTANT is the guarantee: a default computed from another column is not
+    # instant, and the server refuses rather than copy the table.
+    action = AlterTable(
+        table=items, clauses=(AddColumnClause(column="d", type="int", default="a + 1"),)
+    )
+    with pytest.raises(base.DriverError, match="INSTANT"):
+        apply(mconn, action)
