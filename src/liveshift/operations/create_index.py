@@ -174,7 +174,7 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
 
 def postgres_render(action: CreateIndexAction) -> str:
     """PostgreSQL's text of the build: what the model keeps as the index's definition (the
-    catalog's, after introspection) and what the probe asks the server about."""
+    catalog's, after introspection)."""
     from liveshift.engines.postgres.render import render
 
     return render(action)
