@@ -211,12 +211,7 @@ class AddColumnOperation(CheckedOperation[AddColumn, AddColumnChecked]):
                 hint="Drop `up:`; existing rows are numbered in batches from the sequence.",
             )
         if column.identity is not None:
-            probe.ask(
-                [
-                    f"create temp table _ls_identity (value {type_name} generated always as identity)"
-                ],
-                f"identity column {table.name}.{column.name}",
-            )
+            probe.identity_fits(type_name, f"identity column {table.name}.{column.name}")
             # The identity's own sequence is made at complete; until then a sequence of ours.
             # Drawn through a SECURITY DEFINER function: an identity needs no privilege on its
             # sequence to insert, and the application's role has none on ours.

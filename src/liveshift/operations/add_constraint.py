@@ -37,8 +37,7 @@ from liveshift.operations.steps import (
     validate_constraint_step,
 )
 from liveshift.plan import LockMode, Step
-from liveshift.probe import model_row
-from liveshift.schema import Constraint, Index, Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Constraint, Index, Schema, Table
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
@@ -168,12 +167,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
             refuse_taken_not_null_check(schema, table, self._not_null_check(c))
         if not not_null or not _in_catalog(probe, table):
             return not_null
-        condition = " or ".join(f"{quote_ident(c)} is null" for c in not_null)
-        rows = probe.ask(
-            [f"select exists (select from only {table.qualified} where {condition})"],
-            f"the columns of primary key {spec.name}",
-        )
-        if rows[0][0]:
+        if probe.holds_nulls(table, not_null, f"the columns of primary key {spec.name}"):
             named = ", ".join(by_physical[c].name for c in not_null)
             raise ValidationError(
                 f"primary key {spec.name}: some rows of {table.name} hold NULL in {named}, and "
@@ -186,9 +180,6 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
 
     def _validate_exclusion(self, table: Table, probe: Probe, columns: list[str]) -> AddExclusion:
         """The exclusion constraint's action; its plain columns are added to `columns`."""
-        # The probe below is PostgreSQL's (a temporary table), and so is the clause it tries.
-        from liveshift.engines.postgres.render.constraints import exclusion_clause
-
         spec = self.spec
         elements = []
         for element in spec.elements:
@@ -223,14 +214,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
         )
         # The server judges operators, operator classes and the method on an empty copy of the
         # model's columns, in a transaction rolled back.
-        probe.ask(
-            [
-                f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
-                "with no data",
-                f"alter table _ls_probe add {exclusion_clause(exclusion)}",
-            ],
-            f"exclusion constraint {spec.name}",
-        )
+        probe.exclusion_fits(table, exclusion, f"exclusion constraint {spec.name}")
         if not spec.build_under_lock and _in_catalog(probe, table) and probe.has_rows(table):
             raise ValidationError(
                 f"exclusion constraint {spec.name}: "
@@ -479,10 +463,7 @@ class AddConstraintOperation(CheckedOperation[AddConstraint, AddConstraintChecke
 
 def _in_catalog(probe: Probe, table: Table) -> bool:
     """Whether the table exists yet (not one an earlier operation of the migration creates)."""
-    rows = probe.ask(
-        [f"select to_regclass({quote_literal(table.qualified)}) is not null"], "the table"
-    )
-    return bool(rows[0][0])
+    return probe.table_in_catalog(table)
 
 
 def refuse_without_unique_key(schema: Schema, target: Table, names: list[str], name: str) -> None:

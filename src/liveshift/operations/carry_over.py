@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +61,6 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "integer": (-(2**31), 2**31 - 1),
     "bigint": (-(2**63), 2**63 - 1),
 }
-
-_PROBE_TABLE = "_ls_probe"
 
 
 class _RenameColumn(visitors.Visitor):
@@ -275,25 +274,19 @@ class CarryOver:
                 hint="Change those columns in separate migrations.",
             )
 
-    def _probe_table(self) -> list[str]:
-        """A temporary, empty copy of the table's columns plus the new column: a place to have
-        the server check rewritten definitions without touching the live table."""
-        return [
-            f"create temp table {_PROBE_TABLE} (like {self.table.qualified}) on commit drop",
-            f"alter table {_PROBE_TABLE} add column {quote_ident(self.new)} {self.new_type}",
-        ]
-
     def _rewrite_index(self, probe: Probe, name: str, definition: str, what: str) -> str:
         statement = _statement(definition)
         _RenameColumn(self.old, self.new)(statement)
         statement.idxname = self.names.object("ix", name)
-        statement.concurrent = False
-        live = statement.relation
-        statement.relation = ast.RangeVar(relname=_PROBE_TABLE, inh=True, relpersistence="p")
-        self._server_accepts(probe, [*self._probe_table(), _sql(statement)], what)
-        statement.relation = live
         statement.concurrent = True
-        return _sql(statement)
+        definition = _sql(statement)
+        self._server_accepts(
+            lambda: probe.carried_index_fits(
+                self.table, self.new, self.new_type, definition, self._tried()
+            ),
+            what,
+        )
+        return definition
 
     def _add_index(self, probe: Probe, index: IndexFact) -> None:
         if not index.valid:
@@ -348,7 +341,10 @@ class CarryOver:
         clause = self._constraint_clause(constraint, temp)
         what = f"check constraint {constraint.name}"
         self._server_accepts(
-            probe, [*self._probe_table(), f"alter table {_PROBE_TABLE} {clause}"], what
+            lambda: probe.carried_check_fits(
+                self.table, self.new, self.new_type, clause, self._tried()
+            ),
+            what,
         )
         self.checks.append(CarriedConstraint(constraint, temp, clause))
 
@@ -371,28 +367,20 @@ class CarryOver:
     ) -> None:
         """Whether a foreign key from columns of the `referencing` types to a unique key of the
         `referenced` types is allowed (asked of two temporary tables)."""
-        keys = ", ".join(f"k{i}" for i in range(len(referenced)))
+        tried = f"a foreign key from ({', '.join(referencing)}) to ({', '.join(referenced)})"
         self._server_accepts(
-            probe,
-            [
-                "create temp table _ls_probe_pk ("
-                + ", ".join(f"k{i} {t}" for i, t in enumerate(referenced))
-                + f", unique ({keys})) on commit drop",
-                "create temp table _ls_probe_fk ("
-                + ", ".join(f"k{i} {t}" for i, t in enumerate(referencing))
-                + f", foreign key ({keys}) references _ls_probe_pk ({keys})) on commit drop",
-            ],
-            what,
-            tried=f"a foreign key from ({', '.join(referencing)}) to ({', '.join(referenced)})",
+            lambda: probe.foreign_key_types_fit(referencing, referenced, tried), what
         )
 
-    def _server_accepts(
-        self, probe: Probe, statements: list[str], what: str, tried: str | None = None
-    ) -> None:
+    def _tried(self) -> str:
+        """What a refusal of a rewritten definition says was tried."""
+        return f"its definition on the new type {self.new_type}"
+
+    def _server_accepts(self, question: Callable[[], None], what: str) -> None:
         """Ask the server (in a rolled-back transaction); a refusal becomes one paragraph that
         names the object and gives the server's reason."""
         try:
-            probe.ask(statements, tried or f"its definition on the new type {self.new_type}")
+            question()
         except ValidationError as exc:
             refusal = self._refusal(what, exc.message)
             refusal.sqlstate = exc.sqlstate

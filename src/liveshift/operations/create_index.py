@@ -18,7 +18,6 @@ from liveshift.operations.objects import (
 )
 from liveshift.operations.steps import concurrent_index_step, drop_index_concurrently_step
 from liveshift.plan import Step
-from liveshift.probe import model_row
 from liveshift.schema import Index, Schema, Table
 from liveshift.sqlexpr import check_expression
 
@@ -130,34 +129,19 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
         parameters are judged by PostgreSQL itself, before anything changes."""
         if not any(isinstance(k, IndexKey) for k in self.spec.columns) and not checked.storage:
             return
-        probe.ask(
-            [
-                f"create temp table _ls_probe on commit drop as select * from {model_row(table)} "
-                "with no data",
-                postgres_render(self._create(checked, "_ls_probe", concurrently=False, name=False)),
-            ],
-            f"index {self.spec.name}",
-        )
+        probe.index_fits(table, self._create(checked, table.qualified), f"index {self.spec.name}")
 
-    def _create(
-        self,
-        checked: CreateIndexChecked,
-        qualified: str,
-        *,
-        concurrently: bool = True,
-        name: bool = True,
-    ) -> CreateIndexAction:
+    def _create(self, checked: CreateIndexChecked, qualified: str) -> CreateIndexAction:
         spec = self.spec
         return CreateIndexAction(
             table=qualified,
-            name=spec.name if name else None,
+            name=spec.name,
             keys=checked.keys,
             unique=spec.unique,
             method=spec.method,
             include=checked.include,
             storage=checked.storage,
             where=checked.where,
-            concurrently=concurrently,
         )
 
     def start(self, checked: CreateIndexChecked, before: Schema, after: Schema) -> list[Step]:
@@ -190,7 +174,7 @@ class CreateIndexOperation(CheckedOperation[CreateIndex, CreateIndexChecked]):
 
 def postgres_render(action: CreateIndexAction) -> str:
     """PostgreSQL's text of the build: what the model keeps as the index's definition (the
-    catalog's, after introspection) and what the probe asks the server about."""
+    catalog's, after introspection)."""
     from liveshift.engines.postgres.render import render
 
     return render(action)

@@ -10,7 +10,7 @@ from liveshift.migration.models import DropConstraint
 from liveshift.operations.actions import constraints as actions
 from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_literal
+from liveshift.schema import Schema, Table
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -22,14 +22,6 @@ KINDS = {
     "f": "foreign key",
     "x": "exclusion constraint",
 }
-
-# Foreign keys of any table that rely on the index of a unique or primary key constraint.
-_REFERENCING = """
-select f.conname || ' on ' || f.conrelid::regclass::text
-from pg_constraint c join pg_constraint f on f.contype = 'f' and f.conindid = c.conindid
-where c.conrelid = {table}::regclass and c.conname = {name} and c.contype in ('p', 'u')
-order by 1
-"""
 
 
 @dataclass(frozen=True)
@@ -75,20 +67,10 @@ class DropConstraintOperation(CheckedOperation[DropConstraint, DropConstraintChe
         return DropConstraintChecked(constraint.kind, constraint.referenced_table)
 
     def _referencing(self, probe: Probe, table: Table) -> list[str]:
-        exists = probe.ask(
-            [f"select to_regclass({quote_literal(table.qualified)}) is not null"], "the table"
-        )
-        if not exists or not exists[0][0]:
+        if not probe.table_in_catalog(table):
             return []  # a table this migration creates: nothing outside it refers to it yet
-        rows = probe.ask(
-            [
-                _REFERENCING.format(
-                    table=quote_literal(table.qualified), name=quote_literal(self.spec.name)
-                )
-            ],
-            f"the foreign keys relying on {self.spec.name}",
-        )
-        return [str(r[0]) for r in rows]
+        relying = probe.foreign_keys_relying_on(table, self.spec.name)
+        return [key.describe() for key in relying]
 
     def start(self, checked: DropConstraintChecked, before: Schema, after: Schema) -> list[Step]:
         return []

@@ -12,7 +12,7 @@ from liveshift.operations.actions import constraints as actions
 from liveshift.operations.base import CheckedOperation
 from liveshift.operations.objects import refuse_reserved, refuse_taken_relation_name
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_literal
+from liveshift.schema import Schema, Table
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -133,11 +133,4 @@ class RenameConstraintOperation(CheckedOperation[RenameConstraint, RenameConstra
 
 
 def _exists(probe: Probe, table: Table, name: str) -> bool:
-    rows = probe.ask(
-        [
-            f"select exists (select from pg_constraint where conname = {quote_literal(name)} "
-            f"and conrelid = to_regclass({quote_literal(table.qualified)}))"
-        ],
-        f"constraint {name}",
-    )
-    return bool(rows[0][0])
+    return probe.constraint_exists(table, name)

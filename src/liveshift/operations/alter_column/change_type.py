@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
 from liveshift.operations.column_dependencies import column_dependents
-from liveshift.schema import Column, Table, quote_ident, quote_literal
+from liveshift.schema import Column, Table
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -95,19 +95,13 @@ def fits(
     assigns to `type_name`, the type of the `target` (table, column) the server's refusal names.
     The row comes from the model, not the live table: columns an earlier operation of the
     migration adds or replaces do not exist there yet. With `raise_for`, a refusal raises."""
-    columns = ", ".join(f"null::{t} as {quote_ident(n)}" for n, t in row.items())
-    table, column = target
-    value = quote_ident(f"{table}.{column}")
-    statements = [
-        f"create temp table _ls_probe ({value} {type_name}) on commit drop",
-        f"explain insert into _ls_probe ({value}) select {expression} from "
-        f"(select {columns}) as {quote_ident(table)}",
-    ]
     if raise_for is not None:
-        probe.ask(statements, f"the `{raise_for}` expression `{expression}`")
+        probe.value_fits(
+            row, expression, type_name, target, f"the `{raise_for}` expression `{expression}`"
+        )
         return True
     try:
-        probe.ask(statements, "the conversion")
+        probe.value_fits(row, expression, type_name, target, "the conversion")
     except ValidationError:
         return False
     return True
@@ -117,45 +111,13 @@ def checked_again(probe: Probe, table: Table, physical: str) -> list[str]:
     """What PostgreSQL's ALTER COLUMN TYPE builds or scans again even when the type change is
     binary coercible: the column's CHECK constraints (validated again: a scan) and the indexes
     with an expression or a predicate over it (built again); plain indexes it keeps."""
-    rows = probe.ask(
-        [
-            f"""
-with col as (
-  select attrelid, attnum from pg_attribute
-  where attrelid = {quote_literal(table.qualified)}::regclass and attname = {quote_literal(physical)}
-)
-select c.relname::text from col, pg_index i join pg_class c on c.oid = i.indexrelid
-where i.indrelid = col.attrelid and (i.indexprs is not null or i.indpred is not null)
-  and exists (select from pg_depend d where d.classid = 'pg_class'::regclass
-              and d.objid = i.indexrelid and d.refobjid = col.attrelid
-              and d.refobjsubid = col.attnum)
-union all
-select con.conname::text from col, pg_constraint con
-where con.conrelid = col.attrelid and con.contype = 'c' and con.convalidated
-  and col.attnum = any (con.conkey)
-"""
-        ],
-        f"what depends on {table.name}.{physical}",
-    )
-    return [str(r[0]) for r in rows]
+    return probe.rechecked_by_type_change(table, physical)
 
 
 def rewrites(probe: Probe, old_type: str, new_type: str) -> bool:
     """PostgreSQL's own answer to "does ALTER COLUMN TYPE rewrite the table?", asked of a one-row
     temporary table: the relfilenode changes when it does."""
     try:
-        rows = probe.ask(
-            [
-                f"create temp table _ls_probe (value {old_type}) on commit drop",
-                "insert into _ls_probe values (null)",
-                "create temp table _ls_probe_file on commit drop as "
-                "select relfilenode from pg_class where oid = '_ls_probe'::regclass",
-                f"alter table _ls_probe alter column value type {new_type}",
-                "select c.relfilenode <> f.relfilenode from pg_class c, _ls_probe_file f "
-                "where c.oid = '_ls_probe'::regclass",
-            ],
-            f"the type change {old_type} -> {new_type}",
-        )
+        return probe.type_change_rewrites(old_type, new_type)
     except ValidationError:
         return True  # no implicit conversion at all: certainly not binary coercible
-    return bool(rows[0][0])
