@@ -12,6 +12,7 @@ from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.engines.guard import Guard
+    from liveshift.operations.actions import Action
     from liveshift.engines.state import StateSql
     from liveshift.settings import Settings
 
@@ -66,6 +67,12 @@ class MySQLEngine:
         from liveshift.engines.mysql.guard import MySQLGuard
 
         return MySQLGuard(conn, settings)
+
+    def render(self, action: Action) -> str:
+        """The statement of one action on InnoDB, online or refused (engines/mysql/render/)."""
+        from liveshift.engines.mysql.render import render
+
+        return render(action)
 
     def redact(self, url: str) -> str:
         from liveshift.engines.mysql.connection import redact
