@@ -12,8 +12,8 @@ from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.engines.guard import Guard
-    from liveshift.operations.actions import Action
     from liveshift.engines.state import StateSql
+    from liveshift.operations.actions import Action
     from liveshift.settings import Settings
 
 NOT_BUILT = (
