@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from liveshift.backfill.controller import Backfiller
 from liveshift.engines.backfill import BatchSettings, Planned
 from liveshift.engines.mysql.backfill_sql import (
     MARKER,
@@ -16,9 +17,12 @@ from liveshift.engines.mysql.backfill_sql import (
     bound_params,
     usable_key,
 )
-from liveshift.engines.mysql.connection import MySQLConnection
+from liveshift.engines.mysql.connection import MySQLConnection, connect
+from liveshift.engines.mysql.monitor import MySQLMonitor
 from liveshift.errors import ConfigError, ValidationError
 from liveshift.plan import Backfill
+from liveshift.progress import Reporter
+from liveshift.settings import Settings
 
 SETTINGS = BatchSettings(
     row_lock_timeout_ms=1500,
@@ -224,6 +228,12 @@ def test_begin_batch_sets_the_session(mconn: MySQLConnection):
             "select @@innodb_lock_wait_timeout, @@max_statement_time, @liveshift_backfill"
         ).fetchone()
     assert (int(row[0]), float(row[1]), int(row[2])) == (1, 2.5, 1)
+    sql.end_batches(mconn)
+    row = mconn.execute(
+        "select @@innodb_lock_wait_timeout = @@global.innodb_lock_wait_timeout, "
+        "@@max_statement_time = @@global.max_statement_time, @liveshift_backfill"
+    ).fetchone()
+    assert (int(row[0]), int(row[1]), row[2]) == (1, 1, None)
     skip = BatchSettings(200, True, True, None)
     with pytest.raises(ConfigError, match="backfill_triggers: skip"):
         sql.begin_batch(mconn, skip)
@@ -277,3 +287,52 @@ def test_lexicographic_bounds_match_row_comparison(mconn: MySQLConnection):
     ours = mconn.execute(f"select a, b, c from g where {condition} order by 1, 2, 3", params)
     theirs = mconn.execute("select a, b, c from g where (a, b, c) > (1, 1, 1) order by 1, 2, 3")
     assert ours.fetchall() == theirs.fetchall()
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_the_backfill_controller_runs_on_mariadb(
+    mconn: MySQLConnection, mysql_db: str, mysql_url: str, workers: int
+):
+    # The engine-neutral Backfiller with this engine's statements and monitor (no migration, so
+    # no state): a composite key (no dense path), sliced by key_boundaries across lanes.
+    mconn.execute(
+        "create table w (g int not null, n int not null, v int not null, c int null, "
+        "primary key (g, n))"
+    )
+    mconn.execute(
+        "insert into w select seq mod 7, seq, seq, if(seq mod 11 = 0, -1, null) from seq_1_to_60000"
+    )
+    mconn.execute("analyze table w")
+    settings = Settings(workers=workers, batch_start=2_000, load_pause=0.5)
+    opened: list[MySQLConnection] = []
+
+    def another() -> MySQLConnection:
+        opened.append(connect(mysql_url))
+        return opened[-1]
+
+    backfiller = Backfiller(
+        mconn,
+        settings,
+        Reporter(),
+        connect=another,
+        sql=MySQLBackfillSql(),
+        monitor=MySQLMonitor(),
+    )
+    try:
+        updated = backfiller.run(spec_for(mysql_db, "w", ("g", "n")))
+    finally:
+        for conn in opened:
+            conn.close()
+    assert updated == 60_000 - 60_000 // 11
+    assert len(opened) == (workers if workers > 1 else 0)
+    if workers > 1:
+        assert len(backfiller._slices) > 1
+        # boundaries from a sample (RAND() keeps about a tenth of the rows here): ascending keys
+        # near the quartiles (g runs 0..6, each ~8571 rows)
+        sql = MySQLBackfillSql()
+        bounds = sql.key_boundaries(mconn, spec_for(mysql_db, "w", ("g", "n")), ["g", "n"], 4, 60)
+        keys = [(int(g), int(n)) for g, n in bounds]
+        assert len(keys) == 3 and keys == sorted(keys)
+        assert [g for g, _ in keys] == [1, 3, 5]  # rows 15000, 30000, 45000 of 60000
+    row = mconn.execute("select sum(c is null), sum(c = -1), sum(c = v * 2) from w").fetchone()
+    assert tuple(int(x) for x in row) == (0, 60_000 // 11, 60_000 - 60_000 // 11)

@@ -273,10 +273,13 @@ class MySQLBackfillSql:
         aliases = ", ".join(f"_ls_k{i}" for i in range(len(key)))
         selected = ", ".join(f"{quote_name(k)} as _ls_k{i}" for i, k in enumerate(key))
         # Row n of c closes run j when n * count / c reaches j (integer division).
+        # (Aliases of their own: a key column may be called n or c.)
         found = conn.execute(
-            f"select {aliases} from (select {selected}, row_number() over (order by {names}) as n, "
-            f"count(*) over () as c from {table_of(spec)}{sample}) s "
-            "where n < c and n * %s div c > (n - 1) * %s div c order by n",
+            f"select {aliases} from (select {selected}, "
+            f"row_number() over (order by {names}) as _ls_n, count(*) over () as _ls_c "
+            f"from {table_of(spec)}{sample}) s "
+            "where _ls_n < _ls_c and _ls_n * %s div _ls_c > (_ls_n - 1) * %s div _ls_c "
+            "order by _ls_n",
             (count, count),
         ).fetchall()
         return [_texts(codecs, r) for r in found]
@@ -305,6 +308,16 @@ class MySQLBackfillSql:
             seconds = settings.statement_timeout_ms / 1000
             assignments.append(f"{variable} = {seconds / unit_s:g}")
         conn.execute("set " + ", ".join(assignments))
+
+    def end_batches(self, conn: Connection) -> None:
+        """Give the session back the server's settings after the last batch: begin_batch's are
+        session-wide here, and a connection that goes on to run other steps (the runner's own,
+        with one worker) must not keep a statement timeout or the backfill's marker variable."""
+        variable, _ = statement_timeout_variable(self._server(conn))
+        conn.execute(
+            f"set {BACKFILL_VARIABLE} = null, innodb_lock_wait_timeout = default, "
+            f"{variable} = default"
+        )
 
     def keyset_batch(
         self,
