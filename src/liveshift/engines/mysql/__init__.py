@@ -11,6 +11,7 @@ from liveshift.errors import ConfigError
 from liveshift.schema import Schema
 
 if TYPE_CHECKING:
+    from liveshift.engines.backfill import BackfillSql, Monitor
     from liveshift.engines.guard import Guard
     from liveshift.engines.state import StateSql
     from liveshift.operations.actions import Action
@@ -73,6 +74,19 @@ class MySQLEngine:
         from liveshift.engines.mysql.render import render
 
         return render(action)
+
+    def backfill_sql(self) -> BackfillSql:
+        """Keyset batches that are safe for statement-based replication (backfill_sql.py)."""
+        from liveshift.engines.mysql.backfill_sql import MySQLBackfillSql
+
+        return MySQLBackfillSql()
+
+    def monitor(self) -> Monitor:
+        """Load, and replica lag by heartbeat (monitor.py); one per backfill: it keeps the
+        heartbeat's timing."""
+        from liveshift.engines.mysql.monitor import MySQLMonitor
+
+        return MySQLMonitor()
 
     def redact(self, url: str) -> str:
         from liveshift.engines.mysql.connection import redact
