@@ -23,7 +23,7 @@ from liveshift.operations.objects import refuse_taken_version_schema
 from liveshift.operations.requirements import HINTS, VERSION_SCHEMA, lacks, required
 from liveshift.plan import LockMode, Step
 from liveshift.probe import Probe
-from liveshift.schema import Schema, Table, quote_literal
+from liveshift.schema import Schema, Table
 from liveshift.sqlexpr import referenced_columns
 
 Render = Callable[[Action], str]  # an engine's text for one action
@@ -103,14 +103,7 @@ def around_version_views(step: Step, before: Schema, version_schema: str, views:
 
 def _previous_views(probe: Probe, version_schema: str) -> set[str]:
     """The views of the previous version's schema that are there now."""
-    rows = probe.ask(
-        [
-            "select c.relname from pg_class c where c.relkind = 'v' "
-            f"and c.relnamespace = to_regnamespace({quote_literal(version_schema)})"
-        ],
-        f"the views of {version_schema}",
-    )
-    return {str(r[0]) for r in rows}
+    return probe.views_in_schema(version_schema)
 
 
 def _undoes(ran: list[Step], start: list[Step]) -> tuple[int, ...]:

@@ -111,11 +111,8 @@ class CreateTableOperation(CheckedOperation[CreateTable, CreateTableChecked]):
         # The server checks types, defaults and checks together on a temporary twin of the table
         # (without foreign keys: their targets may be tables this migration creates).
         checked = CreateTableChecked(types, targets)
-        # The probe is PostgreSQL's: it asks in PostgreSQL's words.
-        from liveshift.engines.postgres.render import render
-
         twin = self._definition(checked, "_ls_probe", temporary=True)
-        probe.ask([render(twin)], f"the definition of table {spec.table}")
+        probe.accepts([twin], f"the definition of table {spec.table}")
         table = Table(schema=schema.name, name=spec.table)
         for column in spec.columns:
             resolved = types[column.name]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from liveshift.engines.probe_objects import TableDependent
 from liveshift.errors import ValidationError, did_you_mean
-from liveshift.schema import Index, Schema, Table, quote_literal
+from liveshift.schema import Index, Schema, Table
 from liveshift.sqlexpr import referenced_columns, rewrite_columns
 
 if TYPE_CHECKING:
@@ -24,17 +23,7 @@ def refuse_reserved(name: str, kind: str) -> None:
 
 def relation_kind(probe: Probe, schema: str, name: str) -> str | None:
     """What the catalog holds under `schema.name` (table, view, index, sequence, ...), if anything."""
-    rows = probe.ask(
-        [
-            "select case c.relkind when 'r' then 'table' when 'p' then 'table' "
-            "when 'v' then 'view' when 'm' then 'materialized view' when 'i' then 'index' "
-            "when 'I' then 'index' when 'S' then 'sequence' when 'f' then 'foreign table' "
-            "else 'relation' end from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-            f"where n.nspname = {quote_literal(schema)} and c.relname = {quote_literal(name)}"
-        ],
-        f"the name {schema}.{name}",
-    )
-    return str(rows[0][0]) if rows else None
+    return probe.relation_kind(schema, name)
 
 
 def physical_names(schema: Schema) -> set[str]:
@@ -104,11 +93,7 @@ def refuse_taken_version_schema(schema: Schema, probe: Probe, name: str) -> None
     if name == schema.name:
         taken = "the migration's own schema"
     else:
-        rows = probe.ask(
-            [f"select exists (select from pg_namespace where nspname = {quote_literal(name)})"],
-            "the version schema's name",
-        )
-        taken = "an existing schema" if rows[0][0] else None
+        taken = "an existing schema" if probe.schema_exists(name) else None
     if taken is not None:
         raise ValidationError(
             f"`version_schema: {name}` names {taken}: the new version's views need a schema of "
@@ -143,72 +128,12 @@ def physical_expression(table: Table, expression: str, what: str) -> str:
     return rewrite_columns(expression, renames, what=what)
 
 
-@dataclass(frozen=True)
-class TableDependent:
-    """Something outside the table that breaks or blocks when the table goes away."""
-
-    kind: str
-    name: str
-
-    def describe(self) -> str:
-        return f"{self.kind} {self.name}"
-
-
-_TABLE_DEPENDENTS = """
-select distinct kind, name from (
-  select case v.relkind when 'm' then 'materialized view' else 'view' end as kind,
-         v.oid::regclass::text as name
-  from pg_depend d
-  join pg_rewrite r on d.classid = 'pg_rewrite'::regclass and r.oid = d.objid
-  join pg_class v on v.oid = r.ev_class
-  join pg_namespace vn on vn.oid = v.relnamespace
-  where d.refclassid = 'pg_class'::regclass and d.refobjid = {table}::regclass
-    and v.oid <> {table}::regclass and vn.nspname not in ({version_schemas})
-  union all
-  select 'foreign key', f.conname || ' on ' || f.conrelid::regclass::text
-  from pg_constraint f
-  where f.contype = 'f' and f.confrelid = {table}::regclass and f.conrelid <> {table}::regclass
-  union all
-  select 'function', p.oid::regprocedure::text
-  from pg_depend d join pg_proc p on d.classid = 'pg_proc'::regclass and p.oid = d.objid
-  where (d.refclassid = 'pg_class'::regclass and d.refobjid = {table}::regclass)
-     or (d.refclassid = 'pg_type'::regclass
-         and d.refobjid = (select reltype from pg_class where oid = {table}::regclass))
-  union all
-  select 'function (by name in its body)', p.oid::regprocedure::text
-  from pg_proc p join pg_namespace pn on pn.oid = p.pronamespace
-  join pg_language l on l.oid = p.prolang
-  where pn.nspname not in ('pg_catalog', 'information_schema', 'liveshift')
-    and l.lanname not in ('c', 'internal')
-    and p.proname not like '\\_ls\\_%' and p.prosrc ~* ('\\m' || {name} || '\\M')
-) found
-order by kind, name
-"""
-
-
 def table_dependents(probe: Probe, table: Table) -> list[TableDependent]:
     """Views, materialized views, foreign keys of other tables and functions that use `table`
     (liveshift's own version views excepted). Functions are found through pg_depend (row types,
     SQL-standard bodies) and by the table's name appearing in their source, which may over-report
     but never misses a PL/pgSQL function that queries the table."""
-    exists = probe.ask(
-        ["select to_regclass('liveshift.migrations') is not null"], "the liveshift state"
-    )
-    version_schemas = "''"
-    if exists and exists[0][0]:
-        version_schemas = "select version_schema from liveshift.migrations"
-    name = re.escape(table.physical)
-    rows = probe.ask(
-        [
-            _TABLE_DEPENDENTS.format(
-                table=quote_literal(table.qualified),
-                version_schemas=version_schemas,
-                name=quote_literal(name),
-            )
-        ],
-        f"what depends on table {table.name}",
-    )
-    return [TableDependent(str(kind), str(name)) for kind, name in rows]
+    return probe.table_dependents(table)
 
 
 def model_references_to(schema: Schema, table: Table) -> list[TableDependent]:

@@ -15,8 +15,7 @@ from liveshift.operations.actions import Sql
 from liveshift.operations.actions.tables import Nothing
 from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, quote_literal
-from liveshift.state import STATE_SCHEMA
+from liveshift.schema import Schema
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -32,14 +31,6 @@ RERUN = (
 )
 
 # Whether a rolled-back start of the same migration ran this very `up` (rollback left it applied).
-_APPLIED_BEFORE = f"""
-select exists (
-  select from {STATE_SCHEMA}.steps s join {STATE_SCHEMA}.migrations m on m.id = s.migration_id
-  where m.schema_name = {{schema}} and m.name = {{name}} and m.phase = 'rolled_back'
-    and s.phase = 'start' and s.operation = 'raw_sql' and s.status = 'done' and s.sql = {{sql}}
-)
-"""
-
 # Statement types PostgreSQL refuses to run inside a transaction block.
 _OUTSIDE_TRANSACTION = (
     ast.VacuumStmt,
@@ -178,18 +169,7 @@ class RawSqlOperation(CheckedOperation[RawSql, RawSqlChecked]):
 
 
 def _applied_before(probe: Probe, schema: str, migration: str, up: str) -> bool:
-    exists = probe.ask([f"select to_regclass('{STATE_SCHEMA}.steps') is not null"], "the state")
-    if not exists[0][0]:
-        return False
-    rows = probe.ask(
-        [
-            _APPLIED_BEFORE.format(
-                schema=quote_literal(schema), name=quote_literal(migration), sql=quote_literal(up)
-            )
-        ],
-        "whether an earlier start of this migration ran its raw SQL",
-    )
-    return bool(rows[0][0])
+    return probe.raw_sql_ran_before(schema, migration, up)
 
 
 def _excerpt(sql: str, limit: int = 60) -> str:

@@ -10,25 +10,10 @@ from liveshift.migration.models import ReplicaIdentityIndex, SetReplicaIdentity
 from liveshift.operations.actions.tables import SetReplicaIdentity as SetReplicaIdentityAction
 from liveshift.operations.base import CheckedOperation
 from liveshift.plan import LockMode, Step
-from liveshift.schema import Schema, Table, quote_ident, quote_literal
+from liveshift.schema import Schema, Table
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
-
-# pg_class.relreplident -> the identity it stands for
-_IDENTITIES = {"d": "default", "f": "full", "n": "nothing", "i": "index"}
-
-_CURRENT = """
-select c.relreplident::text, (select ic.relname from pg_index i join pg_class ic
-                              on ic.oid = i.indexrelid where i.indrelid = c.oid and i.indisreplident)
-from pg_class c where c.oid = to_regclass({table})
-"""
-
-# What the schema model does not hold of an index: an expression key, a deferrable constraint.
-_INDEX_FACTS = """
-select 0 = any(i.indkey::int2[]), not i.indimmediate from pg_index i
-where i.indexrelid = to_regclass({index})
-"""
 
 
 @dataclass(frozen=True)
@@ -68,15 +53,13 @@ class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplic
             wanted = Identity("index", identity.index)
         else:
             wanted = Identity(identity)
-        rows = probe.ask(
-            [_CURRENT.format(table=quote_literal(table.qualified))], "the replica identity"
-        )
-        if not rows:  # a table this migration creates: rollback drops it
+        current = probe.replica_identity(table)
+        if current is None:  # a table this migration creates: rollback drops it
             previous = Identity("default")
-        elif rows[0][0] == "i":
-            previous = Identity("index", str(rows[0][1]))
+        elif current.kind == "index":
+            previous = Identity("index", str(current.index))
         else:
-            previous = Identity(_IDENTITIES[rows[0][0]])
+            previous = Identity(current.kind)
         return SetReplicaIdentityChecked(wanted, previous)
 
     def _refuse_unfit_index(self, schema: Schema, table: Table, name: str, probe: Probe) -> None:
@@ -91,9 +74,10 @@ class SetReplicaIdentityOperation(CheckedOperation[SetReplicaIdentity, SetReplic
             )
         columns = table.columns_by_physical()
         nullable = [columns[c].name for c in index.columns if c in columns and columns[c].nullable]
-        qualified = f"{quote_ident(schema.name)}.{quote_ident(name)}"
-        facts = probe.ask([_INDEX_FACTS.format(index=quote_literal(qualified))], f"index {name}")
-        expression, deferrable = facts[0] if facts else (False, False)
+        shape = probe.index_shape(schema.name, name)
+        expression, deferrable = (
+            (shape.expression_key, shape.deferrable) if shape else (False, False)
+        )
         problem = (
             "is not unique"
             if not index.unique

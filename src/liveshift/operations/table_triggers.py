@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from liveshift.errors import ValidationError
 from liveshift.migration.models import TriggerChoice
 from liveshift.schema import Table, Trigger
-from liveshift.triggers import REPLICA_ROLE
 
 if TYPE_CHECKING:
     from liveshift.probe import Probe
@@ -87,7 +86,7 @@ def backfill_triggers(
 def _may_skip(probe: Probe, what: str) -> None:
     """Refuse `skip` up front when this role may not set session_replication_role."""
     try:
-        probe.ask([f"set local {REPLICA_ROLE[0]} = {REPLICA_ROLE[1]}"], "skipping triggers")
+        probe.check_trigger_skipping()
     except ValidationError as exc:
         raise ValidationError(
             f"`backfill_triggers: skip` for {what} needs the right to set "

@@ -9,6 +9,7 @@ import pglast
 
 from liveshift.engines.base import Connection, DriverError, LockNotAvailable
 from liveshift.engines.postgres.probe_constraints import ConstraintQuestions
+from liveshift.engines.postgres.probe_objects import ObjectQuestions
 from liveshift.errors import DatabaseError, ValidationError
 from liveshift.schema import Table, quote_ident, quote_literal
 
@@ -26,7 +27,7 @@ class ColumnType:
         return {"smallint": "smallserial", "bigint": "bigserial"}.get(self.name, "serial")
 
 
-class Probe(ConstraintQuestions):
+class Probe(ConstraintQuestions, ObjectQuestions):
     """Asks the server itself whether a type exists, an expression type-checks, a default is
     instant. Every question runs in a transaction that is rolled back, with a short lock_timeout,
     so probing a live table never changes or blocks it."""
