@@ -9,6 +9,7 @@ import pytest
 
 from liveshift.engines.postgres.connection import PgConnection, connect
 from liveshift.engines.postgres.introspect import introspect
+from liveshift.engines.postgres.probe import Probe
 from liveshift.engines.probe_constraints import ConstraintQuestions, RelyingForeignKey
 from liveshift.errors import ValidationError
 from liveshift.operations.actions.constraints import (
@@ -18,7 +19,6 @@ from liveshift.operations.actions.constraints import (
     IndexKey,
     StorageParameter,
 )
-from liveshift.probe import Probe
 from liveshift.schema import Schema
 
 SCHEMA = """

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from liveshift.engines.postgres.connection import connect
+from liveshift.engines.postgres.probe import Probe
 from liveshift.engines.probe_objects import (
     Dependent,
     IndexShape,
@@ -16,7 +17,6 @@ from liveshift.engines.probe_objects import (
 )
 from liveshift.errors import ValidationError
 from liveshift.operations.actions import Sql
-from liveshift.probe import Probe
 from liveshift.schema import Table
 
 SCHEMA = """

@@ -8,6 +8,7 @@ from typing import Any
 
 from liveshift import operations
 from liveshift.engines.base import Capabilities
+from liveshift.engines.probe import Probe
 from liveshift.errors import ValidationError
 from liveshift.migration import Migration
 from liveshift.operations.actions import Action, Sql
@@ -22,7 +23,6 @@ from liveshift.operations.base import MAX_IDENTIFIER, Names, Operation
 from liveshift.operations.objects import refuse_taken_version_schema
 from liveshift.operations.requirements import HINTS, VERSION_SCHEMA, lacks, required
 from liveshift.plan import LockMode, Step
-from liveshift.probe import Probe
 from liveshift.schema import Schema, Table
 from liveshift.sqlexpr import referenced_columns
 

@@ -10,8 +10,8 @@ from liveshift.engines.base import Connection, Engine
 from liveshift.errors import ConfigError
 
 if TYPE_CHECKING:
+    from liveshift.engines.probe import Probe
     from liveshift.operations.actions import Action
-    from liveshift.probe import Probe
 
 # The schema (MySQL: database) liveshift keeps its state in, in every engine.
 STATE_SCHEMA = "liveshift"

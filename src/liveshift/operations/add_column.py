@@ -57,7 +57,7 @@ from liveshift.sqlexpr import check_expression, rewrite_columns
 from liveshift.triggers import ChangeLog
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from liveshift.schema import Constraint, Index, Schema, Table
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 KINDS = {"check": "c", "unique": "u", "foreign_key": "f", "primary_key": "p", "exclude": "x"}

@@ -12,8 +12,8 @@ from liveshift.schema import Schema, quote_ident
 from liveshift.triggers import ChangeLog
 
 if TYPE_CHECKING:
+    from liveshift.engines.probe import Probe
     from liveshift.plan import Step
-    from liveshift.probe import Probe
 
 SpecT = TypeVar("SpecT", bound=Strict)
 CheckedT = TypeVar("CheckedT")

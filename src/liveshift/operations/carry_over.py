@@ -47,8 +47,8 @@ from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table, quote_ident
 
 if TYPE_CHECKING:
+    from liveshift.engines.probe import Probe
     from liveshift.operations.base import Names
-    from liveshift.probe import Probe
 
 # What a replacement column can carry over; anything else that depends on the column is refused.
 CARRIED_KINDS = frozenset(

@@ -16,7 +16,7 @@ from liveshift.engines.probe_objects import (
 from liveshift.schema import Table
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 __all__ = [
     "ColumnFacts",

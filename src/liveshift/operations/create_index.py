@@ -22,7 +22,7 @@ from liveshift.schema import Index, Schema, Table
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 # Access methods that can enforce uniqueness, and those that can carry INCLUDE columns.
 UNIQUE_METHODS = frozenset({"btree"})

@@ -29,7 +29,7 @@ from liveshift.schema import Column, Constraint, Index, Schema, Table, quote_lit
 from liveshift.sqlexpr import check_expression
 
 if TYPE_CHECKING:
-    from liveshift.probe import ColumnType, Probe
+    from liveshift.engines.probe import ColumnType, Probe
 
 
 @dataclass(frozen=True)

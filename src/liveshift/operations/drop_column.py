@@ -22,7 +22,7 @@ from liveshift.schema import Schema, Table
 from liveshift.sqlexpr import check_expression, rewrite_columns
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from liveshift.plan import Step
 from liveshift.schema import Schema
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 @dataclass(frozen=True)

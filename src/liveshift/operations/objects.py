@@ -10,7 +10,7 @@ from liveshift.schema import Index, Schema, Table
 from liveshift.sqlexpr import referenced_columns, rewrite_columns
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 def refuse_reserved(name: str, kind: str) -> None:

@@ -18,7 +18,7 @@ from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 LOCK_UNKNOWN = (
     "raw SQL: liveshift does not know which locks it takes; it runs under lock_timeout (with "

@@ -15,7 +15,7 @@ from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 # Constraints whose index carries their name: RENAME CONSTRAINT renames the index too.
 _WITH_INDEX = ("p", "u", "x")

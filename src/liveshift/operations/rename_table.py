@@ -13,7 +13,7 @@ from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 class RenameTableOperation(CheckedOperation[RenameTable, None]):

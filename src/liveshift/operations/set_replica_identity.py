@@ -13,7 +13,7 @@ from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 @dataclass(frozen=True)

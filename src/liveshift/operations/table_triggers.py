@@ -19,7 +19,7 @@ from liveshift.migration.models import TriggerChoice
 from liveshift.schema import Table, Trigger
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pglast
@@ -10,21 +9,9 @@ import pglast
 from liveshift.engines.base import Connection, DriverError, LockNotAvailable
 from liveshift.engines.postgres.probe_constraints import ConstraintQuestions
 from liveshift.engines.postgres.probe_objects import ObjectQuestions
+from liveshift.engines.probe import ColumnType
 from liveshift.errors import DatabaseError, ValidationError
 from liveshift.schema import Table, quote_ident, quote_literal
-
-
-@dataclass(frozen=True)
-class ColumnType:
-    """A column type as the server resolved it."""
-
-    name: str  # format_type(atttypid, atttypmod) of a column declared with the text
-    serial: bool = False  # serial, bigserial, smallserial: `name` is then the integer type
-
-    @property
-    def serial_keyword(self) -> str:
-        """The serial pseudo-type that gives this integer type (`bigint` -> `bigserial`)."""
-        return {"smallint": "smallserial", "bigint": "bigserial"}.get(self.name, "serial")
 
 
 class Probe(ConstraintQuestions, ObjectQuestions):

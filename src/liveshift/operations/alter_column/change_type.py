@@ -11,7 +11,7 @@ from liveshift.operations.column_dependencies import column_dependents
 from liveshift.schema import Column, Table
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 def plan_type_change(

@@ -18,7 +18,7 @@ from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Table, quote_ident
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 def refuse_nullable(spec: AlterColumn, table: Table, column: Column) -> None:

@@ -10,7 +10,7 @@ from liveshift.operations.objects import refuse_taken_constraint_name
 from liveshift.schema import Schema, Table
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 def unique_constraint(table: Table, physical: str) -> str | None:

@@ -15,7 +15,7 @@ from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
 
 if TYPE_CHECKING:
-    from liveshift.probe import Probe
+    from liveshift.engines.probe import Probe
 
 
 def validate_up(
