@@ -24,7 +24,7 @@ def lint(sql: str, **options: Any) -> list[Finding]:
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so that `liveshift lint` does not pay for psycopg, pydantic and rich.
+    # Imported lazily so that `liveshift lint` does not pay for the database drivers, pydantic and rich.
     if name == "Migrator":
         from liveshift.migrator import Migrator
 
