@@ -93,6 +93,8 @@ class FakeConnection:
 class FakeGuard:
     """engines.guard.Guard: refuses the lock of each step's first `refusals[description]` tries."""
 
+    end_session = "pg_terminate_backend(pid)"
+
     def __init__(self, events: list[tuple[Any, ...]], refusals: dict[str, int] | None = None):
         self.events = events
         self.refusals = dict(refusals or {})

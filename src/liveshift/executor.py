@@ -257,8 +257,8 @@ class Executor:
             details=[f"blocked by {b.describe()}" for b in blockers]
             or ["the blocker has since gone"],
             sqlstate="55P03",
-            hint="End or wait for the blocking sessions (pg_terminate_backend(pid) if they are "
-            "stuck) and run the same command again: it resumes here. A table that always has a "
+            hint="End or wait for the blocking sessions "
+            f"({self.guard.end_session} if they are stuck) and run the same command again: it resumes here. A table that always has a "
             "transaction open needs longer tries: --lock-timeout 2s lets each try wait 2 s "
             "(application queries queue that long behind it); --lock-retry-deadline 30min "
             "keeps trying longer.",

@@ -19,6 +19,9 @@ class Guard(Protocol):
     """Runs one step's statements on one connection, each lock wait bounded. A refused lock comes
     out as LockNotAvailable, for the executor's retry loop (liveshift.retry) to try again."""
 
+    # How a user ends a stuck blocking session on this engine, for messages.
+    end_session: str
+
     def run_atomic(
         self, step: Step, lock_timeout_ms: int, before_commit: Callable[[float | None], None]
     ) -> float | None:

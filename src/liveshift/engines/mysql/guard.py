@@ -164,6 +164,8 @@ class MySQLGuard:
     statement commits): the executor runs every step with run_outside and journals it before and
     after (Capabilities.transactional_ddl is False), never with run_atomic."""
 
+    end_session = "KILL <id>"
+
     def __init__(self, conn: Connection, settings: Settings, info: ServerInfo | None = None):
         self.conn = conn
         self.settings = settings

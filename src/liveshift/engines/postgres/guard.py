@@ -49,6 +49,8 @@ def find_blockers(
 class PgGuard:
     """engines.guard.Guard on one PostgreSQL connection."""
 
+    end_session = "pg_terminate_backend(pid)"
+
     def __init__(self, conn: Connection, settings: Settings) -> None:
         self.conn = conn
         self.settings = settings
