@@ -15,6 +15,7 @@ from liveshift.engines.base import (
     QueryCanceled,
 )
 from liveshift.engines.guard import Guard
+from liveshift.engines.state import StateSql
 from liveshift.errors import (
     ConnectionLost,
     DatabaseError,
@@ -95,8 +96,10 @@ class Executor:
         done: set[int] | None = None,
         begun: set[int] | None = None,
         stop: threading.Event | None = None,
+        state_sql: StateSql | None = None,
     ) -> None:
         self.conn = conn
+        self.state_sql = state_sql  # the engine's journal statements (None: PostgreSQL's)
         self.settings = settings
         self.reporter = reporter
         self.guard = guard
@@ -280,6 +283,7 @@ class Executor:
         assert self.migration_id is not None
         journal_step(
             self.conn,
+            state_sql=self.state_sql,
             migration_id=self.migration_id,
             phase=self.phase,
             position=position,

@@ -17,6 +17,7 @@ from liveshift import __version__, catchup, wal
 from liveshift.backfill import Backfiller
 from liveshift.connect import resolve_url
 from liveshift.engines import engine_for
+from liveshift.engines.backfill import backfill_engine
 from liveshift.engines.base import Connection, DriverError
 from liveshift.engines.guard import guard_for
 from liveshift.engines.state import MigratingEngine, migrating
@@ -365,7 +366,9 @@ class Migrator:
     def _run_phase(
         self, conn: Connection, state: StateStore, record: MigrationRecord, phase: str
     ) -> None:
-        throttle = Throttle(conn, self.settings, state, self.schema)
+        engine = backfill_engine(self.engine)
+        monitor = engine.monitor()
+        throttle = Throttle(conn, self.settings, state, self.schema, monitor=monitor)
         backfiller = Backfiller(
             conn,
             self.settings,
@@ -374,6 +377,9 @@ class Migrator:
             migration_id=record.id,
             stop=self.stop,
             connect=self._connect,
+            sql=engine.backfill_sql(),
+            monitor=monitor,
+            state_sql=self._migrating.state_sql,
         )
 
         def verify(backfill: Backfill, recompute: bool) -> None:
@@ -382,7 +388,9 @@ class Migrator:
                     f"verifying {backfill.table}.{backfill.column}: recomputing `up` "
                     "for every row, in batches"
                 )
-            problems = verify_backfill(conn, backfill, recompute=recompute, stop=self.stop)
+            problems = verify_backfill(
+                conn, backfill, recompute=recompute, stop=self.stop, sql=backfiller.sql
+            )
             if problems:
                 raise VerificationFailed(
                     f"the backfill of {backfill.table}.{backfill.column} left rows that "
@@ -412,13 +420,13 @@ class Migrator:
         done = state.done_steps(record.id, phase)
         if phase == "rollback":
             done |= self._never_ran(state, record)
-        engine = self.engine
         executor = Executor(
             conn,
             self.settings,
             self.reporter,
-            guard=guard_for(engine, conn, self.settings),
-            capabilities=engine.capabilities,
+            guard=guard_for(self.engine, conn, self.settings),
+            capabilities=self.engine.capabilities,
+            state_sql=self._migrating.state_sql,
             migration_id=record.id,
             phase=phase,
             run_backfill=run_backfill,

@@ -16,6 +16,7 @@ from liveshift.backfill.lane import Cursor, Lane, LaneStopped
 from liveshift.backfill.throttle import Throttle
 from liveshift.engines.backfill import BackfillSql, Monitor, backfill_engine
 from liveshift.engines.base import Connection, DriverError
+from liveshift.engines.state import StateSql
 from liveshift.errors import DatabaseError, Interrupted
 from liveshift.plan import Backfill
 from liveshift.progress import BackfillProgress, Reporter
@@ -51,8 +52,10 @@ class Backfiller:
         connect: Callable[[], Connection] | None = None,
         sql: BackfillSql | None = None,
         monitor: Monitor | None = None,
+        state_sql: StateSql | None = None,
     ) -> None:
         self.conn = conn
+        self.state_sql = state_sql  # the engine's state statements (None: PostgreSQL's)
         # The engine's statements; PostgreSQL's unless given (the only engine that backfills).
         self.sql = sql or backfill_engine().backfill_sql()
         self.monitor = monitor or backfill_engine().monitor()
@@ -253,7 +256,7 @@ class Backfiller:
     def _load_or_begin(self) -> list[Cursor]:
         key_columns, key_types = self._key()
         by_pages = not self.spec.key
-        state = StateStore(self.conn)
+        state = StateStore(self.conn, self.state_sql)
         if self.migration_id is not None:
             rows = state.backfill_slices(self.migration_id, self.spec.table, self.spec.column)
             if rows:
@@ -363,6 +366,6 @@ class Backfiller:
         cursor.finished = True
         if self.migration_id is None:
             return
-        StateStore(conn).finish_backfill_slice(
+        StateStore(conn, self.state_sql).finish_backfill_slice(
             self.migration_id, self.spec.table, self.spec.column, cursor.slice
         )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from liveshift.backfill.throttle import LoadPacer
 from liveshift.engines.backfill import BackfillSql, BatchSettings, LoadSample, Monitor, Planned
 from liveshift.engines.base import Connection, DeadlockDetected, LockNotAvailable
+from liveshift.engines.state import StateSql
 from liveshift.plan import Backfill
 from liveshift.progress import BackfillProgress, Reporter
 from liveshift.retry import Refusal, with_retries
@@ -58,6 +59,7 @@ class LaneOwner(Protocol):
     migration_id: int | None
     sql: BackfillSql
     monitor: Monitor
+    state_sql: StateSql | None
 
     @property
     def failed(self) -> bool:
@@ -88,7 +90,7 @@ class Lane:
         self.sql = owner.sql
         self.monitor = owner.monitor
         # The lane's checkpoints go over its own connection: each commits with its batch.
-        self.state = StateStore(conn)
+        self.state = StateStore(conn, owner.state_sql)
         self.rows_updated = 0
         self._rows_per_page: float | None = None  # the ctid path's estimate
         # Kept from one slice to the next: the next slice starts at the size the last one found.
