@@ -12,6 +12,7 @@ import pytest
 from liveshift.engines.mysql.connection import MySQLConnection, connect
 from liveshift.engines.mysql.probe import MySQLProbe
 from liveshift.engines.mysql.probe import probe as probe_for
+from liveshift.engines.probe_constraints import RelyingForeignKey
 from liveshift.engines.probe_objects import TableDependent
 from liveshift.errors import DatabaseError, ValidationError
 from liveshift.schema import Column, Table
@@ -281,3 +282,44 @@ def test_a_held_exclusive_lock_fails_the_question_at_once(
         assert "a lock on the table is held by another session" in str(result[0])
     finally:
         other.execute("unlock tables")
+
+
+# -- more questions -----------------------------------------------------------------------------
+
+
+def test_rows_where_and_nulls(probe: MySQLProbe, items: Table) -> None:
+    assert probe.has_rows_where(items, '"price" > 20')
+    assert not probe.has_rows_where(items, "price > 100")
+    assert probe.holds_nulls(items, ["note"], "the new NOT NULL")
+    assert not probe.holds_nulls(items, ["name", "price"], "the new NOT NULL")
+    with pytest.raises(ValidationError, match="Unknown column 'colour'"):
+        probe.holds_nulls(items, ["colour"], "the new NOT NULL")
+
+
+def test_foreign_keys_relying_on_a_key(
+    probe: MySQLProbe, items: Table, mconn: MySQLConnection, mysql_db: str
+) -> None:
+    mconn.execute("alter table items add unique key items_name (name)")
+    mconn.execute(
+        "create table orders (id int primary key, item int, item_name varchar(10), "
+        "constraint orders_item foreign key (item) references items (id), "
+        "constraint orders_name foreign key (item_name) references items (name))"
+    )
+    assert probe.foreign_keys_relying_on(items, "PRIMARY") == [
+        RelyingForeignKey("orders_item", "orders")
+    ]
+    assert probe.foreign_keys_relying_on(items, "items_name") == [
+        RelyingForeignKey("orders_name", "orders")
+    ]
+
+
+def test_identity_fits(probe: MySQLProbe) -> None:
+    probe.identity_fits("bigint", "the identity")
+    with pytest.raises(ValidationError, match="the identity is refused by the database"):
+        probe.identity_fits("varchar(10)", "the identity")
+
+
+def test_value_fits(probe: MySQLProbe) -> None:
+    probe.value_fits({"a": "int", "b": "text"}, "a + length(b)", "bigint", ("t", "c"), "up")
+    with pytest.raises(ValidationError, match="Unknown column 'z'"):
+        probe.value_fits({"a": "int"}, "a + z", "bigint", ("t", "c"), "up")

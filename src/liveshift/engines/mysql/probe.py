@@ -515,6 +515,74 @@ class MySQLProbe:
         found += [TableDependent("foreign key", f"{c} on {s}.{t}") for s, t, c in key_rows]
         return found
 
+    # -- more questions ---------------------------------------------------------------------
+
+    def has_rows_where(self, table: Table, condition: str) -> bool:
+        """Whether a row of the live table matches `condition` (a consistent read: no locks)."""
+        text = mysql_expression(condition, what="the condition")
+        rows = self.ask(
+            [f"select exists (select 1 from {table_sql(table)} where ({text}))"], "the table"
+        )
+        return bool(rows[0][0])
+
+    def holds_nulls(self, table: Table, columns: Sequence[str], what: str) -> bool:
+        condition = " or ".join(f"{quote(c)} is null" for c in columns) or "false"
+        rows = self.ask(
+            [f"select exists (select 1 from {table_sql(table)} where {condition})"], what
+        )
+        return bool(rows[0][0])
+
+    def foreign_keys_relying_on(self, table: Table, name: str) -> list[RelyingForeignKey]:
+        """The foreign keys (any table's) whose referenced key is the table's unique or primary
+        key `name`: REFERENTIAL_CONSTRAINTS.UNIQUE_CONSTRAINT_NAME, the index the server chose
+        for each. Tables of another database are named `db.table`."""
+        rows = self.ask(
+            [
+                "select constraint_name, constraint_schema, table_name "
+                "from information_schema.referential_constraints "
+                f"where unique_constraint_schema = {literal(table.schema)} "
+                f"and referenced_table_name = {literal(table.physical)} "
+                f"and unique_constraint_name = {literal(name)} order by 2, 3, 1"
+            ],
+            f"the foreign keys relying on {name}",
+        )
+        return [
+            RelyingForeignKey(name=str(n), table=str(t) if s == table.schema else f"{s}.{t}")
+            for n, s, t in rows
+        ]
+
+    def identity_fits(self, type_name: str, what: str) -> None:
+        """A column of this type can be AUTO_INCREMENT (MySQL's identity), as the server says."""
+        self.ask(
+            [f"create temporary table _ls_identity (value {type_name} auto_increment primary key)"],
+            what,
+            temporary=["_ls_identity"],
+        )
+
+    def value_fits(
+        self,
+        row: dict[str, str],
+        expression: str,
+        type_name: str,
+        target: tuple[str, str],
+        what: str,
+    ) -> None:
+        """`expression` over an (empty) row of the given columns names only them and functions
+        the server has, and inserts into a column of `type_name` named as the target."""
+        text = mysql_expression(expression, what=what)
+        columns = ", ".join(f"{quote(n)} {t}" for n, t in row.items()) or "_ls_none int"
+        table, column = target
+        value = quote(f"{table}.{column}")
+        self.ask(
+            [
+                f"create temporary table {_ROW} ({columns})",
+                f"create temporary table {_TARGET} ({value} {type_name})",
+                f"insert into {_TARGET} ({value}) select ({text}) from {_ROW} as {quote(table)}",
+            ],
+            what,
+            temporary=[_ROW, _TARGET],
+        )
+
     # -- not answered yet (issue 17) ----------------------------------------------------------
 
     def _not_yet(self, question: str) -> NotImplementedError:
@@ -524,9 +592,6 @@ class MySQLProbe:
 
     def column_dependents(self, table: Table, physical: str) -> list[Dependent]:
         raise self._not_yet("column_dependents")
-
-    def has_rows_where(self, table: Table, condition: str) -> bool:
-        raise self._not_yet("has_rows_where")
 
     def column_facts(self, table: Table, physical: str) -> ColumnFacts:
         raise self._not_yet("column_facts")
@@ -548,20 +613,11 @@ class MySQLProbe:
     ) -> None:
         raise self._not_yet("accepts (DDL commits at once here: it cannot be rolled back)")
 
-    def holds_nulls(self, table: Table, columns: Sequence[str], what: str) -> bool:
-        raise self._not_yet("holds_nulls")
-
-    def foreign_keys_relying_on(self, table: Table, name: str) -> list[RelyingForeignKey]:
-        raise self._not_yet("foreign_keys_relying_on")
-
     def exclusion_fits(self, table: Table, exclusion: AddExclusion, what: str) -> None:
         raise self._not_yet("exclusion_fits (MySQL has no exclusion constraints)")
 
     def index_fits(self, table: Table, index: CreateIndex, what: str) -> None:
         raise self._not_yet("index_fits")
-
-    def identity_fits(self, type_name: str, what: str) -> None:
-        raise self._not_yet("identity_fits")
 
     def carried_index_fits(
         self, table: Table, column: str, type_name: str, definition: str, what: str
@@ -577,16 +633,6 @@ class MySQLProbe:
         self, referencing: Sequence[str], referenced: Sequence[str], what: str
     ) -> None:
         raise self._not_yet("foreign_key_types_fit")
-
-    def value_fits(
-        self,
-        row: dict[str, str],
-        expression: str,
-        type_name: str,
-        target: tuple[str, str],
-        what: str,
-    ) -> None:
-        raise self._not_yet("value_fits")
 
     def rechecked_by_type_change(self, table: Table, column: str) -> list[str]:
         raise self._not_yet("rechecked_by_type_change")
