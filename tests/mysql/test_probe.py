@@ -323,3 +323,13 @@ def test_value_fits(probe: MySQLProbe) -> None:
     probe.value_fits({"a": "int", "b": "text"}, "a + length(b)", "bigint", ("t", "c"), "up")
     with pytest.raises(ValidationError, match="Unknown column 'z'"):
         probe.value_fits({"a": "int"}, "a + z", "bigint", ("t", "c"), "up")
+
+
+def test_misfits_is_strict_even_in_a_lax_session(
+    probe: MySQLProbe, items: Table, mconn: MySQLConnection
+) -> None:
+    """A session without strict mode would truncate silently; the probe counts as strict mode
+    refuses, then gives the session its mode back."""
+    mconn.execute("set session sql_mode = ''")
+    assert probe.misfits(items, "note", "varchar(5)", "up") == 1
+    assert mconn.execute("select @@session.sql_mode").fetchone() == ("",)
