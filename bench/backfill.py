@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from liveshift import wal
+from liveshift.engines.postgres import wal
 from liveshift.migration import Migration
 from liveshift.migrator import Migrator
 from liveshift.progress import BackfillProgress, Reporter

@@ -13,8 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from liveshift import __version__, catchup, wal
-from liveshift.backfill import Backfiller
+from liveshift import __version__, catchup
+from liveshift.backfill import Backfiller, Throttle, verify_backfill
 from liveshift.connect import resolve_url
 from liveshift.engines import engine_for
 from liveshift.engines.backfill import backfill_engine
@@ -37,8 +37,6 @@ from liveshift.planner import MigrationPlan, check_capabilities, plan_migration
 from liveshift.progress import Reporter
 from liveshift.settings import Settings
 from liveshift.state import MigrationRecord, StateStore, migration_lock
-from liveshift.throttle import Throttle
-from liveshift.verify import verify_backfill
 
 T = TypeVar("T")
 
@@ -240,7 +238,7 @@ class Migrator:
             previous.version_schema if previous else None,
             render=self._migrating.render,
         )
-        wal.annotate(plan, conn)
+        self._migrating.annotate(plan, conn)
         return plan
 
     def plan(self, migration: Migration) -> MigrationPlan:

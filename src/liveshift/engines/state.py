@@ -12,6 +12,7 @@ from liveshift.errors import ConfigError
 if TYPE_CHECKING:
     from liveshift.engines.probe import Probe
     from liveshift.operations.actions import Action
+    from liveshift.planner import MigrationPlan
 
 # The schema (MySQL: database) liveshift keeps its state in, in every engine.
 STATE_SCHEMA = "liveshift"
@@ -105,6 +106,9 @@ class MigratingEngine(Engine, Protocol):
 
     def render(self, action: Action) -> str:
         """The engine's statement text for one action (operations/actions/)."""
+
+    def annotate(self, plan: MigrationPlan, conn: Connection) -> None:
+        """Add the engine's notes to a plan's steps (what a backfill writes to the WAL, ...)."""
 
 
 def migrating(engine: Engine) -> MigratingEngine:

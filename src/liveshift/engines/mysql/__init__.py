@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from liveshift.engines.probe import Probe
     from liveshift.engines.state import StateSql
     from liveshift.operations.actions import Action
+    from liveshift.planner import MigrationPlan
     from liveshift.settings import Settings
 
 NOT_BUILT = (
@@ -94,6 +95,9 @@ class MySQLEngine:
         from liveshift.engines.mysql.probe import probe
 
         return probe(conn, lock_timeout_ms)
+
+    def annotate(self, plan: MigrationPlan, conn: Connection) -> None:
+        """No notes yet (a backfill's binary-log volume is the counterpart of PostgreSQL's WAL)."""
 
     def redact(self, url: str) -> str:
         from liveshift.engines.mysql.connection import redact

@@ -17,6 +17,7 @@ from liveshift.schema import Schema
 if TYPE_CHECKING:
     from liveshift.engines.postgres.guard import PgGuard
     from liveshift.operations.actions import Action
+    from liveshift.planner import MigrationPlan
     from liveshift.settings import Settings
 
 
@@ -68,6 +69,12 @@ class PostgresEngine:
 
     def probe(self, conn: Connection, lock_timeout_ms: int) -> Probe:
         return Probe(conn, lock_timeout_ms)
+
+    def annotate(self, plan: MigrationPlan, conn: Connection) -> None:
+        """The backfills' WAL figures and the server's readiness for them (wal.py)."""
+        from liveshift.engines.postgres import wal
+
+        wal.annotate(plan, conn)
 
     def render(self, action: Action) -> str:
         # Imported here: the renderers import the operations' action types.
