@@ -11,6 +11,13 @@ import pglast
 from pglast import ast, visitors
 from pglast.stream import RawStream
 
+from liveshift.engines.probe_objects import (
+    ColumnFacts,
+    ConstraintFact,
+    IndexFact,
+    ReferencingKeyFact,
+    SequenceFact,
+)
 from liveshift.errors import ValidationError
 from liveshift.operations.actions import Action
 from liveshift.operations.actions.columns import DropColumn
@@ -29,14 +36,6 @@ from liveshift.operations.actions.constraints import (
     RepointForeignKey,
     SetSequenceOwner,
     SetSequenceType,
-)
-from liveshift.operations.column_dependencies import (
-    ColumnFacts,
-    ConstraintFact,
-    IndexFact,
-    ReferencingKeyFact,
-    SequenceFact,
-    column_facts,
 )
 from liveshift.operations.steps import (
     concurrent_index_step,
@@ -173,7 +172,7 @@ class CarryOver:
         """Find what depends on `table`.`old`, rewrite it onto `new` and have the server check
         every rewritten definition; refuse with a clear message what cannot be carried over."""
         carry = cls(table, old, new, new_type, names, operation)
-        facts = column_facts(probe, table, old)
+        facts = probe.column_facts(table, old)
         carry._refuse_pending(schema, facts)
         for index in facts.indexes:
             carry._add_index(probe, index)

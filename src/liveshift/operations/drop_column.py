@@ -16,7 +16,6 @@ from liveshift.operations.actions.triggers import (
     VersionSyncTrigger,
 )
 from liveshift.operations.base import CheckedOperation
-from liveshift.operations.column_dependencies import column_dependents
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema, Table
 from liveshift.sqlexpr import check_expression, rewrite_columns
@@ -58,7 +57,7 @@ class DropColumnOperation(CheckedOperation[DropColumn, DropColumnChecked]):
                 object=where,
                 hint="Use drop_table to remove the whole table.",
             )
-        dependents = column_dependents(probe, table, column.physical)
+        dependents = probe.column_dependents(table, column.physical)
         blocking = [d for d in dependents if d.involves_others]
         if blocking:
             raise ValidationError(

@@ -9,7 +9,7 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import DropTable
 from liveshift.operations.actions.tables import DropTable as DropTableAction
 from liveshift.operations.base import CheckedOperation
-from liveshift.operations.objects import model_references_to, relation_kind, table_dependents
+from liveshift.operations.objects import model_references_to
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema
 
@@ -35,9 +35,9 @@ class DropTableOperation(CheckedOperation[DropTable, DropTableChecked]):
         table = schema.table(self.spec.table)
         found = model_references_to(schema, table)
         if (
-            relation_kind(probe, table.schema, table.physical) == "table"
+            probe.relation_kind(table.schema, table.physical) == "table"
         ):  # not made by this migration
-            found = table_dependents(probe, table) + found
+            found = probe.table_dependents(table) + found
         dependents = sorted({d.describe() for d in found})
         if dependents and not self.spec.cascade:
             raise ValidationError(

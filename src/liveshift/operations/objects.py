@@ -21,11 +21,6 @@ def refuse_reserved(name: str, kind: str) -> None:
         )
 
 
-def relation_kind(probe: Probe, schema: str, name: str) -> str | None:
-    """What the catalog holds under `schema.name` (table, view, index, sequence, ...), if anything."""
-    return probe.relation_kind(schema, name)
-
-
 def physical_names(schema: Schema) -> set[str]:
     """Every relation name the model's tables and indexes occupy in the base schema now."""
     names = {t.physical for t in schema.tables.values()}
@@ -46,7 +41,7 @@ def refuse_taken_relation_name(schema: Schema, probe: Probe, name: str, what: st
     elif name in physical_names(schema):
         taken = "an index"
     else:
-        kind = relation_kind(probe, schema.name, name)
+        kind = probe.relation_kind(schema.name, name)
         if kind == "table":
             taken = "a table this migration drops only at complete"
         elif kind is not None:
@@ -126,14 +121,6 @@ def physical_expression(table: Table, expression: str, what: str) -> str:
     if not renames:
         return expression
     return rewrite_columns(expression, renames, what=what)
-
-
-def table_dependents(probe: Probe, table: Table) -> list[TableDependent]:
-    """Views, materialized views, foreign keys of other tables and functions that use `table`
-    (liveshift's own version views excepted). Functions are found through pg_depend (row types,
-    SQL-standard bodies) and by the table's name appearing in their source, which may over-report
-    but never misses a PL/pgSQL function that queries the table."""
-    return probe.table_dependents(table)
 
 
 def model_references_to(schema: Schema, table: Table) -> list[TableDependent]:

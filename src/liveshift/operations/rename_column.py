@@ -8,7 +8,6 @@ from liveshift.errors import ValidationError
 from liveshift.migration.models import RenameColumn
 from liveshift.operations.actions.columns import RenameColumn as RenameColumnAction
 from liveshift.operations.base import CheckedOperation
-from liveshift.operations.column_dependencies import column_dependents
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Schema
 
@@ -50,7 +49,7 @@ class RenameColumnOperation(CheckedOperation[RenameColumn, None]):
         if column.physical == column.name:  # an existing column, not one this migration made
             blocking = [
                 d
-                for d in column_dependents(probe, table, column.physical)
+                for d in probe.column_dependents(table, column.physical)
                 if d.kind in ("view", "materialized view")
             ]
             if blocking:

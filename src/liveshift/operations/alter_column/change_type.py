@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
-from liveshift.operations.column_dependencies import column_dependents
 from liveshift.schema import Column, Table
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def refuse_type_dependents(spec: AlterColumn, table: Table, column: Column, prob
     or generated columns use: say so now rather than fail part-way through start (liveshift's
     own version views are made again around the change)."""
     blocking = ("view", "materialized view", "trigger", "policy", "generated column")
-    found = [d for d in column_dependents(probe, table, column.physical) if d.kind in blocking]
+    found = [d for d in probe.column_dependents(table, column.physical) if d.kind in blocking]
     if found:
         raise ValidationError(
             f"cannot change the type of {table.name}.{spec.column}: PostgreSQL does not "

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from liveshift.errors import ValidationError
 from liveshift.migration.models import AlterColumn
-from liveshift.operations.column_dependencies import column_dependents
 from liveshift.schema import Column, Table
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ def refuse_name(spec: AlterColumn, table: Table) -> None:
 def refuse_views(spec: AlterColumn, table: Table, column: Column, probe: Probe) -> None:
     views = [
         d
-        for d in column_dependents(probe, table, column.physical)
+        for d in probe.column_dependents(table, column.physical)
         if d.kind in ("view", "materialized view")
     ]
     if views:

@@ -13,7 +13,6 @@ from liveshift.operations.actions.constraints import (
     DropConstraint,
     ValidateConstraint,
 )
-from liveshift.operations.column_dependencies import has_rows_where
 from liveshift.plan import LockMode, Step
 from liveshift.schema import Column, Table, quote_ident
 
@@ -36,7 +35,7 @@ def refuse_nullable(spec: AlterColumn, table: Table, column: Column) -> None:
 
 def refuse_nulls(spec: AlterColumn, table: Table, column: Column, probe: Probe) -> None:
     """NOT NULL in place (no `up`): no row may hold NULL now."""
-    if has_rows_where(probe, table, f"{quote_ident(column.physical)} is null"):
+    if probe.has_rows_where(table, f"{quote_ident(column.physical)} is null"):
         raise ValidationError(
             f"{table.name}.{spec.column} becomes NOT NULL but some rows hold NULL",
             object=f"{table.schema}.{table.name}.{spec.column}",

@@ -10,7 +10,6 @@ from liveshift.migration.models import AlterColumn
 from liveshift.operations.alter_column.change_type import fits, refuse_misfits
 from liveshift.operations.base import Names
 from liveshift.operations.carry_over import CARRIED_KINDS, CarryOver
-from liveshift.operations.column_dependencies import column_dependents, has_rows_where
 from liveshift.schema import Column, Schema, Table, quote_ident
 from liveshift.sqlexpr import check_expression, rewrite_columns
 
@@ -35,7 +34,7 @@ def validate_up(
     old shape's names), which must convert every existing value."""
     where = f"{table.schema}.{table.name}.{spec.column}"
     dependents = [
-        d for d in column_dependents(probe, table, column.physical) if d.kind not in CARRIED_KINDS
+        d for d in probe.column_dependents(table, column.physical) if d.kind not in CARRIED_KINDS
     ]
     if dependents:
         raise ValidationError(
@@ -83,8 +82,7 @@ def validate_up(
     if (
         not new.nullable
         and column.nullable
-        and has_rows_where(
-            probe,
+        and probe.has_rows_where(
             table,
             "(" + rewrite_columns(up, old_names, what="up") + ") is null",
         )
